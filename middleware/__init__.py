@@ -1,0 +1,1 @@
+"""pipezero.middleware: the composable pipeline steps."""
