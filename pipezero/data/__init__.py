@@ -1,1 +1,32 @@
-"""pipezero.data."""
+"""pipezero.data: game segments, the prioritised replay buffer and n-step target inputs.
+
+Batches are plain ``dict`` s of NumPy arrays (see :meth:`ReplayBuffer.sample`).
+"""
+
+from pipezero.data.buffer_io import load_buffer, save_buffer
+from pipezero.data.game_segment import GameSegment
+from pipezero.data.replay_buffer import ReplayBuffer, batch_to_tensors
+from pipezero.data.segment_writer import GameSegmentWriter
+from pipezero.data.sum_tree import SumTree
+from pipezero.data.targets import (
+    ValueTargetInputs,
+    compute_value_targets,
+    nstep_bootstrap,
+    value_prefix_targets,
+    value_target_inputs,
+)
+
+__all__ = [
+    "GameSegment",
+    "GameSegmentWriter",
+    "ReplayBuffer",
+    "SumTree",
+    "ValueTargetInputs",
+    "batch_to_tensors",
+    "compute_value_targets",
+    "load_buffer",
+    "nstep_bootstrap",
+    "save_buffer",
+    "value_prefix_targets",
+    "value_target_inputs",
+]

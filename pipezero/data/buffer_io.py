@@ -1,0 +1,120 @@
+"""Save and load a :class:`~pipezero.data.replay_buffer.ReplayBuffer` as one ``.npz`` file.
+
+The file holds the buffer's parameters and counters, its random-generator state, the live
+priorities and every segment's arrays concatenated along the first axis (``seg_rows`` gives
+each segment's row count). Writing goes to a temporary file in the same directory, which
+is flushed, synced and then renamed over the destination (``os.replace``), so a crash never
+leaves a half-written buffer behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pipezero.data.game_segment import ARRAY_FIELDS, GameSegment
+from pipezero.data.replay_buffer import ReplayBuffer
+
+FORMAT_VERSION = 1
+
+
+def save_buffer(buffer: ReplayBuffer, path: str | os.PathLike[str]) -> None:
+    """Write ``buffer`` to ``path`` atomically (the file is written as-is, any suffix)."""
+    path = Path(path)
+    segments = list(buffer._segments.items())
+    data: dict[str, np.ndarray] = {
+        "format_version": np.array(FORMAT_VERSION),
+        "config": np.array(
+            json.dumps(
+                {
+                    "capacity": buffer.capacity,
+                    "num_unroll_steps": buffer.num_unroll_steps,
+                    "td_steps": buffer.td_steps,
+                    "discount_factor": buffer.discount_factor,
+                    "priority_prob_alpha": buffer.priority_prob_alpha,
+                    "priority_prob_beta": buffer.priority_prob_beta,
+                    "next_segment_id": buffer._next_segment_id,
+                    "first_id": buffer._first_id,
+                    "next_id": buffer._next_id,
+                    "max_priority": buffer._max_priority,
+                    "rng_state": buffer.rng.bit_generator.state,
+                }
+            )
+        ),
+        "seg_ids": np.array([sid for sid, _ in segments], dtype=np.int64),
+        "seg_first_ids": np.array([first for _, (_, first) in segments], dtype=np.int64),
+        "seg_meta": np.array(
+            [
+                (
+                    s.game_segment_length,
+                    s.num_unroll_steps,
+                    s.td_steps,
+                    s.length,
+                    s.num_padding,
+                    s.episode_end,
+                    int(s.terminated),
+                )
+                for _, (s, _) in segments
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 7),
+        "seg_rows": np.array([s.num_positions for _, (s, _) in segments], dtype=np.int64),
+        "priorities": buffer.get_priorities(np.arange(buffer._first_id, buffer._next_id)),
+    }
+    if segments:
+        for name in ARRAY_FIELDS:
+            data[f"field_{name}"] = np.concatenate([getattr(s, name) for _, (s, _) in segments])
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_buffer(path: str | os.PathLike[str]) -> ReplayBuffer:
+    """Read a buffer written by :func:`save_buffer`."""
+    with np.load(path, allow_pickle=False) as f:
+        version = int(f["format_version"])
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: replay buffer format {version}, this pipezero reads {FORMAT_VERSION}"
+            )
+        cfg = json.loads(str(f["config"]))
+        buffer = ReplayBuffer(
+            capacity=cfg["capacity"],
+            num_unroll_steps=cfg["num_unroll_steps"],
+            td_steps=cfg["td_steps"],
+            discount_factor=cfg["discount_factor"],
+            priority_prob_alpha=cfg["priority_prob_alpha"],
+            priority_prob_beta=cfg["priority_prob_beta"],
+        )
+        buffer.rng.bit_generator.state = cfg["rng_state"]
+        rows = f["seg_rows"]
+        fields = {name: f[f"field_{name}"] for name in ARRAY_FIELDS} if len(rows) else {}
+        offsets = np.concatenate([[0], np.cumsum(rows)])
+        priorities = f["priorities"]
+        base = cfg["first_id"]
+        for i, (sid, first) in enumerate(zip(f["seg_ids"], f["seg_first_ids"], strict=True)):
+            seg_len, unroll, td, length, padding, end, terminated = f["seg_meta"][i].tolist()
+            arrays = {name: fields[name][offsets[i] : offsets[i + 1]] for name in ARRAY_FIELDS}
+            segment = GameSegment.from_arrays(
+                arrays, seg_len, unroll, td, length, padding, end, bool(terminated)
+            )
+            if buffer._layout is None:
+                buffer._layout = (segment.observation_shape, segment.action_space_size)
+            start = int(first) - base
+            buffer._insert(segment, int(sid), int(first), priorities[start : start + length])
+        buffer._first_id = base
+        buffer._next_id = cfg["next_id"]
+        buffer._next_segment_id = cfg["next_segment_id"]
+        buffer._max_priority = cfg["max_priority"]
+    return buffer

@@ -1,0 +1,93 @@
+"""GameSegmentWriter: cut one environment's stream of transitions into finished segments.
+
+See :mod:`pipezero.data.game_segment` for the segment layout and its padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pipezero.data.game_segment import GameSegment
+
+
+class GameSegmentWriter:
+    """Cut one environment's stream of transitions into padded, finished segments.
+
+    Keep one writer per environment. Call :meth:`append` for every transition and
+    :meth:`end_episode` when the episode ends; :meth:`pop_finished` returns the segments that
+    are complete (full and padded, or ending the episode), oldest first. A full segment waits
+    until the next one holds ``P`` transitions (or the episode ends) to be padded.
+
+    Args:
+        observation_shape, action_space_size, game_segment_length, num_unroll_steps,
+        td_steps, obs_dtype: as for :class:`GameSegment`.
+    """
+
+    def __init__(
+        self,
+        observation_shape: Sequence[int],
+        action_space_size: int,
+        game_segment_length: int,
+        num_unroll_steps: int,
+        td_steps: int,
+        obs_dtype: np.dtype | type = np.float32,
+    ) -> None:
+        self._kwargs = dict(
+            observation_shape=observation_shape,
+            action_space_size=action_space_size,
+            game_segment_length=game_segment_length,
+            num_unroll_steps=num_unroll_steps,
+            td_steps=td_steps,
+            obs_dtype=obs_dtype,
+        )
+        GameSegment(**self._kwargs)  # validate the arguments now, not at the first append
+        self._current: GameSegment | None = None
+        self._pending: GameSegment | None = None  # full, waiting for its padding
+        self._finished: list[GameSegment] = []
+
+    def append(
+        self,
+        obs: np.ndarray,
+        action_mask: np.ndarray,
+        to_play: int,
+        action: int,
+        reward: float,
+        child_visits: np.ndarray,
+        root_value: float,
+    ) -> None:
+        """Record one transition; arguments as in :meth:`GameSegment.append`."""
+        if self._current is None:
+            self._current = GameSegment(**self._kwargs)
+        elif self._current.is_full:
+            self._pending, self._current = self._current, GameSegment(**self._kwargs)
+        cur = self._current
+        cur.append(obs, action_mask, to_play, action, reward, child_visits, root_value)
+        if self._pending is not None and cur.length >= cur.padding_length:
+            self._pending.pad_from(cur)
+            self._finished.append(self._pending.finish())
+            self._pending = None
+
+    def end_episode(self, final_obs: np.ndarray, terminated: bool, final_to_play: int = -1) -> None:
+        """End the episode; arguments as in :meth:`GameSegment.end_episode`."""
+        cur = self._current
+        if cur is None:
+            raise RuntimeError("GameSegmentWriter.end_episode() before any append()")
+        cur.end_episode(final_obs, terminated, final_to_play)
+        if self._pending is not None:
+            self._pending.pad_from(cur)
+            self._finished.append(self._pending.finish())
+            self._pending = None
+        self._finished.append(cur.finish())
+        self._current = None
+
+    def pop_finished(self) -> list[GameSegment]:
+        """Return and forget the finished segments, oldest first."""
+        out, self._finished = self._finished, []
+        return out
+
+    @property
+    def num_unfinished_transitions(self) -> int:
+        """Transitions recorded but not yet in a finished segment."""
+        return sum(s.length for s in (self._pending, self._current) if s is not None)

@@ -1,0 +1,7 @@
+import pytest
+from data_toy import make_writer
+
+
+@pytest.fixture
+def writer():
+    return make_writer()
