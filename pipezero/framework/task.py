@@ -1,0 +1,218 @@
+"""The task: a chain of middleware run step by step over one context."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from typing import Any, Generic, TypeVar
+
+from .async_run import run_async
+from .context import Context
+from .events import Event, EventBus, EventName, Handler
+from .middleware import Middleware, MiddlewareFn, as_middleware
+from .partition import plan_roles
+from .runners import Backend, RunControl, ThreadBackend
+from .step import run_step
+from .validation import check_fields, validate_chain
+from .weights import WeightStore
+
+__all__ = ["Task"]
+
+logger = logging.getLogger(__name__)
+
+C = TypeVar("C", bound=Context)
+H = TypeVar("H", bound=Handler)
+
+MODES = ("sync", "async")
+
+
+class Task(Generic[C]):
+    """Runs a chain of middleware over a context, in one thread or one runner per role.
+
+    Args:
+        ctx: the context of the run; ``run`` returns it (merged from the roles in async mode).
+        weights: the store through which the learner hands policy weights to other roles
+            (default: an unbounded :class:`WeightStore`).
+        channel_capacity: items each cross-role channel holds before the writer blocks.
+        backend: hosts the role runners in async mode (default: threads).
+        shutdown_timeout: after an error, seconds to wait for the other runners to end their
+            current step before re-raising anyway.
+    """
+
+    def __init__(
+        self,
+        ctx: C,
+        *,
+        weights: WeightStore | None = None,
+        channel_capacity: int = 4,
+        backend: Backend | None = None,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
+        if not isinstance(ctx, Context):
+            raise TypeError(f"Task needs a Context instance, got {type(ctx).__name__}")
+        if not isinstance(channel_capacity, int) or channel_capacity < 1:
+            raise ValueError(f"channel_capacity must be an int >= 1, got {channel_capacity!r}")
+        self.ctx: C = ctx
+        self.weights = weights if weights is not None else WeightStore()
+        self.events = EventBus()
+        self.channel_capacity = channel_capacity
+        self.backend: Backend = backend if backend is not None else ThreadBackend()
+        self.shutdown_timeout = shutdown_timeout
+        self.role_steps: dict[str, int] = {}
+        self._chain: list[Middleware] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._finish_reason: str | None = None
+        self._started = False
+
+    # ----------------------------------------------------------------- chain
+    @property
+    def chain(self) -> tuple[Middleware, ...]:
+        """The middleware in the order they run."""
+        return tuple(self._chain)
+
+    def use(self, mw: Middleware | MiddlewareFn) -> Task[C]:
+        """Append a middleware (a :class:`Middleware` or a plain ``fn(ctx)``) and call its
+        ``setup(task)`` hook. Names are made unique by appending ``#2``, ``#3``...
+
+        Raises:
+            ChainError: it declares a field the context class lacks.
+            RuntimeError: the task has started running.
+        """
+        if self._started:
+            raise RuntimeError("cannot use() a middleware once the task has started running")
+        mw = as_middleware(mw)
+        if mw.declared:
+            check_fields(mw, type(self.ctx))
+        taken = {m.name for m in self._chain}
+        if mw.name in taken:
+            k = 2
+            while f"{mw.name}#{k}" in taken:
+                k += 1
+            mw = dataclasses.replace(mw, name=f"{mw.name}#{k}")
+        self._chain.append(mw)
+        if mw.setup is not None:
+            mw.setup(self)
+        return self
+
+    def validate(self, mode: str = "sync") -> None:
+        """Check the chain as :meth:`run` does before the first step.
+
+        Raises:
+            ChainError: naming the middleware and field at fault.
+        """
+        _check_mode(mode)
+        validate_chain(self._chain, type(self.ctx))
+        if mode == "async":
+            plan_roles(self._chain, type(self.ctx))
+
+    # ---------------------------------------------------------------- events
+    def on(self, event: EventName, handler: H) -> H:
+        """Call ``handler(*args)`` on each ``emit(event, *args)``; see :class:`EventBus`."""
+        return self.events.on(event, handler)
+
+    def once(self, event: EventName, handler: H) -> H:
+        """Like :meth:`on`, for the next emission only."""
+        return self.events.once(event, handler)
+
+    def off(self, event: EventName, handler: Handler | None = None) -> bool:
+        """Remove ``handler`` (all handlers when ``None``) of ``event``."""
+        return self.events.off(event, handler)
+
+    def emit(self, event: EventName, *args: Any, **kwargs: Any) -> int:
+        """Call the handlers of ``event`` now, in this thread. ``Event.FINISH`` is reserved
+        to the engine (call :meth:`finish`)."""
+        if event == Event.FINISH:
+            raise ValueError("Event.FINISH is delivered by the engine; call task.finish(reason)")
+        return self.events.emit(event, *args, **kwargs)
+
+    # --------------------------------------------------------------- finish
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`finish` was called (or the run ended)."""
+        return self._finish_reason is not None
+
+    def finish(self, reason: str = "finished") -> None:
+        """Ask the run to end; safe from any thread and any middleware.
+
+        The steps in progress complete (forwards and post-yield parts), no new step starts,
+        then ``Event.FINISH`` is delivered once with ``(ctx, reason)``. The first reason wins.
+        """
+        with self._lock:
+            if self._finish_reason is None:
+                self._finish_reason = reason
+                logger.info("finishing: %s", reason)
+        self._halt()
+
+    def _halt(self) -> None:
+        self._stop.set()
+        self.weights.interrupt()
+
+    # ------------------------------------------------------------------ run
+    def run(self, max_steps: int | None = None, mode: str = "sync") -> C:
+        """Validate the chain, run steps until finished, deliver ``Event.FINISH``.
+
+        Args:
+            max_steps: steps to run at most (per role in async mode); ``None``: until
+                :meth:`finish` is called.
+            mode: ``"sync"`` (one thread, chain order) or ``"async"`` (one runner per role).
+
+        Returns:
+            The context, with ``finish_reason`` set: the reason given to :meth:`finish`,
+            ``"max_steps"``, ``"completed"`` (async: every role ran out of input), or
+            ``"interrupted"`` after Ctrl-C (KeyboardInterrupt during a
+            step is not re-raised: the run finishes gracefully instead).
+
+        Raises:
+            ChainError: the chain is inconsistent (nothing has run).
+            BaseException: an exception raised by a middleware, after the run stopped;
+                ``Event.FINISH`` is then not delivered.
+        """
+        if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 0):
+            raise ValueError(f"max_steps must be None or an int >= 0, got {max_steps!r}")
+        self.validate(mode)
+        if self._started:
+            raise RuntimeError("a Task runs once; build a new Task for another run")
+        self._started = True
+        if mode == "sync":
+            self._run_sync(max_steps)
+        else:
+            control = RunControl(self._stop, self._halt, lambda: self.finish("interrupted"))
+            self.role_steps = run_async(
+                self._chain,
+                self.ctx,
+                control,
+                backend=self.backend,
+                weights=self.weights,
+                channel_capacity=self.channel_capacity,
+                max_steps=max_steps,
+                shutdown_timeout=self.shutdown_timeout,
+            )
+        self.finish("max_steps" if max_steps is not None else "completed")  # no-op if set
+        self.ctx.finish_reason = self._finish_reason
+        logger.info("run finished (%s) after %d steps", self._finish_reason, self.ctx.task_step)
+        self.events.emit(Event.FINISH, self.ctx, self._finish_reason)
+        return self.ctx
+
+    def _run_sync(self, max_steps: int | None) -> None:
+        ctx = self.ctx
+        steps = 0
+        try:
+            while not self._stop.is_set() and (max_steps is None or steps < max_steps):
+                run_step(self._chain, ctx)
+                steps += 1
+                ctx.task_step += 1
+                ctx.renew()
+        except KeyboardInterrupt:
+            logger.warning("interrupted during step %d: finishing", steps + 1)
+            self.finish("interrupted")
+            ctx.renew()
+        finally:
+            self._halt()
+        self.role_steps = {"sync": steps}
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'sync' or 'async', got {mode!r}")
