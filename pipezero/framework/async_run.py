@@ -32,7 +32,8 @@ def run_async(
 ) -> dict[str, int]:
     """Run ``chain`` split by role until every runner ended; merge results into ``ctx``.
 
-    Each role runs on its own copy of ``ctx``. Afterwards every persistent field of ``ctx``
+    Each role runs on its own copy of ``ctx``. Afterwards (also after an error) every
+    persistent field of ``ctx``
     is taken from the role that writes it, ``task_step`` is the largest per-role step count,
     and the per-step fields are renewed.
 
@@ -74,9 +75,11 @@ def run_async(
     _join(runners, control, shutdown_timeout)
     for ch in channels.values():
         ch.close()
+    # Merged even after an error, so the caller and Event.ERROR listeners see how far each
+    # role got.
+    _merge(ctx, plans, {role: loop.ctx for role, loop in loops.items()})
     if control.error is not None:
         raise control.error
-    _merge(ctx, plans, {role: loop.ctx for role, loop in loops.items()})
     return {role: loop.steps for role, loop in loops.items()}
 
 

@@ -31,6 +31,10 @@ class Event(str, Enum):
     """A checkpoint was written: ``(ctx, path)``."""
     FINISH = "finish"
     """The run ended; delivered once by the engine: ``(ctx, reason)``."""
+    ERROR = "error"
+    """A middleware raised; delivered once by the engine before the exception propagates:
+    ``(ctx, exc)``. Listeners save what can be saved (a recovery checkpoint); their own
+    exceptions are logged and do not hide the original one."""
 
 
 EventName = Event | str

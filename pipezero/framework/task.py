@@ -123,8 +123,11 @@ class Task(Generic[C]):
     def emit(self, event: EventName, *args: Any, **kwargs: Any) -> int:
         """Call the handlers of ``event`` now, in this thread. ``Event.FINISH`` is reserved
         to the engine (call :meth:`finish`)."""
-        if event == Event.FINISH:
-            raise ValueError("Event.FINISH is delivered by the engine; call task.finish(reason)")
+        if event in (Event.FINISH, Event.ERROR):
+            raise ValueError(
+                f"Event.{Event(event).name} is delivered by the engine; call task.finish(reason) "
+                "or raise from the middleware"
+            )
         return self.events.emit(event, *args, **kwargs)
 
     # --------------------------------------------------------------- finish
@@ -166,8 +169,9 @@ class Task(Generic[C]):
 
         Raises:
             ChainError: the chain is inconsistent (nothing has run).
-            BaseException: an exception raised by a middleware, after the run stopped;
-                ``Event.FINISH`` is then not delivered.
+            Exception: an exception raised by a middleware, after the run stopped;
+                ``Event.ERROR`` is delivered with ``(ctx, exc)`` first, ``Event.FINISH``
+                is not (the step that failed may have left the context half-updated).
         """
         if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 0):
             raise ValueError(f"max_steps must be None or an int >= 0, got {max_steps!r}")
@@ -175,25 +179,38 @@ class Task(Generic[C]):
         if self._started:
             raise RuntimeError("a Task runs once; build a new Task for another run")
         self._started = True
-        if mode == "sync":
-            self._run_sync(max_steps)
-        else:
-            control = RunControl(self._stop, self._halt, lambda: self.finish("interrupted"))
-            self.role_steps = run_async(
-                self._chain,
-                self.ctx,
-                control,
-                backend=self.backend,
-                weights=self.weights,
-                channel_capacity=self.channel_capacity,
-                max_steps=max_steps,
-                shutdown_timeout=self.shutdown_timeout,
-            )
+        try:
+            if mode == "sync":
+                self._run_sync(max_steps)
+            else:
+                control = RunControl(self._stop, self._halt, lambda: self.finish("interrupted"))
+                self.role_steps = run_async(
+                    self._chain,
+                    self.ctx,
+                    control,
+                    backend=self.backend,
+                    weights=self.weights,
+                    channel_capacity=self.channel_capacity,
+                    max_steps=max_steps,
+                    shutdown_timeout=self.shutdown_timeout,
+                )
+        except Exception as exc:
+            self._deliver_error(exc)
+            raise
         self.finish("max_steps" if max_steps is not None else "completed")  # no-op if set
         self.ctx.finish_reason = self._finish_reason
         logger.info("run finished (%s) after %d steps", self._finish_reason, self.ctx.task_step)
         self.events.emit(Event.FINISH, self.ctx, self._finish_reason)
         return self.ctx
+
+    def _deliver_error(self, exc: Exception) -> None:
+        """Deliver ``Event.ERROR`` once; a failing listener is logged, never raised, so the
+        middleware's exception is the one the caller sees."""
+        for handler in self.events.handlers(Event.ERROR):
+            try:
+                handler(self.ctx, exc)
+            except Exception:
+                logger.exception("an Event.ERROR listener failed while handling %r", exc)
 
     def _run_sync(self, max_steps: int | None) -> None:
         ctx = self.ctx

@@ -115,3 +115,41 @@ def test_finish_before_run_runs_no_step() -> None:
     task.finish("cancelled")
     assert task.run(max_steps=5).train_iter == 0
     assert saved == [("cancelled", 0)]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_middleware_error_delivers_error_event_then_propagates(mode: str) -> None:
+    seen: list[tuple[int, str]] = []
+
+    @middleware(role="collector", writes=("env_step",))
+    def count(ctx: TrainContext) -> None:
+        ctx.env_step += 1
+        if ctx.env_step == 3:
+            raise RuntimeError("env exploded")
+
+    task = Task(TrainContext()).use(count)
+    task.on(Event.ERROR, lambda ctx, exc: seen.append((ctx.env_step, str(exc))))
+    finished: list[str] = []
+    task.on(Event.FINISH, lambda ctx, reason: finished.append(reason))
+    with pytest.raises(RuntimeError, match="env exploded"):
+        task.run(mode=mode)
+    assert seen == [(3, "env exploded")]
+    assert finished == []
+
+
+def test_failing_error_listener_does_not_hide_the_original_error() -> None:
+    def boom(ctx: TrainContext) -> None:
+        raise ValueError("original")
+
+    def bad_listener(ctx: TrainContext, exc: Exception) -> None:
+        raise OSError("disk full")
+
+    task = Task(TrainContext()).use(boom)
+    task.on(Event.ERROR, bad_listener)
+    with pytest.raises(ValueError, match="original"):
+        task.run()
+
+
+def test_error_event_cannot_be_emitted_by_users() -> None:
+    with pytest.raises(ValueError, match="delivered by the engine"):
+        Task(TrainContext()).emit(Event.ERROR, None, None)
