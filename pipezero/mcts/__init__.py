@@ -1,1 +1,49 @@
-"""pipezero.mcts."""
+"""Batched Monte Carlo tree search: a C++17 core over array trees plus thin Python drivers.
+
+Drivers (one batched network call per simulation):
+
+- :class:`MuZeroSearch`, :class:`EfficientZeroSearch`: PUCT, min-max normalised Q, root
+  Dirichlet noise, value prefix for EfficientZero; ReZero reuse via ``reuse_action``.
+- :class:`GumbelMuZeroSearch`, :class:`GumbelEfficientZeroSearch`: Gumbel-top-k with
+  sequential halving and completed-Q policy targets.
+- :class:`SampledMuZeroSearch`, :class:`SampledEfficientZeroSearch`: ``K`` sampled actions per
+  node (:class:`CategoricalSampler`, :class:`GaussianSampler`).
+- :class:`AlphaZeroSearch`: real game states, batched leaf evaluation.
+- :func:`reanalyze_backward`: ReZero backward-view reanalysis of trajectories.
+"""
+
+from pipezero.mcts._mcts_core import Forest, considered_visit_sequence
+from pipezero.mcts.alphazero import AlphaZeroSearch, SearchableGame
+from pipezero.mcts.config import MCTSConfig
+from pipezero.mcts.gumbel import GumbelEfficientZeroSearch, GumbelMuZeroSearch
+from pipezero.mcts.muzero import EfficientZeroSearch, MuZeroSearch
+from pipezero.mcts.result import SearchResult
+from pipezero.mcts.rezero import BackwardReanalysis, reanalyze_backward
+from pipezero.mcts.sampled import SampledEfficientZeroSearch, SampledMuZeroSearch
+from pipezero.mcts.samplers import (
+    ActionSampler,
+    CategoricalSampler,
+    GaussianSampler,
+    SampledActions,
+)
+
+__all__ = [
+    "ActionSampler",
+    "AlphaZeroSearch",
+    "BackwardReanalysis",
+    "CategoricalSampler",
+    "EfficientZeroSearch",
+    "Forest",
+    "GaussianSampler",
+    "GumbelEfficientZeroSearch",
+    "GumbelMuZeroSearch",
+    "MCTSConfig",
+    "MuZeroSearch",
+    "SampledActions",
+    "SampledEfficientZeroSearch",
+    "SampledMuZeroSearch",
+    "SearchResult",
+    "SearchableGame",
+    "considered_visit_sequence",
+    "reanalyze_backward",
+]

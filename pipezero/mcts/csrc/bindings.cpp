@@ -1,9 +1,213 @@
 // Python bindings of the batched MCTS core (module pipezero.mcts._mcts_core).
+//
+// Every call that touches a batch validates its arguments with the GIL held, then releases
+// the GIL for the work itself, so searches in different Python threads run in parallel.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+
+#include "arrays.h"
+#include "concurrency.h"
+#include "tree.h"
 
 namespace py = pybind11;
+using pipezero::Forest;
+
+namespace {
+
+// One Forest serves one thread at a time; a second concurrent call is an error, not a race.
+class ExclusiveUse {
+ public:
+  explicit ExclusiveUse(std::atomic<bool>& flag) : flag_(flag) {
+    if (flag_.exchange(true)) {
+      throw std::runtime_error("Forest is already in use by another thread; give each thread its own search driver");
+    }
+  }
+  ~ExclusiveUse() { flag_.store(false); }
+  ExclusiveUse(const ExclusiveUse&) = delete;
+  ExclusiveUse& operator=(const ExclusiveUse&) = delete;
+
+ private:
+  std::atomic<bool>& flag_;
+};
+
+struct PyForest {
+  explicit PyForest(const pipezero::SearchConfig& c) : forest(c) {}
+  Forest forest;
+  std::atomic<bool> busy{false};
+};
+
+pipezero::Selection parse_selection(const std::string& name) {
+  if (name == "puct") return pipezero::Selection::kPuct;
+  if (name == "gumbel") return pipezero::Selection::kGumbel;
+  pipezero::fail("Forest: argument 'selection' must be 'puct' or 'gumbel', got '", name, "'");
+}
+
+void reset(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& legal_mask,
+           const py::object& to_play, const py::object& noise, double noise_weight, const py::object& gumbel,
+           const py::object& reuse_action, const py::object& reuse_value, const py::object& reuse_reward) {
+  Forest& f = self.forest;
+  const char* fn = "Forest.reset";
+  const std::vector<int64_t> ba{f.B, f.A}, b{f.B};
+  pipezero::RootInputs in;
+  in.logits = pipezero::checked_rows<float>(policy_logits, fn, "policy_logits", "[B, A]", ba, &in.logits_stride);
+  in.value = pipezero::checked_array<float>(value, fn, "value", "[B]", b);
+  in.legal = reinterpret_cast<const uint8_t*>(pipezero::checked_array<bool>(legal_mask, fn, "legal_mask", "[B, A]", ba));
+  in.to_play = pipezero::checked_array<int32_t>(to_play, fn, "to_play", "[B]", b);
+  in.noise = pipezero::optional_array<float>(noise, fn, "noise", "[B, A]", ba);
+  in.noise_weight = noise_weight;
+  in.gumbel = pipezero::optional_array<float>(gumbel, fn, "gumbel", "[B, A]", ba);
+  in.reuse_action = pipezero::optional_array<int64_t>(reuse_action, fn, "reuse_action", "[B]", b);
+  if (in.reuse_action != nullptr) {
+    in.reuse_value = pipezero::checked_array<float>(reuse_value, fn, "reuse_value", "[B]", b);
+    in.reuse_reward = pipezero::checked_array<float>(reuse_reward, fn, "reuse_reward", "[B]", b);
+  }
+  ExclusiveUse use(self.busy);
+  py::gil_scoped_release release;
+  pipezero::ConcurrencyProbe probe;
+  f.reset(in);
+}
+
+int simulate(PyForest& self) {
+  ExclusiveUse use(self.busy);
+  py::gil_scoped_release release;
+  pipezero::ConcurrencyProbe probe;
+  return self.forest.simulate();
+}
+
+void expand(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& reward,
+            const py::object& legal_mask, const py::object& to_play) {
+  Forest& f = self.forest;
+  const char* fn = "Forest.expand";
+  const int64_t m = f.num_pending;
+  const std::vector<int64_t> ma{m, f.A}, mm{m};
+  pipezero::LeafInputs in;
+  in.count = f.num_pending;
+  in.logits = pipezero::checked_rows<float>(policy_logits, fn, "policy_logits", "[M, A]", ma, &in.logits_stride);
+  in.value = pipezero::checked_array<float>(value, fn, "value", "[M]", mm);
+  in.reward = pipezero::checked_array<float>(reward, fn, "reward", "[M]", mm);
+  in.legal = reinterpret_cast<const uint8_t*>(pipezero::optional_array<bool>(legal_mask, fn, "legal_mask", "[M, A]", ma));
+  in.to_play = pipezero::optional_array<int32_t>(to_play, fn, "to_play", "[M]", mm);
+  ExclusiveUse use(self.busy);
+  py::gil_scoped_release release;
+  pipezero::ConcurrencyProbe probe;
+  f.expand(in);
+}
+
+// Runs a const result method into a fresh array of the given shape.
+template <typename T, typename Method>
+py::array_t<T> result(PyForest& self, std::vector<py::ssize_t> shape, Method method) {
+  if (!self.forest.has_roots) throw std::logic_error("Forest: no search yet; call reset() and run the simulations first");
+  py::array_t<T> out(shape);
+  T* data = out.mutable_data();
+  ExclusiveUse use(self.busy);
+  py::gil_scoped_release release;
+  (self.forest.*method)(data);
+  return out;
+}
+
+// Property getter: a [B] view of a per-tree vector (writeable for the eval_* scratch buffers).
+template <typename T>
+auto batch_view(std::vector<T> Forest::*member, bool writeable) {
+  return [member, writeable](const py::object& owner) {
+    Forest& f = owner.cast<PyForest&>().forest;
+    return pipezero::view_of(f.*member, {f.B}, owner, writeable);
+  };
+}
+
+// Property getter: a read-only [B, N] (or [B, N, A] per child slot) view of a tree array.
+template <typename T>
+auto tree_view(std::vector<T> Forest::*member, bool per_child) {
+  return [member, per_child](const py::object& owner) {
+    Forest& f = owner.cast<PyForest&>().forest;
+    std::vector<py::ssize_t> shape{f.B, f.N};
+    if (per_child) shape.push_back(f.A);
+    return pipezero::view_of(f.*member, shape, owner, false);
+  };
+}
+
+}  // namespace
 
 PYBIND11_MODULE(_mcts_core, m) {
-    m.doc() = "pipezero batched MCTS core (C++17)";
-    m.attr("__version__") = "0.1.0";
+  m.doc() = "pipezero batched MCTS core (C++17): array trees for a whole batch, GIL released";
+  m.attr("__version__") = "0.1.0";
+
+  py::class_<PyForest>(m, "Forest", "B search trees of N = num_simulations + 1 nodes and A child slots each.")
+      .def(py::init([](int batch_size, int num_simulations, int num_actions, const std::string& selection,
+                       double pb_c_base, double pb_c_init, double discount, double value_delta_max, bool value_prefix,
+                       int lstm_horizon_len, int max_num_considered_actions, double maxvisit_init, double value_scale,
+                       uint64_t seed) {
+             pipezero::SearchConfig c;
+             c.batch_size = batch_size;
+             c.num_simulations = num_simulations;
+             c.num_actions = num_actions;
+             c.selection = parse_selection(selection);
+             c.pb_c_base = pb_c_base;
+             c.pb_c_init = pb_c_init;
+             c.discount = discount;
+             c.value_delta_max = value_delta_max;
+             c.value_prefix = value_prefix;
+             c.lstm_horizon_len = lstm_horizon_len;
+             c.max_num_considered_actions = max_num_considered_actions;
+             c.maxvisit_init = maxvisit_init;
+             c.value_scale = value_scale;
+             c.seed = seed;
+             return new PyForest(c);
+           }),
+           py::arg("batch_size"), py::arg("num_simulations"), py::arg("num_actions"), py::kw_only(),
+           py::arg("selection") = "puct", py::arg("pb_c_base") = 19652.0, py::arg("pb_c_init") = 1.25,
+           py::arg("discount") = 0.997, py::arg("value_delta_max") = 0.01, py::arg("value_prefix") = false,
+           py::arg("lstm_horizon_len") = 5, py::arg("max_num_considered_actions") = 16,
+           py::arg("maxvisit_init") = 50.0, py::arg("value_scale") = 0.1, py::arg("seed") = 0)
+      .def("reset", &reset, "Start a search: reset every tree and expand the B roots.", py::arg("policy_logits"),
+           py::arg("value"), py::arg("legal_mask"), py::arg("to_play"), py::kw_only(), py::arg("noise") = py::none(),
+           py::arg("noise_weight") = 0.0, py::arg("gumbel") = py::none(), py::arg("reuse_action") = py::none(),
+           py::arg("reuse_value") = py::none(), py::arg("reuse_reward") = py::none())
+      .def("simulate", &simulate, "Select one leaf per tree; returns M, the number of leaves to evaluate.")
+      .def("expand", &expand, "Expand the M pending leaves with network outputs and back up every tree.",
+           py::arg("policy_logits"), py::arg("value"), py::arg("reward"), py::kw_only(),
+           py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none())
+      .def("root_visit_counts", [](PyForest& s) { return result<int32_t>(s, {s.forest.B, s.forest.A}, &Forest::root_visits); })
+      .def("root_values", [](PyForest& s) { return result<float>(s, {s.forest.B}, &Forest::root_values); })
+      .def("root_q_values", [](PyForest& s) { return result<float>(s, {s.forest.B, s.forest.A}, &Forest::root_q); })
+      .def("improved_policy", [](PyForest& s) { return result<float>(s, {s.forest.B, s.forest.A}, &Forest::improved_policy); })
+      .def("gumbel_action", [](PyForest& s) { return result<int64_t>(s, {s.forest.B}, &Forest::gumbel_action); })
+      .def_property_readonly("batch_size", [](const PyForest& s) { return s.forest.B; })
+      .def_property_readonly("num_nodes_capacity", [](const PyForest& s) { return s.forest.N; })
+      .def_property_readonly("num_actions", [](const PyForest& s) { return s.forest.A; })
+      .def_property_readonly("num_pending", [](const PyForest& s) { return s.forest.num_pending; })
+      .def_property_readonly("simulations_done", [](const PyForest& s) { return s.forest.sim; })
+      // Scratch buffers of the pending leaves, [B] each, valid in [0, num_pending).
+      .def_property_readonly("eval_rows", batch_view(&Forest::eval_rows, true))
+      .def_property_readonly("eval_parent", batch_view(&Forest::eval_parent, true))
+      .def_property_readonly("eval_action", batch_view(&Forest::eval_action, true))
+      .def_property_readonly("eval_action_flat", batch_view(&Forest::eval_action_flat, true))
+      .def_property_readonly("eval_node", batch_view(&Forest::eval_node, true))
+      .def_property_readonly("eval_keep_hidden", batch_view(&Forest::eval_keep_hidden, true))
+      .def_property_readonly("num_nodes", batch_view(&Forest::num_nodes, false))
+      // Read-only views of the tree: [B, N] per node, [B, N, A] per child slot.
+      .def_property_readonly("node_visits", tree_view(&Forest::visits, false))
+      .def_property_readonly("node_value_sum", tree_view(&Forest::value_sum, false))
+      .def_property_readonly("node_raw_value", tree_view(&Forest::raw_value, false))
+      .def_property_readonly("node_reward", tree_view(&Forest::reward, false))
+      .def_property_readonly("node_parent", tree_view(&Forest::parent, false))
+      .def_property_readonly("node_action", tree_view(&Forest::action, false))
+      .def_property_readonly("node_depth", tree_view(&Forest::depth, false))
+      .def_property_readonly("node_to_play", tree_view(&Forest::to_play, false))
+      .def_property_readonly("node_kind", tree_view(&Forest::kind, false))
+      .def_property_readonly("children_index", tree_view(&Forest::children, true))
+      .def_property_readonly("children_prior", tree_view(&Forest::prior, true))
+      .def_property_readonly("children_legal", tree_view(&Forest::legal, true));
+
+  m.def("considered_visit_sequence", &pipezero::considered_visit_sequence, py::arg("m"), py::arg("num_simulations"),
+        "Gumbel sequential halving: visits the root action of each simulation must already have.");
+  m.def("_set_rendezvous", &pipezero::set_rendezvous, py::arg("threads"), py::arg("timeout_ms"),
+        "Test hook: the next batched calls wait (GIL released) until `threads` of them run at once.");
+  m.def("_active_calls", &pipezero::active_calls, "Test hook: batched calls running right now (GIL released).");
+  m.def("_max_concurrent_calls", &pipezero::max_concurrent_calls, py::arg("reset") = false,
+        "Test hook: most batched calls seen running at the same time (GIL released).");
 }

@@ -1,0 +1,237 @@
+"""Pieces shared by the search drivers: input conversion, root noise, node-state buffers.
+
+Inputs given once per search (roots, masks, players) may be torch tensors or NumPy arrays and
+are converted here; arrays exchanged once per simulation are NumPy views of torch tensors, so
+the C++ core reads the network outputs in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipezero.mcts._mcts_core import Forest
+from pipezero.mcts.config import MCTSConfig
+from pipezero.mcts.result import SearchResult
+
+ArrayLike = torch.Tensor | np.ndarray
+
+
+def to_numpy(x: ArrayLike | Sequence[Any], name: str) -> np.ndarray:
+    """A NumPy view (or array) of a tensor, array or sequence, for per-search inputs."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"argument {name!r} must be a tensor or an array, got {type(x).__name__}"
+        ) from err
+
+
+def float32_array(x: ArrayLike, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Contiguous float32 array of the given shape (converts the dtype, checks the shape)."""
+    arr = to_numpy(x, name)
+    if arr.shape != shape:
+        raise ValueError(f"argument {name!r} must have shape {list(shape)}, got {list(arr.shape)}")
+    if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"argument {name!r} must hold real numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def legal_mask_array(mask: ArrayLike | None, batch: int, num_actions: int) -> np.ndarray:
+    """``[B, A]`` bool mask; ``None`` means every action is legal."""
+    if mask is None:
+        return np.ones((batch, num_actions), dtype=np.bool_)
+    arr = to_numpy(mask, "legal_mask")
+    if arr.dtype != np.bool_:
+        raise ValueError(
+            f"argument 'legal_mask' must be a bool tensor/array of shape [B, A] = "
+            f"[{batch}, {num_actions}], got dtype {arr.dtype}; use mask.bool() or mask == 1"
+        )
+    if arr.shape != (batch, num_actions):
+        raise ValueError(
+            f"argument 'legal_mask' must have shape [B, A] = [{batch}, {num_actions}], "
+            f"got {list(arr.shape)}"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def to_play_array(to_play: ArrayLike | None, batch: int) -> np.ndarray:
+    """``[B]`` int32 players (-1 single-player, 1 or 2); ``None`` means single-player."""
+    if to_play is None:
+        return np.full(batch, -1, dtype=np.int32)
+    arr = to_numpy(to_play, "to_play")
+    if arr.shape != (batch,) or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(
+            f"argument 'to_play' must be an integer tensor/array of shape [B] = [{batch}], "
+            f"got {arr.dtype} of shape {list(arr.shape)}"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+def f32(t: torch.Tensor) -> np.ndarray:
+    """Zero-copy float32 NumPy view of a CPU tensor (copies only to fix dtype, device, layout)."""
+    if t.dtype is not torch.float32 or not t.is_cpu:
+        t = t.to(device="cpu", dtype=torch.float32)
+    return t.contiguous().numpy()
+
+
+def f32_rows(t: torch.Tensor) -> np.ndarray:
+    """Float32 NumPy view of an ``[M, A]`` tensor; rows may be spaced apart (a column slice of
+    a fused output head is passed to the core without a copy)."""
+    if t.dtype is not torch.float32 or not t.is_cpu:
+        t = t.to(device="cpu", dtype=torch.float32)
+    if t.dim() == 2 and (t.stride(1) != 1 or t.stride(0) < t.shape[1]):
+        t = t.contiguous()
+    return t.numpy()
+
+
+def dirichlet_noise(rng: np.random.Generator, alpha: float, legal: np.ndarray) -> np.ndarray:
+    """``[B, A]`` float32 Dirichlet(alpha) samples over the legal actions of each row.
+
+    Drawn as normalised Gamma(alpha) variables, vectorised over the batch; illegal actions
+    get 0.
+    """
+    gamma = rng.standard_gamma(alpha, size=legal.shape) * legal
+    total = gamma.sum(axis=1, keepdims=True)
+    uniform = legal / np.maximum(legal.sum(axis=1, keepdims=True), 1)
+    noise = np.where(total > 0, gamma / np.where(total > 0, total, 1.0), uniform)
+    return np.ascontiguousarray(noise, dtype=np.float32)
+
+
+def make_forest(
+    config: MCTSConfig, batch: int, num_actions: int, selection: str, value_prefix: bool
+) -> Forest:
+    """A C++ forest for ``batch`` trees of ``config.num_simulations + 1`` nodes."""
+    return Forest(
+        batch,
+        config.num_simulations,
+        num_actions,
+        selection=selection,
+        pb_c_base=config.pb_c_base,
+        pb_c_init=config.pb_c_init,
+        discount=config.discount_factor,
+        value_delta_max=config.value_delta_max,
+        value_prefix=value_prefix,
+        lstm_horizon_len=config.lstm_horizon_len,
+        max_num_considered_actions=config.max_num_considered_actions,
+        maxvisit_init=config.maxvisit_init,
+        value_scale=config.value_scale,
+        seed=config.seed,
+    )
+
+
+class EvalViews:
+    """Torch views of a forest's pending-leaf buffers (made once per forest, never copied).
+
+    The five ``[B]`` buffers, valid in ``[0, M)`` after ``simulate()`` returned ``M``:
+    ``parent`` flat node index ``b * N + n``, ``action`` child slot ``a``, ``action_flat``
+    ``(b * N + n) * A + a``, ``node`` flat index of the node to create, ``keep_hidden`` 0.0
+    where the parent restarts the value prefix (its LSTM state must be zeroed), else 1.0.
+    """
+
+    def __init__(self, forest: Forest) -> None:
+        self.batch = forest.batch_size
+        self.full = tuple(
+            torch.from_numpy(buf)
+            for buf in (
+                forest.eval_parent,
+                forest.eval_action,
+                forest.eval_action_flat,
+                forest.eval_node,
+                forest.eval_keep_hidden,
+            )
+        )
+
+    def pending(self, m: int, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
+        """``(parent, action, action_flat, node, keep_hidden)`` of the ``m`` pending leaves."""
+        views = self.full if m == self.batch else tuple(v[:m] for v in self.full)
+        if device is not None:
+            views = tuple(v.to(device) for v in views)
+        return views
+
+
+class NodeStore:
+    """Preallocated ``[B * N, *S]`` tensor holding one state per tree node (latents, actions).
+
+    Row ``b * N + n`` belongs to node ``n`` of tree ``b``; reallocated only when the batch,
+    the state shape, dtype or device change.
+    """
+
+    def __init__(self) -> None:
+        self.flat: torch.Tensor | None = None
+
+    def prepare(self, rows: int, like: torch.Tensor) -> torch.Tensor:
+        """Make sure the buffer has ``rows`` rows shaped like ``like[0]``; return it."""
+        shape = (rows, *like.shape[1:])
+        buf = self.flat
+        if (
+            buf is None
+            or buf.shape != shape
+            or buf.dtype != like.dtype
+            or buf.device != like.device
+        ):
+            self.flat = buf = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return buf
+
+
+class HiddenStore:
+    """Per-node recurrent state (EfficientZero LSTM ``(h, c)``), each ``[layers, B * N, H]``."""
+
+    def __init__(self) -> None:
+        self.bufs: list[torch.Tensor] = []
+        self.is_tuple = False
+
+    def write_roots(self, hidden: Any, batch: int, nodes: int) -> bool:
+        """Store the roots' hidden state (``[layers, B, H]`` tensors); False when there is none."""
+        if hidden is None:
+            self.bufs = []
+            return False
+        self.is_tuple = isinstance(hidden, (tuple, list))
+        parts = list(hidden) if self.is_tuple else [hidden]
+        bufs = []
+        for i, h in enumerate(parts):
+            if h.dim() != 3 or h.shape[1] != batch:
+                raise ValueError(
+                    f"root hidden state {i} must have shape [layers, B={batch}, H], "
+                    f"got {list(h.shape)}"
+                )
+            buf = torch.empty(
+                (h.shape[0], batch * nodes, h.shape[2]), dtype=h.dtype, device=h.device
+            )
+            buf.view(h.shape[0], batch, nodes, h.shape[2])[:, :, 0].copy_(h)
+            bufs.append(buf)
+        self.bufs = bufs
+        return True
+
+    def gather(self, parents: torch.Tensor, keep: torch.Tensor) -> Any:
+        """Hidden states of the parents, zeroed where ``keep`` is 0 (value-prefix reset)."""
+        scale = keep.view(1, -1, 1)
+        parts = [buf.index_select(1, parents).mul_(scale) for buf in self.bufs]
+        return tuple(parts) if self.is_tuple else parts[0]
+
+    def scatter(self, nodes: torch.Tensor, hidden: Any) -> None:
+        """Store the new nodes' hidden states."""
+        parts = list(hidden) if self.is_tuple else [hidden]
+        for buf, h in zip(self.bufs, parts, strict=True):
+            buf.index_copy_(1, nodes, h)
+
+
+def root_result(forest: Forest, calls: int, leaves: int) -> SearchResult:
+    """Visit counts, values and the visit-count policy target of the roots."""
+    visits = torch.from_numpy(forest.root_visit_counts()).long()
+    total = visits.sum(dim=1, keepdim=True).clamp_min(1)
+    return SearchResult(
+        visit_counts=visits,
+        root_value=torch.from_numpy(forest.root_values()),
+        policy_target=visits.float() / total,
+        q_values=torch.from_numpy(forest.root_q_values()),
+        num_network_calls=calls,
+        num_leaf_evaluations=leaves,
+    )

@@ -1,0 +1,146 @@
+"""Search configuration shared by every driver, with LightZero's key names.
+
+Unknown keys are rejected with the closest valid name suggested, so a typo such as
+``pb_c_int`` fails loudly instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def _reject_unknown_keys(cls: type) -> type:
+    """Make the dataclass constructor reject unknown keywords with the closest valid name."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def checked_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        _check_keys(cls, kwargs)
+        init(self, *args, **kwargs)
+
+    cls.__init__ = checked_init  # type: ignore[method-assign]
+    return cls
+
+
+def _check_keys(cls: type, values: Mapping[str, Any]) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {names}"
+            raise ValueError(f"{cls.__name__}: unknown key {key!r}{hint}")
+
+
+@_reject_unknown_keys
+@dataclass(frozen=True)
+class MCTSConfig:
+    """Hyper-parameters of the tree search.
+
+    Attributes:
+        num_simulations: simulations per search; the trees hold ``num_simulations + 1`` nodes.
+        pb_c_base: ``c2`` of the PUCT exploration term (MuZero, appendix B).
+        pb_c_init: ``c1`` of the PUCT exploration term.
+        discount_factor: per-step discount ``gamma`` in ``[0, 1]`` used in the backup.
+        root_dirichlet_alpha: concentration of the Dirichlet noise added to the root prior.
+        root_noise_weight: mixing weight ``epsilon`` of that noise, ``(1 - eps) P + eps noise``.
+        value_delta_max: floor of the min-max range used to normalise Q to ``[0, 1]``; stops
+            tiny value differences from being blown up early in the search.
+        lstm_horizon_len: EfficientZero: the value prefix (and the LSTM state) restarts at
+            nodes whose depth is a multiple of this; ``<= 0`` restarts only at the root.
+        max_num_considered_actions: Gumbel MuZero: ``m``, actions sampled at the root by
+            Gumbel-top-k and then halved by sequential halving.
+        gumbel_scale: Gumbel MuZero: scale of the root Gumbel noise (0 for greedy evaluation).
+        maxvisit_init: Gumbel MuZero: ``c_visit`` of ``sigma(q) = (c_visit + max N) c_scale q``.
+        value_scale: Gumbel MuZero: ``c_scale`` of the same transform.
+        num_of_sampled_actions: Sampled MuZero: ``K``, actions sampled per expanded node.
+        seed: seed of the root-noise generator and of the per-tree tie-breaking generators.
+    """
+
+    num_simulations: int = 50
+    pb_c_base: float = 19652.0
+    pb_c_init: float = 1.25
+    discount_factor: float = 0.997
+    root_dirichlet_alpha: float = 0.3
+    root_noise_weight: float = 0.25
+    value_delta_max: float = 0.01
+    lstm_horizon_len: int = 5
+    max_num_considered_actions: int = 16
+    gumbel_scale: float = 1.0
+    maxvisit_init: float = 50.0
+    value_scale: float = 0.1
+    num_of_sampled_actions: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int(self, "num_simulations", low=1)
+        _check_real(self, "pb_c_base", low=0.0, low_open=True)
+        _check_real(self, "pb_c_init", low=0.0)
+        _check_real(self, "discount_factor", low=0.0, high=1.0)
+        _check_real(self, "root_dirichlet_alpha", low=0.0, low_open=True)
+        _check_real(self, "root_noise_weight", low=0.0, high=1.0)
+        _check_real(self, "value_delta_max", low=0.0, low_open=True)
+        _check_int(self, "lstm_horizon_len")
+        _check_int(self, "max_num_considered_actions", low=1)
+        _check_real(self, "gumbel_scale", low=0.0)
+        _check_real(self, "maxvisit_init", low=0.0)
+        _check_real(self, "value_scale", low=0.0)
+        _check_int(self, "num_of_sampled_actions", low=1)
+        _check_int(self, "seed", low=0)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> MCTSConfig:
+        """Build a config from a mapping (e.g. a LightZero ``policy.mcts`` section).
+
+        Raises:
+            ValueError: for an unknown key, naming the closest valid key.
+        """
+        _check_keys(cls, values)
+        return cls(**dict(values))
+
+    def replace(self, **changes: Any) -> MCTSConfig:
+        """A copy with some fields changed (unknown names are rejected like in from_dict)."""
+        merged = dataclasses.asdict(self)
+        merged.update(changes)
+        return MCTSConfig.from_dict(merged)
+
+
+def as_config(config: MCTSConfig | Mapping[str, Any] | None) -> MCTSConfig:
+    """Accept a config object, a mapping of its fields, or ``None`` (defaults)."""
+    if config is None:
+        return MCTSConfig()
+    if isinstance(config, MCTSConfig):
+        return config
+    if isinstance(config, Mapping):
+        return MCTSConfig.from_dict(config)
+    raise TypeError(f"config must be an MCTSConfig or a mapping, got {type(config).__name__}")
+
+
+def _check_int(cfg: MCTSConfig, name: str, low: int | None = None) -> None:
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"MCTSConfig.{name} must be an int, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"MCTSConfig.{name} must be >= {low}, got {value}")
+
+
+def _check_real(
+    cfg: MCTSConfig,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> None:
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"MCTSConfig.{name} must be a finite number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        bound = f"> {low}" if low_open else f">= {low}"
+        raise ValueError(f"MCTSConfig.{name} must be {bound}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"MCTSConfig.{name} must be <= {high}, got {value}")

@@ -1,0 +1,353 @@
+// Forest construction, root expansion, leaf expansion and backup (shared by every variant).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "errors.h"
+#include "rng.h"
+#include "tree.h"
+
+namespace pipezero {
+
+namespace {
+
+// Checks the settings before any size is derived from them.
+const SearchConfig& validated(const SearchConfig& c) {
+  if (c.batch_size < 1) fail("Forest: batch_size must be >= 1, got ", c.batch_size);
+  if (c.num_simulations < 1) fail("Forest: num_simulations must be >= 1, got ", c.num_simulations);
+  if (c.num_actions < 1) fail("Forest: num_actions must be >= 1, got ", c.num_actions);
+  if (c.num_simulations >= (1 << 28) || c.num_actions >= (1 << 28)) {
+    fail("Forest: num_simulations and num_actions must be < 2**28, got ", c.num_simulations, " and ", c.num_actions);
+  }
+  if (!(c.pb_c_base > 0.0)) fail("Forest: pb_c_base must be > 0, got ", c.pb_c_base);
+  if (!(c.pb_c_init >= 0.0)) fail("Forest: pb_c_init must be >= 0, got ", c.pb_c_init);
+  if (!(c.discount >= 0.0 && c.discount <= 1.0)) fail("Forest: discount must be in [0, 1], got ", c.discount);
+  if (!(c.value_delta_max > 0.0)) fail("Forest: value_delta_max must be > 0, got ", c.value_delta_max);
+  if (c.max_num_considered_actions < 1) {
+    fail("Forest: max_num_considered_actions must be >= 1, got ", c.max_num_considered_actions);
+  }
+  if (!(c.maxvisit_init >= 0.0)) fail("Forest: maxvisit_init must be >= 0, got ", c.maxvisit_init);
+  if (!(c.value_scale >= 0.0)) fail("Forest: value_scale must be >= 0, got ", c.value_scale);
+  return c;
+}
+
+// Signs the child's value into its parent's point of view: -1 when two different players
+// move at the two nodes, +1 otherwise (single-player trees use to_play = -1).
+inline double perspective(int32_t parent_player, int32_t child_player) {
+  return (parent_player > 0 && child_player > 0 && parent_player != child_player) ? -1.0 : 1.0;
+}
+
+}  // namespace
+
+Forest::Forest(const SearchConfig& config)
+    : cfg(validated(config)), B(cfg.batch_size), N(cfg.num_simulations + 1), A(cfg.num_actions) {
+  const size_t nodes = static_cast<size_t>(B) * static_cast<size_t>(N);
+  const size_t slots = nodes * static_cast<size_t>(A);
+  parent.assign(nodes, -1);
+  action.assign(nodes, -1);
+  depth.assign(nodes, 0);
+  to_play.assign(nodes, -1);
+  visits.assign(nodes, 0);
+  value_sum.assign(nodes, 0.0);
+  reward.assign(nodes, 0.0);
+  raw_value.assign(nodes, 0.0f);
+  value_prefix.assign(nodes, 0.0f);
+  kind.assign(nodes, kInterior);
+  children.assign(slots, -1);
+  prior.assign(slots, 0.0f);
+  legal.assign(slots, 0);
+  num_nodes.assign(B, 0);
+  num_considered.assign(B, 0);
+  leaf.assign(B, 0);
+  q_min.assign(B, 0.0);
+  q_max.assign(B, 0.0);
+  rng.resize(B);
+  for (int b = 0; b < B; ++b) rng[b] = rng_init(cfg.seed, static_cast<uint64_t>(b));
+  reuse_action.assign(B, -1);
+  reuse_value.assign(B, 0.0f);
+  reuse_reward.assign(B, 0.0f);
+  gumbel.assign(static_cast<size_t>(B) * A, 0.0);
+  // Gumbel: one sequential-halving schedule per possible number of considered actions.
+  const int most_considered = cfg.selection == Selection::kGumbel ? std::min(A, cfg.max_num_considered_actions) : 0;
+  considered_visit_table.reserve(static_cast<size_t>(most_considered + 1) * cfg.num_simulations);
+  for (int m = 0; m <= most_considered; ++m) {
+    const std::vector<int32_t> seq = considered_visit_sequence(m, cfg.num_simulations);
+    considered_visit_table.insert(considered_visit_table.end(), seq.begin(), seq.end());
+  }
+  eval_rows.assign(B, 0);
+  eval_parent.assign(B, 0);
+  eval_action.assign(B, 0);
+  eval_action_flat.assign(B, 0);
+  eval_node.assign(B, 0);
+  eval_keep_hidden.assign(B, 1.0f);
+  pending_tree_.assign(B, 0);
+  pending_parent_.assign(B, 0);
+  pending_slot_.assign(B, 0);
+  scores_.assign(A, 0.0);
+  sigma_.assign(A, 0.0);
+  eligible_.assign(A, 0);
+  candidates_.assign(A, 0);
+}
+
+void Forest::reset(const RootInputs& in) {
+  const char* fn = "Forest.reset";
+  for (int b = 0; b < B; ++b) {
+    check_player(fn, "to_play", in.to_play[b], b);
+    check_finite(fn, "value", in.value[b], b);
+    int n_legal = 0;
+    for (int a = 0; a < A; ++a) {
+      const int64_t i = static_cast<int64_t>(b) * A + a;
+      if (!in.legal[i]) continue;
+      ++n_legal;
+      check_finite(fn, "policy_logits", in.logits[b * in.logits_stride + a], b, a);
+      if (in.noise != nullptr) {
+        check_finite(fn, "noise", in.noise[i], b, a);
+        if (in.noise[i] < 0.0f) fail(fn, ": argument 'noise' must be >= 0, got ", in.noise[i], " at ", at_index(b, a));
+      }
+      if (in.gumbel != nullptr) check_finite(fn, "gumbel", in.gumbel[i], b, a);
+    }
+    if (n_legal == 0) {
+      fail(fn, ": argument 'legal_mask' has no legal action in row ", b,
+           " (expected at least one True per root); a finished game has nothing to search");
+    }
+    if (in.reuse_action != nullptr && in.reuse_action[b] != -1) {
+      const int64_t ra = in.reuse_action[b];
+      if (ra < 0 || ra >= A) {
+        fail(fn, ": argument 'reuse_action' must be -1 or in [0, ", A, "), got ", ra, " at ", at_index(b));
+      }
+      if (!in.legal[static_cast<int64_t>(b) * A + ra]) {
+        fail(fn, ": argument 'reuse_action' is ", ra, " at ", at_index(b), " but that action is illegal at the root");
+      }
+      check_finite(fn, "reuse_value", in.reuse_value[b], b);
+      check_finite(fn, "reuse_reward", in.reuse_reward[b], b);
+    }
+  }
+  if (in.noise != nullptr && !(in.noise_weight >= 0.0 && in.noise_weight <= 1.0)) {
+    fail(fn, ": argument 'noise_weight' must be in [0, 1], got ", in.noise_weight);
+  }
+
+  for (int b = 0; b < B; ++b) {
+    init_node(b, 0, -1, -1, in.to_play[b]);
+    const int64_t root = node_at(b, 0);
+    raw_value[root] = in.value[b];
+    set_children(b, 0, in.logits + b * in.logits_stride, in.legal + static_cast<int64_t>(b) * A);
+    // The root counts its own evaluation as its first visit (as a freshly expanded leaf does).
+    visits[root] = 1;
+    value_sum[root] = in.value[b];
+    num_nodes[b] = 1;
+    q_min[b] = std::numeric_limits<double>::infinity();
+    q_max[b] = -std::numeric_limits<double>::infinity();
+    int n_legal = 0;
+    for (int a = 0; a < A; ++a) {
+      const int64_t i = child_at(b, 0, a);
+      const int64_t k = static_cast<int64_t>(b) * A + a;  // index into the [B, A] inputs
+      gumbel[k] = 0.0;
+      if (!legal[i]) continue;
+      ++n_legal;
+      if (in.noise != nullptr) {
+        prior[i] = static_cast<float>((1.0 - in.noise_weight) * prior[i] + in.noise_weight * in.noise[k]);
+      }
+      if (in.gumbel != nullptr) gumbel[k] = in.gumbel[k];
+    }
+    num_considered[b] = std::min(n_legal, std::max(1, cfg.max_num_considered_actions));
+    reuse_action[b] = in.reuse_action != nullptr ? in.reuse_action[b] : -1;
+    reuse_value[b] = in.reuse_value != nullptr ? in.reuse_value[b] : 0.0f;
+    reuse_reward[b] = in.reuse_reward != nullptr ? in.reuse_reward[b] : 0.0f;
+  }
+  sim = 0;
+  num_pending = 0;
+  awaiting_expand = false;
+  has_roots = true;
+}
+
+int Forest::simulate() {
+  if (!has_roots) fail_order("Forest.simulate: call reset() with the roots first");
+  if (awaiting_expand) fail_order("Forest.simulate: the previous simulation was not expanded; call expand() first");
+  if (sim >= cfg.num_simulations) {
+    fail_order("Forest.simulate: all ", cfg.num_simulations, " simulations are done; call reset() for a new search");
+  }
+  const int new_node = sim + 1;
+  num_pending = 0;
+  for (int b = 0; b < B; ++b) {
+    int n = 0;
+    while (kind[node_at(b, n)] == kInterior) {
+      int a;
+      if (cfg.selection == Selection::kGumbel) {
+        a = n == 0 ? select_gumbel_root(b) : select_gumbel_interior(b, n);
+      } else {
+        a = select_puct(b, n);
+      }
+      const int c = children[child_at(b, n, a)];
+      if (c >= 0) {
+        n = c;
+        continue;
+      }
+      if (n == 0 && a == reuse_action[b]) {
+        // ReZero: the successor's value is already known; make a fixed leaf, no network call.
+        init_node(b, new_node, 0, a, next_to_play(to_play[node_at(b, 0)]));
+        const int64_t f = node_at(b, new_node);
+        kind[f] = kFixed;
+        raw_value[f] = reuse_value[b];
+        reward[f] = reuse_reward[b];
+        children[child_at(b, 0, a)] = new_node;
+        ++num_nodes[b];
+        n = new_node;
+        break;
+      }
+      const int p = num_pending++;
+      pending_tree_[p] = b;
+      pending_parent_[p] = n;
+      pending_slot_[p] = a;
+      eval_rows[p] = b;
+      eval_parent[p] = node_at(b, n);
+      eval_action[p] = a;
+      eval_action_flat[p] = child_at(b, n, a);
+      eval_node[p] = node_at(b, new_node);
+      eval_keep_hidden[p] = resets_prefix(node_at(b, n)) ? 0.0f : 1.0f;
+      n = -1;
+      break;
+    }
+    leaf[b] = n;
+  }
+  awaiting_expand = true;
+  return num_pending;
+}
+
+void Forest::expand(const LeafInputs& in) {
+  const char* fn = "Forest.expand";
+  if (!awaiting_expand) fail_order("Forest.expand: no pending simulation; call simulate() first");
+  if (in.count != num_pending) {
+    fail(fn, ": expected outputs for ", num_pending, " pending leaves (the value simulate() returned), got ", in.count);
+  }
+  for (int p = 0; p < in.count; ++p) {
+    check_finite(fn, "value", in.value[p], p);
+    check_finite(fn, "reward", in.reward[p], p);
+    if (in.to_play != nullptr) check_player(fn, "to_play", in.to_play[p], p);
+    for (int a = 0; a < A; ++a) {
+      const int64_t i = static_cast<int64_t>(p) * A + a;
+      if (in.legal == nullptr || in.legal[i]) check_finite(fn, "policy_logits", in.logits[p * in.logits_stride + a], p, a);
+    }
+  }
+  const int new_node = sim + 1;
+  for (int p = 0; p < in.count; ++p) {
+    // The exported eval_* buffers are writeable from Python, so only the private copies are
+    // trusted here.
+    const int b = pending_tree_[p];
+    const int parent_node = pending_parent_[p];
+    const int slot = pending_slot_[p];
+    const int64_t pf = node_at(b, parent_node);
+    const int player = in.to_play != nullptr ? in.to_play[p] : next_to_play(to_play[pf]);
+    init_node(b, new_node, parent_node, slot, player);
+    const int64_t f = node_at(b, new_node);
+    raw_value[f] = in.value[p];
+    if (cfg.value_prefix) {
+      value_prefix[f] = in.reward[p];
+      reward[f] = static_cast<double>(in.reward[p]) - (resets_prefix(pf) ? 0.0 : value_prefix[pf]);
+    } else {
+      reward[f] = in.reward[p];
+    }
+    const int64_t row = static_cast<int64_t>(p) * A;
+    set_children(b, new_node, in.logits + p * in.logits_stride, in.legal != nullptr ? in.legal + row : nullptr);
+    children[child_at(b, parent_node, slot)] = new_node;
+    ++num_nodes[b];
+    leaf[b] = new_node;
+  }
+  for (int b = 0; b < B; ++b) backup(b, leaf[b]);
+  ++sim;
+  awaiting_expand = false;
+}
+
+void Forest::init_node(int b, int n, int parent_node, int slot, int player) {
+  const int64_t f = node_at(b, n);
+  parent[f] = parent_node;
+  action[f] = slot;
+  depth[f] = parent_node < 0 ? 0 : depth[node_at(b, parent_node)] + 1;
+  to_play[f] = player;
+  visits[f] = 0;
+  value_sum[f] = 0.0;
+  reward[f] = 0.0;
+  raw_value[f] = 0.0f;
+  value_prefix[f] = 0.0f;
+  kind[f] = kInterior;
+}
+
+void Forest::set_children(int b, int n, const float* logits, const uint8_t* legal_row) {
+  const int64_t base = child_at(b, n, 0);
+  double top = -std::numeric_limits<double>::infinity();
+  for (int a = 0; a < A; ++a) {
+    const bool ok = legal_row == nullptr || legal_row[a];
+    legal[base + a] = ok ? 1 : 0;
+    children[base + a] = -1;
+    if (ok) top = std::max(top, static_cast<double>(logits[a]));
+  }
+  if (top == -std::numeric_limits<double>::infinity()) {  // no legal action: a terminal state
+    kind[node_at(b, n)] = kTerminal;
+    for (int a = 0; a < A; ++a) prior[base + a] = 0.0f;
+    return;
+  }
+  double total = 0.0;
+  for (int a = 0; a < A; ++a) {
+    const double e = legal[base + a] ? std::exp(static_cast<double>(logits[a]) - top) : 0.0;
+    scores_[a] = e;
+    total += e;
+  }
+  for (int a = 0; a < A; ++a) prior[base + a] = static_cast<float>(scores_[a] / total);
+}
+
+bool Forest::resets_prefix(int64_t flat) const {
+  const int d = depth[flat];
+  return d == 0 || (cfg.lstm_horizon_len > 0 && d % cfg.lstm_horizon_len == 0);
+}
+
+double Forest::child_q(int b, int n, int c) const {
+  const int64_t pf = node_at(b, n);
+  const int64_t cf = node_at(b, c);
+  return reward[cf] + cfg.discount * perspective(to_play[pf], to_play[cf]) * node_value(cf);
+}
+
+void Forest::backup(int b, int leaf_node) {
+  int64_t f = node_at(b, leaf_node);
+  double g = raw_value[f];
+  visits[f] += 1;
+  value_sum[f] += g;
+  int n = leaf_node;
+  while (n != 0) {
+    const int p = parent[f];
+    const int64_t pf = node_at(b, p);
+    const double sign = perspective(to_play[pf], to_play[f]);
+    const double q = reward[f] + cfg.discount * sign * node_value(f);
+    q_min[b] = std::min(q_min[b], q);
+    q_max[b] = std::max(q_max[b], q);
+    g = reward[f] + cfg.discount * sign * g;
+    visits[pf] += 1;
+    value_sum[pf] += g;
+    n = p;
+    f = pf;
+  }
+}
+
+double Forest::normalize_q(int b, double q) const {
+  if (q_max[b] < q_min[b]) return 0.0;
+  const double span = std::max(q_max[b] - q_min[b], cfg.value_delta_max);
+  return std::clamp((q - q_min[b]) / span, 0.0, 1.0);
+}
+
+int Forest::argmax_with_ties(int b, const double* score, const uint8_t* eligible) {
+  double best = -std::numeric_limits<double>::infinity();
+  bool any = false;
+  for (int a = 0; a < A; ++a) {
+    if (eligible[a] && (!any || score[a] > best)) {
+      best = score[a];
+      any = true;
+    }
+  }
+  if (!any) fail_order("internal error: no eligible child slot in tree ", b);
+  int count = 0;
+  for (int a = 0; a < A; ++a) {
+    if (eligible[a] && score[a] >= best - kTieTolerance) candidates_[count++] = a;
+  }
+  if (count == 1) return candidates_[0];
+  return candidates_[static_cast<int>(rng_next(rng[b]) % static_cast<uint64_t>(count))];
+}
+
+}  // namespace pipezero

@@ -1,0 +1,250 @@
+"""MuZero and EfficientZero search drivers (PUCT), with ReZero reuse of known successors.
+
+Each simulation is three phases over the whole batch:
+
+1. *simulate* (C++): walk every tree from its root with PUCT and stop at an unexpanded child;
+2. one ``recurrent_inference`` on the parents' latents (gathered from a preallocated
+   ``[B * N, *L]`` tensor) and the chosen actions;
+3. *expand + backward* (C++): create the new nodes from the network outputs (priors are the
+   masked softmax of the logits, computed in C++) and back the values up to the roots.
+
+References: MuZero (Schrittwieser et al., 2020), EfficientZero (Ye et al., 2021), ReZero
+(Xuan et al., 2024).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipezero.mcts._common import (
+    ArrayLike,
+    EvalViews,
+    HiddenStore,
+    NodeStore,
+    dirichlet_noise,
+    f32,
+    f32_rows,
+    float32_array,
+    legal_mask_array,
+    make_forest,
+    root_result,
+    to_numpy,
+    to_play_array,
+)
+from pipezero.mcts._mcts_core import Forest
+from pipezero.mcts.config import MCTSConfig, as_config
+from pipezero.mcts.result import SearchResult
+from pipezero.model.protocol import MuZeroModelProtocol, NetworkOutput
+
+#: Optional per-expansion legal mask: recurrent output of ``M`` leaves -> ``[M, A]`` bool.
+LeafMaskFn = Callable[[NetworkOutput], ArrayLike]
+
+
+class MuZeroSearch:
+    """Batched MuZero search: PUCT with min-max normalised Q and root Dirichlet noise.
+
+    Args:
+        model: anything with ``recurrent_inference(latent [M, *L], action [M] int64, hidden)``
+            returning :class:`~pipezero.model.protocol.NetworkOutput` (``policy_logits [M, A]``,
+            ``value [M]``, ``reward [M]``).
+        config: :class:`MCTSConfig` or a mapping of its fields.
+        leaf_mask_fn: legal actions of newly expanded nodes, from their network output, as an
+            ``[M, A]`` bool array; an all-False row marks a terminal state. By default interior
+            nodes allow every action and only the root mask given to :meth:`search` applies.
+
+    The driver keeps its trees and buffers between calls (reallocated only when the batch
+    size or latent shape changes), so one instance should serve one thread; use one driver per
+    thread to search in parallel (the C++ core releases the GIL).
+    """
+
+    selection = "puct"
+    value_prefix = False
+
+    def __init__(
+        self,
+        model: MuZeroModelProtocol,
+        config: MCTSConfig | Mapping[str, Any] | None = None,
+        *,
+        leaf_mask_fn: LeafMaskFn | None = None,
+    ) -> None:
+        self.model = model
+        self.config = as_config(config)
+        self.leaf_mask_fn = leaf_mask_fn
+        self.rng = np.random.default_rng(self.config.seed)
+        #: Cumulative ``recurrent_inference`` calls and evaluated leaves over all searches.
+        self.network_calls = 0
+        self.leaf_evaluations = 0
+        self._forest: Forest | None = None
+        self._views: EvalViews | None = None
+        self._latents = NodeStore()
+        self._hidden = HiddenStore()
+        self._has_hidden = False
+
+    # -- public API ------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def search(
+        self,
+        root: NetworkOutput,
+        legal_mask: ArrayLike | None = None,
+        to_play: ArrayLike | None = None,
+        *,
+        add_exploration_noise: bool = True,
+        root_noise: ArrayLike | None = None,
+        reuse_action: ArrayLike | None = None,
+        reuse_value: ArrayLike | None = None,
+        reuse_reward: ArrayLike | None = None,
+    ) -> SearchResult:
+        """Run ``config.num_simulations`` simulations from ``B`` roots.
+
+        Args:
+            root: output of ``initial_inference`` for the ``B`` roots (``latent [B, *L]``,
+                ``policy_logits [B, A]``, ``value [B]``, optional ``hidden``).
+            legal_mask: ``[B, A]`` bool legal actions at the roots (``None``: all legal).
+            to_play: ``[B]`` int player to move at each root: -1 for single-player games,
+                1 or 2 for two-player zero-sum games (children alternate players).
+            add_exploration_noise: mix Dirichlet(``root_dirichlet_alpha``) noise into the root
+                priors with weight ``root_noise_weight`` (collecting); False when evaluating.
+            root_noise: ``[B, A]`` noise to use instead of a fresh Dirichlet sample.
+            reuse_action: ReZero: ``[B]`` int action whose successor value is already known
+                (-1 where none). The root child for it becomes a fixed leaf valued
+                ``reuse_value`` with edge reward ``reuse_reward``; simulations that select it
+                call no network.
+            reuse_value: ``[B]`` value of that successor, from its own player's point of view.
+            reuse_reward: ``[B]`` true reward of that edge (a reward, not a value prefix).
+
+        Returns:
+            :class:`SearchResult` with visit counts, root values and the policy target.
+        """
+        forest = self._start(
+            root,
+            legal_mask,
+            to_play,
+            add_exploration_noise,
+            root_noise,
+            reuse_action,
+            reuse_value,
+            reuse_reward,
+        )
+        calls, leaves = self._simulate(forest)
+        return self._result(forest, calls, leaves)
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def _start(
+        self,
+        root: NetworkOutput,
+        legal_mask: ArrayLike | None,
+        to_play: ArrayLike | None,
+        add_exploration_noise: bool,
+        root_noise: ArrayLike | None,
+        reuse_action: ArrayLike | None,
+        reuse_value: ArrayLike | None,
+        reuse_reward: ArrayLike | None,
+        gumbel: np.ndarray | None = None,
+    ) -> Forest:
+        """Prepare the forest and the node buffers, then expand the roots."""
+        logits = root.policy_logits
+        if logits.dim() != 2:
+            raise ValueError(f"root.policy_logits must have shape [B, A], got {list(logits.shape)}")
+        batch, num_actions = logits.shape
+        forest = self._forest_for(batch, num_actions)
+        mask = legal_mask_array(legal_mask, batch, num_actions)
+        noise = None
+        if root_noise is not None:
+            noise = float32_array(root_noise, "root_noise", (batch, num_actions))
+        elif add_exploration_noise and self.config.root_noise_weight > 0:
+            noise = dirichlet_noise(self.rng, self.config.root_dirichlet_alpha, mask)
+        reuse = {}
+        if reuse_action is not None:
+            if reuse_value is None or reuse_reward is None:
+                raise ValueError("reuse_action needs reuse_value and reuse_reward ([B] each)")
+            action = to_numpy(reuse_action, "reuse_action")
+            if not np.issubdtype(action.dtype, np.integer):
+                raise ValueError(
+                    f"argument 'reuse_action' must hold integers, got dtype {action.dtype}"
+                )
+            reuse = {
+                "reuse_action": np.ascontiguousarray(action, dtype=np.int64),
+                "reuse_value": float32_array(reuse_value, "reuse_value", (batch,)),
+                "reuse_reward": float32_array(reuse_reward, "reuse_reward", (batch,)),
+            }
+        forest.reset(
+            f32_rows(logits),
+            f32(root.value),
+            mask,
+            to_play_array(to_play, batch),
+            noise=noise,
+            noise_weight=self.config.root_noise_weight,
+            gumbel=gumbel,
+            **reuse,
+        )
+        nodes = forest.num_nodes_capacity
+        latents = self._latents.prepare(batch * nodes, root.latent)
+        latents.view(batch, nodes, *root.latent.shape[1:])[:, 0].copy_(root.latent)
+        self._has_hidden = self._hidden.write_roots(root.hidden, batch, nodes)
+        return forest
+
+    def _simulate(self, forest: Forest) -> tuple[int, int]:
+        """The simulation loop: one batched ``recurrent_inference`` per simulation at most."""
+        views = self._views
+        assert views is not None
+        latents = self._latents.flat
+        assert latents is not None
+        device = None if latents.is_cpu else latents.device
+        hidden_store = self._hidden if self._has_hidden else None
+        recurrent = self.model.recurrent_inference
+        leaf_mask_fn = self.leaf_mask_fn
+        simulate, expand, pending = forest.simulate, forest.expand, views.pending
+        no_logits = np.empty((0, forest.num_actions), dtype=np.float32)
+        no_values = np.empty(0, dtype=np.float32)
+        calls = leaves = 0
+        for _ in range(self.config.num_simulations):
+            m = simulate()
+            if m == 0:  # every tree reached a terminal or reused leaf: back up, no network call
+                expand(no_logits, no_values, no_values)
+                continue
+            parents, actions, _, nodes, keep = pending(m, device)
+            hidden = None if hidden_store is None else hidden_store.gather(parents, keep)
+            out = recurrent(latents.index_select(0, parents), actions, hidden)
+            calls += 1
+            leaves += m
+            latents.index_copy_(0, nodes, out.latent)
+            if hidden_store is not None:
+                hidden_store.scatter(nodes, out.hidden)
+            mask = None
+            if leaf_mask_fn is not None:
+                mask = legal_mask_array(leaf_mask_fn(out), m, forest.num_actions)
+            expand(f32_rows(out.policy_logits), f32(out.value), f32(out.reward), legal_mask=mask)
+        self.network_calls += calls
+        self.leaf_evaluations += leaves
+        return calls, leaves
+
+    def _result(self, forest: Forest, calls: int, leaves: int) -> SearchResult:
+        return root_result(forest, calls, leaves)
+
+    def _forest_for(self, batch: int, num_actions: int) -> Forest:
+        forest = self._forest
+        if forest is None or forest.batch_size != batch or forest.num_actions != num_actions:
+            forest = make_forest(self.config, batch, num_actions, self.selection, self.value_prefix)
+            self._forest = forest
+            self._views = EvalViews(forest)
+        return forest
+
+
+class EfficientZeroSearch(MuZeroSearch):
+    """EfficientZero search: MuZero's PUCT with value-prefix rewards (Ye et al., 2021).
+
+    The model's ``reward`` output is the *value prefix*: the sum of predicted rewards since the
+    last reset of its LSTM. The reward of an edge is ``prefix(child) - prefix(parent)``, or
+    ``prefix(child)`` when the parent's depth is a multiple of ``config.lstm_horizon_len`` (or
+    the parent is the root); at those parents the LSTM state ``hidden`` passed to
+    ``recurrent_inference`` is reset to zeros. ``hidden`` is a tensor or a tuple of tensors
+    shaped ``[layers, B, H]`` (``nn.LSTM``'s ``(h, c)``) and is kept per node like the latents.
+    """
+
+    value_prefix = True

@@ -1,0 +1,171 @@
+"""Sampled MuZero / Sampled EfficientZero search driver (Hubert et al., 2021).
+
+Every expanded node gets ``K = config.num_of_sampled_actions`` actions drawn by an
+:class:`~pipezero.mcts.samplers.ActionSampler` from the model's policy parameters. The C++
+tree only sees ``K`` child slots whose priors are the importance-corrected
+``beta_hat / beta * pi``; the actions themselves stay on the Python side in a preallocated
+``[B * N, K, *D]`` tensor (row ``b * N + n`` holds node ``n`` of tree ``b``) and are gathered
+by flat slot index ``(b * N + n) * K + k`` when a leaf is unrolled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipezero.mcts._common import (
+    ArrayLike,
+    NodeStore,
+    dirichlet_noise,
+    f32,
+    float32_array,
+    root_result,
+    to_numpy,
+    to_play_array,
+)
+from pipezero.mcts._mcts_core import Forest
+from pipezero.mcts.config import MCTSConfig
+from pipezero.mcts.muzero import MuZeroSearch
+from pipezero.mcts.result import SearchResult
+from pipezero.mcts.samplers import ActionSampler, importance_prior_logits
+from pipezero.model.protocol import MuZeroModelProtocol, NetworkOutput
+
+
+class SampledMuZeroSearch(MuZeroSearch):
+    """Batched Sampled MuZero search over ``K`` sampled actions per node.
+
+    Args:
+        model: MuZero-family model whose ``policy_logits`` are the sampler's distribution
+            parameters (``[M, A]`` logits for :class:`CategoricalSampler`, ``[M, 2D]`` for
+            :class:`GaussianSampler`) and whose ``recurrent_inference`` takes the sampled
+            actions (``[M]`` int64 or ``[M, D]`` float).
+        sampler: draws the ``K`` actions and their probabilities.
+        config: :class:`MCTSConfig` or mapping; ``num_of_sampled_actions`` is ``K``.
+    """
+
+    def __init__(
+        self,
+        model: MuZeroModelProtocol,
+        sampler: ActionSampler,
+        config: MCTSConfig | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(model, config)
+        self.sampler = sampler
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        self._actions = NodeStore()
+
+    @torch.inference_mode()
+    def search(  # type: ignore[override]
+        self,
+        root: NetworkOutput,
+        legal_mask: ArrayLike | None = None,
+        to_play: ArrayLike | None = None,
+        *,
+        add_exploration_noise: bool = True,
+        root_noise: ArrayLike | None = None,
+    ) -> SearchResult:
+        """Sample ``K`` actions at each root, then run ``config.num_simulations`` simulations.
+
+        Args:
+            root: ``initial_inference`` output; ``policy_logits [B, P]`` are the policy
+                parameters of the roots.
+            legal_mask: ``[B, A]`` bool legal actions for discrete samplers (``None``: all).
+                Interior nodes sample from the whole action space.
+            to_play: ``[B]`` int players (-1 single-player, 1 or 2).
+            add_exploration_noise: Dirichlet noise on the priors of the ``K`` root slots.
+            root_noise: ``[B, K]`` noise to use instead of a fresh Dirichlet sample.
+
+        Returns:
+            :class:`SearchResult` over the ``K`` root slots, with ``sampled_actions``.
+        """
+        k = self.config.num_of_sampled_actions
+        batch = root.policy_logits.shape[0]
+        mask_t = None
+        if legal_mask is not None:
+            mask_t = torch.as_tensor(to_numpy(legal_mask, "legal_mask"))
+            if mask_t.dtype != torch.bool or mask_t.shape != root.policy_logits.shape:
+                raise ValueError(
+                    f"argument 'legal_mask' must be bool of shape "
+                    f"{list(root.policy_logits.shape)}, "
+                    f"got {mask_t.dtype} of shape {list(mask_t.shape)}"
+                )
+            empty = (~mask_t.any(dim=1)).nonzero()
+            if len(empty):
+                raise ValueError(
+                    f"argument 'legal_mask' has no legal action in row {int(empty[0])}"
+                )
+        sampled = self.sampler.sample(root.policy_logits, k, mask_t, self.generator)
+        logits, slots = importance_prior_logits(sampled)
+        slot_mask = slots.cpu().numpy()
+        forest = self._forest_for(batch, k)
+        noise = None
+        if root_noise is not None:
+            noise = float32_array(root_noise, "root_noise", (batch, k))
+        elif add_exploration_noise and self.config.root_noise_weight > 0:
+            noise = dirichlet_noise(self.rng, self.config.root_dirichlet_alpha, slot_mask)
+        forest.reset(
+            f32(logits),
+            f32(root.value),
+            slot_mask,
+            to_play_array(to_play, batch),
+            noise=noise,
+            noise_weight=self.config.root_noise_weight,
+        )
+        nodes = forest.num_nodes_capacity
+        latents = self._latents.prepare(batch * nodes, root.latent)
+        latents.view(batch, nodes, *root.latent.shape[1:])[:, 0].copy_(root.latent)
+        self._has_hidden = self._hidden.write_roots(root.hidden, batch, nodes)
+        actions = self._actions.prepare(batch * nodes, sampled.actions)
+        actions.view(batch, nodes, *sampled.actions.shape[1:])[:, 0].copy_(sampled.actions)
+        calls, leaves = self._simulate_sampled(forest)
+        result = root_result(forest, calls, leaves)
+        result.sampled_actions = sampled.actions
+        return result
+
+    def _simulate_sampled(self, forest: Forest) -> tuple[int, int]:
+        """Like :meth:`MuZeroSearch._simulate`, with actions gathered from the sampled slots
+        and ``K`` new samples drawn for every expanded node."""
+        views = self._views
+        latents, actions = self._latents.flat, self._actions.flat
+        assert views is not None and latents is not None and actions is not None
+        device = None if latents.is_cpu else latents.device
+        slot_actions = actions.view(-1, *actions.shape[2:])  # [B * N * K, *D]
+        hidden_store = self._hidden if self._has_hidden else None
+        recurrent, sample = self.model.recurrent_inference, self.sampler.sample
+        k = forest.num_actions
+        simulate, expand, pending = forest.simulate, forest.expand, views.pending
+        no_logits = np.empty((0, k), dtype=np.float32)
+        no_values = np.empty(0, dtype=np.float32)
+        calls = leaves = 0
+        for _ in range(self.config.num_simulations):
+            m = simulate()
+            if m == 0:
+                expand(no_logits, no_values, no_values)
+                continue
+            parents, _, slots, nodes, keep = pending(m, device)
+            hidden = None if hidden_store is None else hidden_store.gather(parents, keep)
+            out = recurrent(
+                latents.index_select(0, parents), slot_actions.index_select(0, slots), hidden
+            )
+            calls += 1
+            leaves += m
+            latents.index_copy_(0, nodes, out.latent)
+            if hidden_store is not None:
+                hidden_store.scatter(nodes, out.hidden)
+            sampled = sample(out.policy_logits, k, None, self.generator)
+            actions.index_copy_(0, nodes, sampled.actions)
+            logits, mask = importance_prior_logits(sampled)
+            expand(f32(logits), f32(out.value), f32(out.reward), legal_mask=mask.cpu().numpy())
+        self.network_calls += calls
+        self.leaf_evaluations += leaves
+        return calls, leaves
+
+
+class SampledEfficientZeroSearch(SampledMuZeroSearch):
+    """Sampled search over an EfficientZero model (value prefix + LSTM, see
+    :class:`~pipezero.mcts.muzero.EfficientZeroSearch`)."""
+
+    value_prefix = True
