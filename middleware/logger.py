@@ -1,0 +1,157 @@
+"""tb_logger: TensorBoard curves of training, evaluation, collection and middleware timings."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import numbers
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tensorboardX import SummaryWriter
+
+from pipezero.framework import Event, Middleware, Task, TrainContext, middleware
+
+__all__ = ["EPISODE_RETURNS_FIELD", "TB_DIR", "scalars", "tb_logger"]
+
+logger = logging.getLogger(__name__)
+
+#: Sub-directory of ``exp_dir`` holding the TensorBoard event files.
+TB_DIR = "tb"
+#: Context field (of a recipe's context subclass) with the returns of the episodes that
+#: finished collecting this step; logged when the context declares it.
+EPISODE_RETURNS_FIELD = "episode_returns"
+
+
+def _scalar(value: Any) -> float | None:
+    """``value`` as a float if it is one number (not a bool), else ``None``."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 0:
+        return None if value.dtype in (np.bool_, torch.bool) else float(value.item())
+    return None
+
+
+def scalars(obj: Any, prefix: str) -> dict[str, float]:
+    """Every number found in ``obj`` as ``{tag: value}``.
+
+    Mappings and dataclasses are walked (``prefix/key/subkey``); a list or tuple of them is
+    averaged key by key (e.g. one statistics dict per gradient update); a number gives
+    ``{prefix: value}``. Booleans, strings and arrays with more than one element are skipped.
+    """
+    value = _scalar(obj)
+    if value is not None:
+        return {prefix: value}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        out: dict[str, float] = {}
+        for key, item in obj.items():
+            out.update(scalars(item, f"{prefix}/{key}"))
+        return out
+    if isinstance(obj, (list, tuple)) and obj:
+        if all(_scalar(item) is not None for item in obj):
+            return {}  # a plain list of numbers is data (returns, lengths), not statistics
+        sums: dict[str, list[float]] = {}
+        for item in obj:
+            for tag, v in scalars(item, prefix).items():
+                sums.setdefault(tag, []).append(v)
+        return {tag: sum(vs) / len(vs) for tag, vs in sums.items()}
+    return {}
+
+
+class _TBLogger:
+    """The writer and its lock; shared by the step function and the event handlers."""
+
+    def __init__(self, logdir: Path, flush_secs: int) -> None:
+        self.logdir = logdir
+        self.flush_secs = flush_secs
+        self.writer: SummaryWriter | None = None
+        self.lock = threading.Lock()
+
+    def add(self, values: Mapping[str, float], step: int) -> None:
+        if not values:
+            return
+        with self.lock:
+            if self.writer is None:
+                self.logdir.mkdir(parents=True, exist_ok=True)
+                self.writer = SummaryWriter(logdir=str(self.logdir), flush_secs=self.flush_secs)
+                logger.info("TensorBoard logs in %s", self.logdir)
+            for tag, value in values.items():
+                self.writer.add_scalar(tag, value, global_step=step)
+
+    def step(self, ctx: TrainContext) -> Iterator[None]:
+        yield  # log once the whole chain has run: train_output and every timing are known
+        self.add(scalars(ctx.train_output, "train"), ctx.train_iter)
+        if EPISODE_RETURNS_FIELD in type(ctx).field_names():
+            returns = [float(r) for r in getattr(ctx, EPISODE_RETURNS_FIELD) or ()]
+            if returns:
+                stats = {
+                    "collect/episode_return_mean": float(np.mean(returns)),
+                    "collect/episode_return_max": float(np.max(returns)),
+                }
+                self.add(stats, ctx.env_step)
+        timings = {f"time/{name}": seconds for name, seconds in ctx.timings.items()}
+        if timings:
+            timings["time/step"] = sum(ctx.timings.values())
+        self.add(timings, ctx.task_step)
+
+    def on_eval_done(self, ctx: TrainContext, eval_result: Any) -> None:
+        self.add(scalars(eval_result, "eval"), ctx.env_step)
+
+    def close(self, ctx: TrainContext, reason: object) -> None:
+        """Flush and close the event file (``Event.FINISH`` and ``Event.ERROR``)."""
+        with self.lock:
+            if self.writer is not None:
+                self.writer.flush()
+                self.writer.close()
+                self.writer = None
+
+    def setup(self, task: Task) -> None:
+        task.on(Event.EVAL_DONE, self.on_eval_done)
+        task.on(Event.FINISH, self.close)
+        task.on(Event.ERROR, self.close)
+
+
+def tb_logger(exp_dir: str | os.PathLike[str], flush_secs: int = 10) -> Middleware:
+    """Write TensorBoard scalars to ``exp_dir/tb`` (open with ``tensorboard --logdir exp_dir``).
+
+    ==========================================  ===============  ==============================
+    tag                                         x axis           source
+    ==========================================  ===============  ==============================
+    ``train/<key>``                             ``train_iter``   every number in
+                                                                 ``ctx.train_output`` (a list of
+                                                                 dicts is averaged)
+    ``eval/<key>`` (e.g. ``eval/return_mean``,  ``env_step``     every number in the
+    ``eval/return_max``)                                         ``eval_result`` of
+                                                                 ``Event.EVAL_DONE``
+    ``collect/episode_return_mean|max``         ``env_step``     ``ctx.episode_returns``, when
+                                                                 the context declares it
+    ``time/<middleware>``, ``time/step``        ``task_step``    ``ctx.timings`` (seconds)
+    ==========================================  ===============  ==============================
+
+    Logging happens after this middleware's ``yield``, so the whole step is seen wherever it
+    sits in the chain (in async mode: the step of the role it joins). The event file is created
+    at the first value, flushed every ``flush_secs`` seconds and closed on ``Event.FINISH`` (or
+    ``Event.ERROR``, so the curves up to a crash are on disk).
+
+    Args:
+        exp_dir: the run directory.
+        flush_secs: seconds between flushes to disk.
+    """
+    if isinstance(flush_secs, bool) or not isinstance(flush_secs, int) or flush_secs < 1:
+        raise ValueError(f"tb_logger: flush_secs must be an int >= 1, got {flush_secs!r}")
+    tb = _TBLogger(Path(exp_dir) / TB_DIR, flush_secs)
+    return middleware(
+        tb.step,
+        name="tb_logger",
+        reads=("train_iter", "env_step", "timings"),
+        setup=tb.setup,
+    )

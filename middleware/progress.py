@@ -1,0 +1,131 @@
+"""progress_bar: a console progress bar of the run (tqdm)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from pipezero.checkpoint import eval_mean_return
+from pipezero.framework import Event, Middleware, Task, TrainContext, middleware
+
+__all__ = ["progress_bar"]
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+class _Progress:
+    """The bar (created at the first step) and the last evaluation's mean return."""
+
+    def __init__(
+        self, total: int | None, enable: bool | None, file: TextIO | None, mininterval: float
+    ) -> None:
+        self.total = total
+        self.enable = enable
+        self.file = file
+        self.mininterval = mininterval
+        self.bar: tqdm | None = None
+        self.last_eval: float | None = None
+        self.best_eval = -math.inf
+
+    def _open(self, ctx: TrainContext) -> tqdm:
+        file = self.file if self.file is not None else sys.stderr
+        enabled = self.enable if self.enable is not None else _is_tty(file)
+        return tqdm(
+            total=self.total,
+            initial=ctx.env_step,
+            desc="train",
+            unit=" env steps",
+            file=file,
+            disable=not enabled,
+            mininterval=self.mininterval,
+            dynamic_ncols=True,
+        )
+
+    def _show(self, ctx: TrainContext) -> None:
+        if self.bar is None:
+            self.bar = self._open(ctx)
+        bar = self.bar
+        bar.set_postfix_str(
+            f"iter={ctx.train_iter} eval={_fmt(self.last_eval)} "
+            f"best={_fmt(max(self.best_eval, ctx.best_eval_return))}",
+            refresh=False,
+        )
+        bar.update(ctx.env_step - bar.n)
+
+    def step(self, ctx: TrainContext) -> Iterator[None]:
+        yield  # after the whole chain: this step's env steps and updates are counted
+        self._show(ctx)
+
+    def on_eval_done(self, ctx: TrainContext, eval_result: Any) -> None:
+        self.last_eval = eval_mean_return(eval_result)
+        self.best_eval = max(self.best_eval, self.last_eval, ctx.best_eval_return)
+
+    def close(self, ctx: TrainContext, reason: object) -> None:
+        """Final redraw and close (``Event.FINISH`` and ``Event.ERROR``)."""
+        if self.bar is None:
+            return
+        self._show(ctx)
+        self.bar.refresh()
+        self.bar.close()
+        self.bar = None
+
+    def setup(self, task: Task) -> None:
+        task.on(Event.EVAL_DONE, self.on_eval_done)
+        task.on(Event.FINISH, self.close)
+        task.on(Event.ERROR, self.close)
+
+
+def _is_tty(file: TextIO) -> bool:
+    isatty = getattr(file, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # closed stream
+        return False
+
+
+def progress_bar(
+    total_env_steps: int | None,
+    enable: bool | None = None,
+    file: TextIO | None = None,
+    mininterval: float = 0.5,
+) -> Middleware:
+    """Show a progress bar of environment steps with training status.
+
+    The bar counts ``ctx.env_step`` towards ``total_env_steps`` and shows env steps per second
+    and the time left (ETA), followed by ``iter=`` (``ctx.train_iter``), ``eval=`` (mean return
+    of the last ``Event.EVAL_DONE``) and ``best=`` (best mean return: ``ctx.best_eval_return``
+    or the best evaluation seen). It updates after each step (after this middleware's
+    ``yield``) and closes on ``Event.FINISH`` or ``Event.ERROR``. In async mode place it after
+    the learner's middleware, so that it shares their role (``env_step`` is mirrored from the
+    collector).
+
+    Args:
+        total_env_steps: the run's budget of environment steps (``None``: unknown, no ETA).
+        enable: ``None`` shows the bar only when ``file`` is a terminal (so logs of batch jobs
+            stay clean); ``True``/``False`` force it on or off.
+        file: where to draw (default ``sys.stderr``).
+        mininterval: seconds between redraws at most.
+    """
+    if total_env_steps is not None and (
+        isinstance(total_env_steps, bool)
+        or not isinstance(total_env_steps, int)
+        or total_env_steps < 1
+    ):
+        raise ValueError(
+            f"progress_bar: total_env_steps must be None or an int >= 1, got {total_env_steps!r}"
+        )
+    if enable not in (None, True, False):
+        raise ValueError(f"progress_bar: enable must be None, True or False, got {enable!r}")
+    progress = _Progress(total_env_steps, enable, file, mininterval)
+    return middleware(
+        progress.step,
+        name="progress_bar",
+        reads=("env_step", "train_iter"),
+        setup=progress.setup,
+    )

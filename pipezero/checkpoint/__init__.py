@@ -1,0 +1,77 @@
+"""Checkpoints: atomic writing, loading, finding the newest one, resuming a run.
+
+A checkpoint is one file written by ``torch.save`` holding a dict:
+
+===================  ==========================================================================
+``format_version``   :data:`FORMAT_VERSION`
+``meta``             ``kind`` (``"periodic"``, ``"best"``, ``"final"``, ``"recovery"``),
+                     ``reason`` (why the run finished or failed), ``eval_return`` (best
+                     checkpoints), ``time`` (Unix seconds), ``torch`` (version that wrote it)
+``counters``         every persistent context field except ``finish_reason``: ``env_step``,
+                     ``env_episode``, ``train_iter``, ``best_eval_return``, ``last_eval_iter``,
+                     ``task_step`` and those a recipe's context subclass adds
+``policy``           ``policy.state_dict()`` (models, optimizer, schedules)
+``rng``              states of Python ``random``, NumPy's global generator and torch (CPU, and
+                     every CUDA device when CUDA is available)
+``buffer_file``      name of the replay buffer file saved beside it, or ``None``
+===================  ==========================================================================
+
+Layout of a run directory (written by :func:`pipezero.middleware.ckpt_saver`)::
+
+    RUN_DIR/ckpt/iter_00001000.pt                 periodic, every save_freq train iterations
+    RUN_DIR/ckpt/best.pt                          best mean evaluation return so far
+    RUN_DIR/ckpt/final.pt                         written when the run finishes (incl. Ctrl-C)
+    RUN_DIR/ckpt/recovery.pt                      written when a middleware raised (inspection)
+    RUN_DIR/ckpt/iter_00001000.buffer-<id>.npz    replay buffer of that checkpoint (optional)
+
+Every file is written to a temporary file in the same directory, flushed, synced and renamed
+over its destination (``os.replace``), so a crash during a write leaves the previous checkpoint
+intact and no partial file under a checkpoint's name. A buffer is written before the checkpoint
+that names it, so a checkpoint never names a missing buffer.
+"""
+
+from pipezero.checkpoint.files import (
+    BEST_NAME,
+    CKPT_DIR,
+    FINAL_NAME,
+    FORMAT_VERSION,
+    RECOVERY_NAME,
+    buffer_files,
+    checkpoint_dir,
+    latest_checkpoint,
+    load_checkpoint,
+    periodic_checkpoints,
+    periodic_name,
+    save_checkpoint,
+)
+from pipezero.checkpoint.state import (
+    Stateful,
+    build_state,
+    capture_rng_state,
+    eval_mean_return,
+    restore_rng_state,
+    restore_state,
+    resume,
+)
+
+__all__ = [
+    "BEST_NAME",
+    "CKPT_DIR",
+    "FINAL_NAME",
+    "FORMAT_VERSION",
+    "RECOVERY_NAME",
+    "Stateful",
+    "buffer_files",
+    "build_state",
+    "capture_rng_state",
+    "checkpoint_dir",
+    "eval_mean_return",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "periodic_checkpoints",
+    "periodic_name",
+    "restore_rng_state",
+    "restore_state",
+    "resume",
+    "save_checkpoint",
+]
