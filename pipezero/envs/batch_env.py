@@ -22,6 +22,32 @@ import numpy as np
 from pipezero.envs.gym_adapter import EpisodeStats, GymAdapter
 
 
+class EnvError(RuntimeError):
+    """An environment of a :class:`BatchEnv` raised during ``reset`` or ``step``.
+
+    The message names the environment index, its id, its construction seed and the step of
+    its episode; the original exception is the ``__cause__``.
+
+    Attributes:
+        env_index: index of the failing environment in the batch.
+        env_id: its gymnasium id.
+        seed: the seed it was built with (``None``: unseeded).
+        phase: ``"reset"`` or ``"step"``.
+        episode_step: steps taken in its current episode before the failure.
+    """
+
+    def __init__(self, env_index: int, env: GymAdapter, phase: str, error: BaseException) -> None:
+        self.env_index = env_index
+        self.env_id = env.env_id
+        self.seed = env.seed
+        self.phase = phase
+        self.episode_step = env.episode_length
+        super().__init__(
+            f"environment {env_index} ({env.env_id}, seed {env.seed}) failed in {phase} at "
+            f"episode step {self.episode_step}: {type(error).__name__}: {error}"
+        )
+
+
 @dataclass
 class BatchObs:
     """Observations of ``N`` environments.
@@ -131,7 +157,10 @@ class BatchEnv:
         """Reset every environment and return the stacked first observations."""
         obs = self._new_obs()
         for i, env in enumerate(self.envs):
-            obs.to_play[i] = env.reset_into(obs.observation[i], obs.action_mask[i])
+            try:
+                obs.to_play[i] = env.reset_into(obs.observation[i], obs.action_mask[i])
+            except Exception as err:
+                raise EnvError(i, env, "reset", err) from err
         self._started = True
         return obs
 
@@ -160,9 +189,12 @@ class BatchEnv:
         episodes: list[tuple[int, EpisodeStats]] = []
         infos: list[dict[str, Any]] = []
         for i, (env, action) in enumerate(zip(self.envs, actions.tolist(), strict=True)):
-            reward[i], terminated[i], truncated[i], obs.to_play[i], info, episode = env.step_into(
-                action, obs.observation[i], obs.action_mask[i]
-            )
+            try:
+                reward[i], terminated[i], truncated[i], obs.to_play[i], info, episode = (
+                    env.step_into(action, obs.observation[i], obs.action_mask[i])
+                )
+            except Exception as err:
+                raise EnvError(i, env, "step", err) from err
             infos.append(info)
             if episode is not None:
                 episodes.append((i, episode))
@@ -173,7 +205,10 @@ class BatchEnv:
             final_to_play = obs.to_play.copy()
             for i, _ in episodes:
                 obs.action_mask[i] = True
-                obs.to_play[i] = self.envs[i].reset_into(obs.observation[i], obs.action_mask[i])
+                try:
+                    obs.to_play[i] = self.envs[i].reset_into(obs.observation[i], obs.action_mask[i])
+                except Exception as err:
+                    raise EnvError(i, self.envs[i], "reset", err) from err
         return BatchStep(
             obs=obs,
             reward=reward,

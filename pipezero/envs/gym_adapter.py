@@ -118,6 +118,7 @@ class GymAdapter:
         else:
             self.env = env
         self.env_id = self.env.spec.id if self.env.spec is not None else type(self.env).__name__
+        self.seed = seed  #: the seed given at construction (kept for error messages)
         self._seed = seed
         self._obs_space = self.env.observation_space
         self._act_space = self.env.action_space
@@ -228,6 +229,11 @@ class GymAdapter:
             self._needs_reset = True
             episode = EpisodeStats(self._episode_return, self._episode_length, bool(terminated))
         return reward, bool(terminated), bool(truncated), to_play, info, episode
+
+    @property
+    def episode_length(self) -> int:
+        """Steps taken in the current (or just finished) episode."""
+        return self._episode_length
 
     def _new_buffers(self) -> tuple[np.ndarray, np.ndarray]:
         return (

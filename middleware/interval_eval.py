@@ -1,0 +1,142 @@
+"""interval_eval: evaluate the policy every ``eval_freq`` train iterations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from pipezero.envs import BatchEnv, EnvError
+from pipezero.framework import Event, Middleware, Task, TrainContext, WeightSubscriber, middleware
+from pipezero.policy.base import PolicyProtocol
+
+__all__ = ["evaluate_episodes", "interval_eval"]
+
+logger = logging.getLogger(__name__)
+
+
+def evaluate_episodes(
+    policy: PolicyProtocol, envs: BatchEnv, num_episodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Play ``num_episodes`` episodes with ``policy.evaluate`` on ``envs``.
+
+    Episodes are spread evenly over the environments (environment ``i`` plays
+    ``ceil`` or ``floor`` of ``num_episodes / N``) so that short episodes are not
+    over-represented; environments that are done with their share step on unsearched (their
+    extra episodes are not counted).
+
+    Returns:
+        ``(returns [num_episodes], lengths [num_episodes])``.
+    """
+    n = envs.num_envs
+    quota = np.full(n, num_episodes // n)
+    quota[: num_episodes % n] += 1
+    done = np.zeros(n, dtype=np.int64)
+    returns: list[float] = []
+    lengths: list[int] = []
+    obs = envs.reset()
+    while (done < quota).any():
+        active = np.flatnonzero(done < quota)
+        actions = np.zeros(n, dtype=np.int64)
+        act = policy.evaluate(obs.observation[active], obs.action_mask[active], obs.to_play[active])
+        actions[active] = act.action
+        out = envs.step(actions)
+        for i, stats in out.episodes:
+            if done[i] < quota[i]:
+                done[i] += 1
+                returns.append(stats.episode_return)
+                lengths.append(stats.length)
+        obs = out.obs
+    return np.asarray(returns, dtype=np.float64), np.asarray(lengths, dtype=np.int64)
+
+
+class _Evaluator:
+    def __init__(self, cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) -> None:
+        freq, episodes = cfg["eval_freq"], cfg["n_evaluator_episode"]
+        for name, value in (("eval_freq", freq), ("n_evaluator_episode", episodes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"interval_eval: cfg.{name} must be an int >= 1, got {value!r}")
+        self.eval_freq = freq
+        self.num_episodes = episodes
+        stop = cfg.get("stop_value")
+        self.stop_value = None if stop is None else float(stop)
+        self.policy = policy
+        self.envs = envs
+        self.task: Task | None = None
+        self.weights: WeightSubscriber | None = None
+
+    def setup(self, task: Task) -> None:
+        self.task = task
+        self.weights = task.weights.subscribe(f"interval_eval-{id(self):x}")
+
+    def step(self, ctx: TrainContext) -> None:
+        if ctx.last_eval_iter >= 0 and ctx.train_iter - ctx.last_eval_iter < self.eval_freq:
+            return
+        if self.weights is not None and (got := self.weights.pull()) is not None:
+            self.policy.set_weights(got[1])
+        try:
+            returns, lengths = evaluate_episodes(self.policy, self.envs, self.num_episodes)
+        except EnvError as err:
+            raise RuntimeError(
+                f"interval_eval: {err} (evaluation at train_iter {ctx.train_iter})"
+            ) from err
+        result = {
+            "return_mean": float(returns.mean()),
+            "return_std": float(returns.std()),
+            "return_min": float(returns.min()),
+            "return_max": float(returns.max()),
+            "episode_length_mean": float(lengths.mean()),
+            "episode_length_min": float(lengths.min()),
+            "episode_length_max": float(lengths.max()),
+            "num_episodes": float(len(returns)),
+            "train_iter": float(ctx.train_iter),
+            "env_step": float(ctx.env_step),
+        }
+        ctx.eval_result = result
+        ctx.last_eval_iter = ctx.train_iter
+        ctx.best_eval_return = max(ctx.best_eval_return, result["return_mean"])
+        logger.info(
+            "eval at train_iter %d, env_step %d: return %.4g +- %.3g (min %.4g, max %.4g)",
+            ctx.train_iter,
+            ctx.env_step,
+            result["return_mean"],
+            result["return_std"],
+            result["return_min"],
+            result["return_max"],
+        )
+        if self.task is not None:
+            self.task.emit(Event.EVAL_DONE, ctx, result)
+        if self.stop_value is not None and result["return_mean"] >= self.stop_value:
+            if self.task is None:
+                raise RuntimeError("interval_eval needs its task to stop; add it with task.use")
+            self.task.finish("stop_value reached")
+
+
+def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) -> Middleware:
+    """Evaluate at ``train_iter`` 0 and then every ``cfg.eval_freq`` train iterations.
+
+    An evaluation plays ``cfg.n_evaluator_episode`` episodes on ``envs`` with
+    ``policy.evaluate`` (no noise, most visited action), after loading the newest weights
+    published in ``task.weights``. It writes ``ctx.eval_result``, a dict with
+    ``return_mean``, ``return_std``, ``return_min``, ``return_max``,
+    ``episode_length_mean|min|max``, ``num_episodes``, ``train_iter`` and ``env_step``; it
+    updates ``ctx.best_eval_return`` and ``ctx.last_eval_iter`` and emits
+    ``Event.EVAL_DONE`` with ``(ctx, eval_result)``. When the mean return reaches
+    ``cfg.stop_value`` (``None``: never) it calls ``task.finish("stop_value reached")``.
+
+    Args:
+        cfg: the policy section: ``eval_freq``, ``n_evaluator_episode``, ``stop_value``.
+        policy: acts with ``evaluate(obs, action_mask, to_play)``.
+        envs: the evaluator environments (their random streams continue across evaluations).
+    """
+    evaluator = _Evaluator(cfg, policy, envs)
+    return middleware(
+        evaluator.step,
+        name="interval_eval",
+        role="evaluator",
+        reads=("train_iter", "last_eval_iter"),
+        writes=("eval_result", "best_eval_return", "last_eval_iter"),
+        setup=evaluator.setup,
+    )

@@ -1,0 +1,40 @@
+"""Step-level math reasoning environment, datasets and a generator of arithmetic problems."""
+
+from pipezero.envs.math_reasoning.datasets import (
+    DatasetError,
+    load_jsonl,
+    parse_record,
+    split_problems,
+)
+from pipezero.envs.math_reasoning.env import (
+    EnvStep,
+    MathStepEnv,
+    ProblemSampler,
+    PromptFormat,
+    VecMathEnv,
+)
+from pipezero.envs.math_reasoning.generator import ArithmeticConfig, ArithmeticProblemGenerator
+from pipezero.envs.math_reasoning.problems import (
+    Problem,
+    answers_match,
+    extract_answer,
+    normalize_answer,
+)
+
+__all__ = [
+    "ArithmeticConfig",
+    "ArithmeticProblemGenerator",
+    "DatasetError",
+    "EnvStep",
+    "MathStepEnv",
+    "Problem",
+    "ProblemSampler",
+    "PromptFormat",
+    "VecMathEnv",
+    "answers_match",
+    "extract_answer",
+    "load_jsonl",
+    "normalize_answer",
+    "parse_record",
+    "split_problems",
+]

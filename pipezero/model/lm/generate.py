@@ -1,0 +1,100 @@
+"""Sample one reasoning line per context with a key/value cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from pipezero.model.lm.protocol import CausalLMProtocol
+
+__all__ = ["Generation", "generate_lines", "left_pad"]
+
+
+@dataclass
+class Generation:
+    """One generated line.
+
+    Attributes:
+        ids: the generated token ids, the stop token (newline or end-of-sequence) included.
+        logprobs: log-probability of each token under the sampling distribution.
+        eos: the line ended with the end-of-sequence token.
+    """
+
+    ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    eos: bool = False
+
+
+def left_pad(contexts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids [B, L], mask [B, L])``: contexts right-aligned, padding on the left."""
+    if not contexts or any(len(c) == 0 for c in contexts):
+        raise ValueError("every context needs at least one token")
+    width = max(len(c) for c in contexts)
+    ids = torch.full((len(contexts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(contexts), width), dtype=torch.bool)
+    for i, c in enumerate(contexts):
+        ids[i, width - len(c) :] = torch.as_tensor(list(c), dtype=torch.long)
+        mask[i, width - len(c) :] = True
+    return ids, mask
+
+
+@torch.no_grad()
+def generate_lines(
+    lm: CausalLMProtocol,
+    contexts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    stop_mask: torch.Tensor | None = None,
+) -> list[Generation]:
+    """Continue each context until a newline token, end-of-sequence or ``max_new_tokens``.
+
+    Args:
+        lm: the model (its adapter state, on or off, is used as it is).
+        contexts: ``B`` token-id lists.
+        max_new_tokens: tokens per line at most.
+        greedy: take the most likely token (logprobs are then those of ``temperature``).
+        temperature: softmax temperature of sampling.
+        generator: random generator of the sampling (reproducibility).
+        stop_mask: ``[V]`` bool tokens ending a line (default: ``lm.tokenizer.stop_token_mask()``).
+
+    Returns:
+        ``B`` :class:`Generation`.
+    """
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0 (use greedy=True), got {temperature}")
+    tok = lm.tokenizer
+    stops = stop_mask if stop_mask is not None else tok.stop_token_mask()
+    ids, mask = left_pad(contexts, tok.pad_id)
+    out = lm(ids, attention_mask=mask, use_cache=True)
+    positions = mask.long().sum(-1, keepdim=True) - 1  # [B, 1] position of the last real token
+    results = [Generation() for _ in contexts]
+    active = torch.ones(len(contexts), dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        logp = torch.log_softmax(out.logits[:, -1].float() / temperature, dim=-1)
+        if greedy:
+            nxt = logp.argmax(-1)
+        else:
+            nxt = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
+        chosen = logp.gather(-1, nxt[:, None]).squeeze(-1)
+        is_eos = nxt == tok.eos_id
+        ended = is_eos | stops[nxt]
+        for i in torch.nonzero(active).flatten().tolist():
+            results[i].ids.append(int(nxt[i]))
+            results[i].logprobs.append(float(chosen[i]))
+            results[i].eos = bool(is_eos[i])
+        active &= ~ended
+        if not active.any():
+            break
+        mask = torch.cat([mask, torch.ones(len(contexts), 1, dtype=torch.bool)], dim=1)
+        positions = positions + 1
+        out = lm(
+            nxt[:, None], attention_mask=mask, position_ids=positions, past=out.past, use_cache=True
+        )
+    return results

@@ -1,0 +1,37 @@
+"""The context of the LLM reasoning chain."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pipezero.framework import TrainContext, per_step, persistent
+
+__all__ = ["LLMContext"]
+
+
+@dataclasses.dataclass(kw_only=True)
+class LLMContext(TrainContext):
+    """:class:`~pipezero.framework.TrainContext` plus the fields of the LLM chain.
+
+    ``env_step`` counts reasoning lines generated for training, ``env_episode`` finished
+    training episodes, ``train_iter`` minibatch updates of the on-policy learner,
+    ``best_eval_return`` the best held-out accuracy.
+
+    Persistent:
+        sft_iter: supervised warm-start steps done.
+
+    Per step:
+        rollout: the :class:`~pipezero.policy.llm.rollout.Rollout` collected this step.
+        step_rewards: its :class:`~pipezero.policy.llm.rewards.StepRewards`.
+        episode_returns: undiscounted returns of the episodes finished this step (logged by
+            ``tb_logger``).
+        sft_output: statistics of the warm start when it ran this step.
+    """
+
+    sft_iter: int = persistent(0)
+
+    rollout: Any = per_step(None)
+    step_rewards: Any = per_step(None)
+    episode_returns: list[float] = per_step(default_factory=list)
+    sft_output: Any = per_step(None)

@@ -1,0 +1,372 @@
+"""MuZero policy (Schrittwieser et al., 2020): act by tree search, learn by unrolling.
+
+Acting: ``collect`` searches from the roots with Dirichlet noise and samples the action from
+the visit counts sharpened by the temperature schedule; ``evaluate`` searches without noise
+and takes the most visited action.
+
+Learning, for a batch of ``B`` positions unrolled ``K = num_unroll_steps`` steps:
+
+1. targets: n-step values bootstrapped by the target network, rewards, search policies
+   (optionally refreshed by a new search on ``reanalyze_ratio`` of the rows), masks;
+2. unroll: ``representation`` on the observation, then ``K`` dynamics steps on the stored
+   actions, each entered through a gradient scaled by ``dynamics_gradient_scale`` (0.5);
+   ``prediction`` runs once on all ``K + 1`` latents;
+3. loss per row: ``sum_k w_k (policy CE + value_loss_weight * value CE)`` plus
+   ``sum_{k>=1} w_k reward_loss_weight * reward CE`` (``w_0 = 1``, ``w_k = 1/K``), value and
+   reward CEs on the categorical supports, weighted by the replay importance weights;
+4. a non-finite loss or gradient norm skips the update; otherwise clip the gradient norm at
+   ``grad_clip_value``, step the optimizer and the LR schedule, update the target network;
+5. new priorities ``|predicted root value - value target| + priority_eps``.
+
+The acting model is the learner model itself unless ``share_acting_model=False`` (for an
+acting thread beside the learner): then it is a copy refreshed by :meth:`set_weights`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipezero.config import merge_config
+from pipezero.mcts import MCTSConfig, MuZeroSearch
+from pipezero.policy.base import ActResult, LearnResult
+from pipezero.policy.losses import (
+    scale_gradient,
+    soft_cross_entropy,
+    support_cross_entropy,
+    unroll_step_weights,
+)
+from pipezero.policy.muzero_config import MUZERO_CONFIG
+from pipezero.policy.reanalyze import num_reanalyzed_rows, reanalyze_policy
+from pipezero.policy.schedules import make_lr_scheduler, make_optimizer, update_target
+from pipezero.policy.targets import UnrollTargets, bootstrapped_value_targets, unroll_targets
+from pipezero.policy.temperature import sample_actions, visit_count_temperature
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Unroll:
+    """Network outputs along the unroll of a batch.
+
+    Attributes:
+        latents: ``[B, K + 1, *L]`` latent states (position 0 from the representation).
+        policy_logits: ``[B, K + 1, A]``.
+        value_logits: ``[B, K + 1, 2S + 1]``.
+        reward_logits: ``[B, K, 2S_r + 1]`` (value-prefix logits for EfficientZero).
+    """
+
+    latents: torch.Tensor
+    policy_logits: torch.Tensor
+    value_logits: torch.Tensor
+    reward_logits: torch.Tensor
+
+
+class MuZeroPolicy:
+    """MuZero acting and learning behind :class:`~pipezero.policy.base.PolicyProtocol`.
+
+    Args:
+        cfg: the ``policy`` section of the config (see
+            :mod:`pipezero.policy.muzero_config`); missing keys take the defaults, unknown
+            keys are rejected.
+        model: a MuZero-family model (``representation``, ``dynamics``, ``prediction``,
+            ``initial_inference``, ``recurrent_inference``, ``value_support``,
+            ``reward_support``), e.g. ``MuZeroMLP(4, 2, **cfg.model)``.
+        seed: seeds the action sampling and the search noise.
+        share_acting_model: act with the learner model itself (sync mode). ``False`` keeps a
+            separate acting copy, updated only by :meth:`set_weights`.
+        device: where the model lives and the batches go.
+    """
+
+    default_config: Mapping[str, Any] = MUZERO_CONFIG["policy"]
+    search_class: type[MuZeroSearch] = MuZeroSearch
+
+    def __init__(
+        self,
+        cfg: Mapping[str, Any],
+        model: nn.Module,
+        *,
+        seed: int = 0,
+        share_acting_model: bool = True,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.cfg = merge_config(self.default_config, cfg)
+        for name in ("representation", "dynamics", "prediction", "value_support"):
+            if not hasattr(model, name):
+                raise TypeError(
+                    f"{type(self).__name__} needs a MuZero-family model with "
+                    f"representation/dynamics/prediction and value/reward supports; "
+                    f"{type(model).__name__} has no {name!r}"
+                )
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.target_model = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.share_acting_model = share_acting_model
+        self.acting_model = (
+            self.model
+            if share_acting_model
+            else copy.deepcopy(self.model).eval().requires_grad_(False)
+        )
+        self.optimizer = make_optimizer(self.model.parameters(), self.cfg)
+        self.lr_scheduler = make_lr_scheduler(self.optimizer, self.cfg)
+        self.train_iter = 0
+        self.rng = np.random.default_rng(seed)
+        mcts = self.mcts_config(seed)
+        self.collect_search = self.search_class(self.acting_model, mcts)
+        self.eval_search = self.search_class(self.acting_model, mcts.replace(seed=seed + 1))
+        self.reanalyze_search = self.search_class(self.target_model, mcts.replace(seed=seed + 2))
+        self._published: dict[str, torch.Tensor] | None = None
+
+    def mcts_config(self, seed: int) -> MCTSConfig:
+        """The search settings of ``cfg`` as an :class:`MCTSConfig`."""
+        c = self.cfg
+        return MCTSConfig(
+            num_simulations=int(c.num_simulations),
+            pb_c_base=float(c.pb_c_base),
+            pb_c_init=float(c.pb_c_init),
+            discount_factor=float(c.discount_factor),
+            root_dirichlet_alpha=float(c.root_dirichlet_alpha),
+            root_noise_weight=float(c.root_noise_weight),
+            value_delta_max=float(c.value_delta_max),
+            lstm_horizon_len=int(c.get("lstm_horizon_len", 5)),
+            seed=int(seed),
+        )
+
+    @property
+    def needs_unroll_obs(self) -> bool:
+        """Whether batches must be sampled with ``with_unroll_obs=True`` (reanalysis)."""
+        return float(self.cfg.reanalyze_ratio) > 0
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def collect(
+        self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray, env_step: int
+    ) -> ActResult:
+        """Search with root noise for ``N`` environments (``obs [N, *O]``, ``action_mask
+        [N, A]``, ``to_play [N]``) and sample actions at the temperature of ``env_step``."""
+        predicted, result = self._search(self.collect_search, obs, action_mask, to_play, True)
+        temperature = visit_count_temperature(
+            env_step,
+            manual_temperature_decay=bool(self.cfg.manual_temperature_decay),
+            fixed_temperature_value=float(self.cfg.fixed_temperature_value),
+            threshold_env_steps_for_final_temperature=int(
+                self.cfg.threshold_env_steps_for_final_temperature
+            ),
+        )
+        visits = result.visit_counts.numpy()
+        action = sample_actions(visits, temperature, self.rng, np.asarray(action_mask, bool))
+        return self._act_result(action, result, predicted)
+
+    def evaluate(self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray) -> ActResult:
+        """Search without noise and take the most visited action (first on ties)."""
+        predicted, result = self._search(self.eval_search, obs, action_mask, to_play, False)
+        visits = result.visit_counts.numpy()
+        visits = np.where(np.asarray(action_mask, bool), visits, -1)
+        return self._act_result(visits.argmax(axis=1).astype(np.int64), result, predicted)
+
+    def _search(
+        self,
+        search: MuZeroSearch,
+        obs: np.ndarray,
+        action_mask: np.ndarray,
+        to_play: np.ndarray,
+        noise: bool,
+    ) -> tuple[torch.Tensor, Any]:
+        model = self.acting_model
+        model.eval()
+        with torch.inference_mode():
+            root = model.initial_inference(
+                torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            )
+            result = search.search(root, action_mask, to_play, add_exploration_noise=noise)
+        return root.value, result
+
+    @staticmethod
+    def _act_result(action: np.ndarray, result: Any, predicted: torch.Tensor) -> ActResult:
+        return ActResult(
+            action=action,
+            visit_policy=result.policy_target.numpy(),
+            root_value=result.root_value.numpy(),
+            predicted_value=predicted.float().cpu().numpy(),
+        )
+
+    # -- learning --------------------------------------------------------------------------
+
+    def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
+        """One gradient update on a batch of ``ReplayBuffer.sample``; see the module doc."""
+        self.model.train()
+        # Normalisation statistics move during the forward pass; keep them to undo a skip.
+        saved_buffers = [b.detach().clone() for b in self.model.buffers()]
+        targets = self.compute_targets(batch)
+        obs = torch.as_tensor(batch["obs"], dtype=torch.float32, device=self.device)
+        actions = torch.as_tensor(batch["actions"], dtype=torch.long, device=self.device)
+        unroll = self.unroll(obs, actions)
+        losses = self.losses(unroll, targets, batch)
+        weights = torch.as_tensor(batch["weights"], dtype=torch.float32, device=self.device)
+        total = (weights * losses["per_sample"]).mean()
+        info = {k: float(v.detach().mean()) for k, v in losses.items() if k != "per_sample"}
+        info["total_loss"] = float(total.detach())
+        if not np.isfinite(info["total_loss"]):
+            return self._skip(info, "loss", saved_buffers)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        grad_norm = float(
+            nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg.grad_clip_value))
+        )
+        info["grad_norm"] = grad_norm
+        if not np.isfinite(grad_norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            return self._skip(info, "gradient norm", saved_buffers)
+        self.optimizer.step()
+        info["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        self.lr_scheduler.step()
+        self.train_iter += 1
+        update_target(self.target_model, self.model, self.train_iter, self.cfg)
+        with torch.no_grad():
+            predicted = self.model.value_support.logits_to_scalar(unroll.value_logits[:, 0])
+            error = (predicted - targets.value[:, 0]).abs()
+        info["predicted_value"] = float(predicted.mean())
+        info["target_value"] = float(targets.value[:, 0].mean())
+        priorities = error.double().cpu().numpy() + float(self.cfg.priority_eps)
+        return LearnResult(info=info, priorities=priorities)
+
+    def _skip(self, info: dict[str, float], what: str, buffers: list[torch.Tensor]) -> LearnResult:
+        with torch.no_grad():
+            for live, saved in zip(self.model.buffers(), buffers, strict=True):
+                live.copy_(saved)
+        info["nonfinite"] = 1.0
+        logger.warning("non-finite %s, update %d skipped: %s", what, self.train_iter + 1, info)
+        return LearnResult(info=info, priorities=None, skipped=True)
+
+    def compute_targets(self, batch: dict[str, np.ndarray]) -> UnrollTargets:
+        """Value, reward and policy targets of a batch, with their masks (reanalysing the
+        first ``reanalyze_ratio`` of the rows)."""
+        value = bootstrapped_value_targets(batch, self.target_model, self.device)
+        rows = num_reanalyzed_rows(len(batch["obs"]), float(self.cfg.reanalyze_ratio))
+        if rows:
+            batch = dict(batch)
+            batch["target_policy"] = reanalyze_policy(
+                batch, rows, self.target_model, self.reanalyze_search, self.device
+            )
+        return unroll_targets(batch, value, self.reward_targets(batch), self.device)
+
+    def reward_targets(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """``[B, K]`` targets of the reward head: the stored rewards."""
+        return batch["rewards"]
+
+    def dynamics_hidden(self, step: int, hidden: Any) -> Any:
+        """Recurrent reward state entering unroll step ``step`` (none for MuZero)."""
+        return None
+
+    def unroll(self, obs: torch.Tensor, actions: torch.Tensor) -> Unroll:
+        """Run the model along the stored actions: ``obs [B, *O]``, ``actions [B, K]``."""
+        model = self.model
+        scale = float(self.cfg.dynamics_gradient_scale)
+        latent = model.representation(obs)
+        latents, reward_logits = [latent], []
+        hidden = None
+        for k in range(actions.shape[1]):
+            hidden = self.dynamics_hidden(k, hidden)
+            latent, logits, hidden = model.dynamics(
+                scale_gradient(latent, scale), actions[:, k], hidden
+            )
+            latents.append(latent)
+            reward_logits.append(logits)
+        stacked = torch.stack(latents, dim=1)  # [B, K+1, *L]
+        b, k1 = stacked.shape[:2]
+        policy_logits, value_logits = model.prediction(stacked.flatten(0, 1))
+        if reward_logits:
+            rewards = torch.stack(reward_logits, dim=1)
+        else:
+            rewards = value_logits.new_zeros(b, 0, model.reward_support.size)
+        return Unroll(
+            latents=stacked,
+            policy_logits=policy_logits.view(b, k1, -1),
+            value_logits=value_logits.view(b, k1, -1),
+            reward_logits=rewards,
+        )
+
+    def losses(
+        self, unroll: Unroll, targets: UnrollTargets, batch: dict[str, np.ndarray]
+    ) -> dict[str, torch.Tensor]:
+        """Per-row losses ``[B]``: ``policy_loss``, ``value_loss``, ``reward_loss`` (already
+        weighted over the unroll) and their weighted sum ``per_sample``."""
+        c = self.cfg
+        w = unroll_step_weights(unroll.reward_logits.shape[1], self.device)
+        value_ce = support_cross_entropy(
+            unroll.value_logits, targets.value, self.model.value_support
+        )
+        reward_ce = support_cross_entropy(
+            unroll.reward_logits, targets.reward, self.model.reward_support
+        )
+        policy_ce = soft_cross_entropy(unroll.policy_logits, targets.policy)
+        out = {
+            "policy_loss": (policy_ce * targets.policy_mask * w).sum(1),
+            "value_loss": (value_ce * targets.value_mask * w).sum(1),
+            "reward_loss": (reward_ce * targets.reward_mask * w[1:]).sum(1),
+        }
+        out["per_sample"] = (
+            float(c.policy_loss_weight) * out["policy_loss"]
+            + float(c.value_loss_weight) * out["value_loss"]
+            + float(c.reward_loss_weight) * out["reward_loss"]
+        )
+        return out
+
+    # -- weights and state -----------------------------------------------------------------
+
+    def get_weights(self) -> dict[str, torch.Tensor]:
+        """A detached CPU copy of the learner model's state dict."""
+        weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        self._published = weights
+        return weights
+
+    def set_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
+        """Load weights into the acting model.
+
+        When the acting model is the learner model (``share_acting_model=True``, sync mode),
+        weights that this policy's own :meth:`get_weights` produced last are already in it:
+        the call is a no-op. Other weights are loaded (into the learner model too, then).
+        """
+        if self.share_acting_model and weights is self._published:
+            return
+        self.acting_model.load_state_dict(weights)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Models, target model, optimizer, LR schedule, update counter and the policy's own
+        random generators (action sampling, search noise); the process-wide torch / NumPy
+        generators are the checkpoint's business."""
+        state = {
+            "model": self.model.state_dict(),
+            "target_model": self.target_model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_scheduler": self.lr_scheduler.state_dict(),
+            "train_iter": self.train_iter,
+            "rng": self.rng.bit_generator.state,
+            "search_rng": {
+                name: getattr(self, name).rng.bit_generator.state
+                for name in ("collect_search", "eval_search", "reanalyze_search")
+            },
+        }
+        if not self.share_acting_model:
+            state["acting_model"] = self.acting_model.state_dict()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore from :meth:`state_dict`."""
+        self.model.load_state_dict(state["model"])
+        self.target_model.load_state_dict(state["target_model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        self.train_iter = int(state["train_iter"])
+        self.rng.bit_generator.state = state["rng"]
+        for name, rng_state in state["search_rng"].items():
+            getattr(self, name).rng.bit_generator.state = rng_state
+        if not self.share_acting_model:
+            self.acting_model.load_state_dict(state.get("acting_model", state["model"]))

@@ -1,0 +1,93 @@
+"""Default configuration of a MuZero experiment, with LightZero's key names.
+
+The tree has three parts: top-level run settings (``seed``, ``exp_dir``, ``max_env_step``),
+an ``env`` section and a ``policy`` section. The policy section is what the policy *and* the
+standard middleware receive as ``cfg`` (``env_collect``, ``offpolicy_learn``,
+``interval_eval``, ``calc_update_count`` read their keys from it). Override with
+:func:`pipezero.config.merge_config`; unknown keys are rejected with the closest valid key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from easydict import EasyDict
+
+from pipezero.config import merge_config
+
+MUZERO_CONFIG: dict[str, Any] = {
+    "seed": 0,
+    "exp_dir": "runs/muzero",
+    "max_env_step": 100_000,
+    "env": {
+        "env_id": "CartPole-v0",
+        "collector_env_num": 8,  # environments stepped together by env_collect
+        "evaluator_env_num": 8,  # environments stepped together by interval_eval
+    },
+    "policy": {
+        # -- network (keyword arguments of the model class) -------------------------------
+        "model": {
+            "latent_dim": 128,
+            "hidden_dim": 128,
+            "num_hidden_layers": 1,
+            "support_size": 20,  # value support: 2S + 1 bins over h(value)
+            "reward_support_size": 5,
+            "latent_norm": "layernorm",
+            "activation": "relu",
+        },
+        # -- search --------------------------------------------------------------------------
+        "num_simulations": 25,
+        "pb_c_base": 19652.0,
+        "pb_c_init": 1.25,
+        "root_dirichlet_alpha": 0.25,
+        "root_noise_weight": 0.25,
+        "value_delta_max": 0.01,
+        "discount_factor": 0.997,
+        # -- collection ----------------------------------------------------------------------
+        "collect_env_steps": 16,  # batched steps per env_collect call (x collector_env_num)
+        "game_segment_length": 50,
+        "manual_temperature_decay": False,
+        "fixed_temperature_value": 1.0,
+        "threshold_env_steps_for_final_temperature": 100_000,
+        # -- replay --------------------------------------------------------------------------
+        "replay_buffer_size": 100_000,  # transitions
+        "use_priority": True,
+        "priority_prob_alpha": 0.6,
+        "priority_prob_beta": 0.4,
+        "priority_eps": 1e-6,
+        # -- learning ------------------------------------------------------------------------
+        "batch_size": 256,
+        "num_unroll_steps": 5,
+        "td_steps": 5,
+        "update_per_collect": None,  # fixed updates per collect; None: use replay_ratio
+        "replay_ratio": 0.25,  # updates per collected transition
+        "min_buffer_transitions": 256,  # no update before the buffer holds this many
+        "optim_type": "Adam",
+        "learning_rate": 3e-3,
+        "weight_decay": 1e-4,
+        "momentum": 0.9,
+        "grad_clip_value": 10.0,
+        "lr_schedule": "constant",  # constant | linear | cosine | step
+        "lr_decay_iters": 10_000,
+        "lr_final_ratio": 0.1,
+        "lr_warmup_iters": 0,
+        "policy_loss_weight": 1.0,
+        "value_loss_weight": 0.25,
+        "reward_loss_weight": 1.0,
+        "dynamics_gradient_scale": 0.5,  # gradient scale per unroll step (MuZero: 0.5)
+        "target_update_type": "hard",  # hard | soft
+        "target_update_freq": 100,
+        "target_update_theta": 0.005,
+        "reanalyze_ratio": 0.0,
+        "max_consecutive_nan": 5,
+        # -- evaluation ----------------------------------------------------------------------
+        "eval_freq": 100,  # train iterations between evaluations
+        "n_evaluator_episode": 8,
+        "stop_value": 195.0,
+    },
+}
+
+
+def muzero_config(overrides: dict[str, Any] | None = None) -> EasyDict:
+    """The MuZero defaults merged with ``overrides`` (validated)."""
+    return merge_config(MUZERO_CONFIG, overrides)

@@ -1,0 +1,134 @@
+"""EfficientZero on CartPole-v0 (200-step episodes): 8 collector environments, 25 simulations.
+
+    python recipes/efficientzero_cartpole.py --seed 0 --exp-dir runs/efficientzero_cartpole
+    python recipes/efficientzero_cartpole.py --set policy.ssl_loss_weight=1.0
+    python recipes/efficientzero_cartpole.py --resume runs/efficientzero_cartpole
+
+The run stops when the mean evaluation return reaches ``policy.stop_value`` (195) or after
+``--max-env-step`` environment steps. The last line printed is ``RESULT {json}``: counters,
+wall time and the evaluation history (``benchmarks/learning.py`` reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import time
+
+import numpy as np
+import torch
+from pipezero.middleware import (
+    calc_update_count,
+    ckpt_saver,
+    data_push,
+    progress_bar,
+    tb_logger,
+    termination,
+)
+from pipezero.middleware.env_collect import env_collect
+from pipezero.middleware.interval_eval import interval_eval
+from pipezero.middleware.offpolicy_learn import offpolicy_learn
+
+from pipezero.checkpoint import resume
+from pipezero.config import merge_config, parse_set_overrides
+from pipezero.data import ReplayBuffer
+from pipezero.envs import BatchEnv
+from pipezero.framework import Event, Task, TrainContext
+from pipezero.model import EfficientZeroMLP
+from pipezero.policy import EfficientZeroPolicy, efficientzero_config
+
+# CartPole settings on top of pipezero/policy/efficientzero_config.py.
+CARTPOLE = {
+    "exp_dir": "runs/efficientzero_cartpole",
+    "max_env_step": 20_000,
+    "env": {"env_id": "CartPole-v0", "collector_env_num": 8, "evaluator_env_num": 8},
+    "policy": {
+        "num_simulations": 25,
+        "td_steps": 10,  # 10-step returns carry the value faster through 200-step episodes
+        "replay_ratio": 0.5,  # updates per collected transition
+        "value_loss_weight": 0.5,
+        "eval_freq": 50,
+        "stop_value": 195.0,
+    },
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--exp-dir", default=None)
+    parser.add_argument("--max-env-step", type=int, default=None)
+    parser.add_argument("--mode", choices=["sync"], default="sync")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--resume", metavar="RUN_DIR", default=None)
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace):
+    cfg = efficientzero_config(CARTPOLE)
+    cfg = merge_config(cfg, parse_set_overrides(args.set))
+    flags = {"seed": args.seed, "exp_dir": args.exp_dir, "max_env_step": args.max_env_step}
+    return merge_config(cfg, {k: v for k, v in flags.items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> TrainContext:
+    args = parse_args(argv)
+    cfg = build_config(args)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(1)  # batches of 8 in the search: extra threads cost more than they give
+
+    collect_envs = BatchEnv.make(cfg.env.env_id, cfg.env.collector_env_num, seed=cfg.seed)
+    eval_envs = BatchEnv.make(cfg.env.env_id, cfg.env.evaluator_env_num, seed=cfg.seed + 10_000)
+    model = EfficientZeroMLP(
+        collect_envs.observation_shape, collect_envs.action_space_size, **cfg.policy.model
+    )
+    policy = EfficientZeroPolicy(cfg.policy, model, seed=cfg.seed)
+    p = cfg.policy
+    buffer = ReplayBuffer(
+        capacity=p.replay_buffer_size,
+        num_unroll_steps=p.num_unroll_steps,
+        td_steps=p.td_steps,
+        discount_factor=p.discount_factor,
+        priority_prob_alpha=p.priority_prob_alpha if p.use_priority else 0.0,
+        priority_prob_beta=p.priority_prob_beta if p.use_priority else 0.0,
+        seed=cfg.seed,
+    )
+    ctx = TrainContext()
+    if args.resume:
+        resume(args.resume, ctx, policy, buffer)
+
+    task = Task(ctx)
+    task.use(interval_eval(p, policy, eval_envs))
+    task.use(env_collect(p, policy, collect_envs))
+    task.use(data_push(buffer))
+    task.use(calc_update_count(p))
+    task.use(offpolicy_learn(p, policy, buffer))
+    task.use(ckpt_saver(cfg.exp_dir, policy, buffer, save_freq=1000, save_buffer=True))
+    task.use(tb_logger(cfg.exp_dir))
+    task.use(progress_bar(cfg.max_env_step))
+    task.use(termination(max_env_step=cfg.max_env_step))
+
+    start, history = time.perf_counter(), []
+    task.on(Event.EVAL_DONE, lambda c, r: history.append(r | {"unix_time": time.time()}))
+    ctx = task.run(mode=args.mode)
+    summary = {
+        "algorithm": "efficientzero",
+        "seed": cfg.seed,
+        "finish_reason": ctx.finish_reason,
+        "env_step": ctx.env_step,
+        "train_iter": ctx.train_iter,
+        "best_eval_return": ctx.best_eval_return,
+        "wall_s": time.perf_counter() - start,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "eval_history": history,
+    }
+    print("RESULT " + json.dumps(summary))
+    return ctx
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""MuZero and EfficientZero policies on tiny real parts (CartPole, 16-wide models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from policy_toy import copy_batch, fill_buffer, tiny_policy
+
+from pipezero.policy import ActResult, LearnResult, PolicyProtocol
+
+KINDS = ["muzero", "efficientzero"]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def kind_and_batch(request):
+    torch.manual_seed(0)
+    policy = tiny_policy(request.param)
+    buffer = fill_buffer(policy)
+    batch = buffer.sample(16, with_unroll_obs=policy.needs_unroll_obs)
+    return request.param, batch
+
+
+def test_policies_satisfy_the_protocol():
+    for kind in KINDS:
+        assert isinstance(tiny_policy(kind), PolicyProtocol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_collect_and_evaluate_shapes(kind):
+    policy = tiny_policy(kind)
+    obs = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    mask = np.array([[True, True], [True, False], [False, True]])
+    to_play = np.full(3, -1)
+    for act in (policy.collect(obs, mask, to_play, 0), policy.evaluate(obs, mask, to_play)):
+        assert isinstance(act, ActResult)
+        assert act.action.shape == (3,) and act.action.dtype == np.int64
+        assert act.action[1] == 0 and act.action[2] == 1  # legal actions only
+        assert act.visit_policy.shape == (3, 2)
+        np.testing.assert_allclose(act.visit_policy.sum(1), 1.0, rtol=1e-6)
+        assert act.root_value.shape == (3,) and act.predicted_value.shape == (3,)
+
+
+def test_a_few_updates_on_a_fixed_batch_reduce_the_loss(kind_and_batch):
+    kind, batch = kind_and_batch
+    torch.manual_seed(0)
+    policy = tiny_policy(kind, learning_rate=3e-3)
+    first = policy.learn(copy_batch(batch))
+    for _ in range(30):
+        last = policy.learn(copy_batch(batch))
+    assert not first.skipped and not last.skipped
+    assert last.info["total_loss"] < 0.8 * first.info["total_loss"], (first.info, last.info)
+    assert policy.train_iter == 31
+    assert last.priorities.shape == (16,) and (last.priorities > 0).all()
+    for key in ("policy_loss", "value_loss", "reward_loss", "grad_norm", "lr"):
+        assert np.isfinite(last.info[key])
+    if kind == "efficientzero":
+        assert np.isfinite(last.info["consistency_loss"])
+
+
+def test_non_finite_loss_skips_the_update(kind_and_batch):
+    kind, batch = kind_and_batch
+    policy = tiny_policy(kind)
+    before = {k: v.clone() for k, v in policy.model.state_dict().items()}
+    bad = copy_batch(batch)
+    bad["obs"][0] = np.nan
+    result = policy.learn(bad)
+    assert isinstance(result, LearnResult)
+    assert result.skipped and result.priorities is None
+    assert not np.isfinite(result.info["total_loss"]) and result.info["nonfinite"] == 1.0
+    assert policy.train_iter == 0
+    for k, v in policy.model.state_dict().items():
+        torch.testing.assert_close(v, before[k], equal_nan=True)
+    assert not policy.learn(copy_batch(batch)).skipped  # the next good batch trains
+
+
+def test_state_dict_round_trip_continues_identically(kind_and_batch):
+    kind, batch = kind_and_batch
+    a = tiny_policy(kind, seed=1)
+    for _ in range(3):  # also moves the optimizer moments and the target network (freq 2)
+        a.learn(copy_batch(batch))
+    state = a.state_dict()
+    b = tiny_policy(kind, seed=2)
+    b.load_state_dict(state)
+    assert b.train_iter == 3
+    ra, rb = a.learn(copy_batch(batch)), b.learn(copy_batch(batch))
+    assert ra.info["total_loss"] == rb.info["total_loss"]
+    np.testing.assert_array_equal(ra.priorities, rb.priorities)
+    obs, mask, to_play = batch["obs"][:4], np.ones((4, 2), bool), np.full(4, -1)
+    np.testing.assert_array_equal(
+        a.collect(obs, mask, to_play, 0).action, b.collect(obs, mask, to_play, 0).action
+    )
+
+
+def test_a_changed_state_dict_gives_a_different_next_loss(kind_and_batch):
+    """Guard for the round-trip test: it must be able to fail."""
+    kind, batch = kind_and_batch
+    a = tiny_policy(kind, seed=1)
+    a.learn(copy_batch(batch))
+    b = tiny_policy(kind, seed=1)
+    b.load_state_dict(a.state_dict())
+    b.learn(copy_batch(batch))
+    assert (
+        a.learn(copy_batch(batch)).info["total_loss"]
+        != tiny_policy(kind, seed=1).learn(copy_batch(batch)).info["total_loss"]
+    )
+
+
+def test_target_network_is_copied_every_target_update_freq():
+    policy = tiny_policy("muzero", target_update_freq=2)
+    batch = fill_buffer(policy, 20).sample(16)
+    policy.learn(copy_batch(batch))
+    w = "repr_out.weight"
+    assert not torch.equal(policy.target_model.state_dict()[w], policy.model.state_dict()[w])
+    policy.learn(copy_batch(batch))
+    assert torch.equal(policy.target_model.state_dict()[w], policy.model.state_dict()[w])
+
+
+def test_soft_target_update_moves_the_target_part_way():
+    policy = tiny_policy("muzero", target_update_type="soft", target_update_theta=0.5)
+    w = "repr_out.weight"
+    old = policy.target_model.state_dict()[w].clone()
+    policy.learn(fill_buffer(policy, 20).sample(16))
+    new_online = policy.model.state_dict()[w]
+    torch.testing.assert_close(policy.target_model.state_dict()[w], 0.5 * old + 0.5 * new_online)
+
+
+def test_reanalysis_replaces_the_policy_targets_of_the_first_rows():
+    policy = tiny_policy("muzero", reanalyze_ratio=0.5)
+    assert policy.needs_unroll_obs
+    batch = fill_buffer(policy).sample(16, with_unroll_obs=True)
+    batch["target_policy"][:] = np.where(batch["policy_mask"][..., None] > 0, 0.5, 0.0)
+    targets = policy.compute_targets(batch)
+    searched = batch["policy_mask"] > 0
+    new = targets.policy.numpy()
+    # A new search may split 2/2 like the stored 0.5/0.5, but not at every searched position.
+    changed = ~np.isclose(new, batch["target_policy"]).all(-1)
+    assert changed[:8][searched[:8]].any()
+    assert not changed[8:].any()
+    np.testing.assert_allclose(new[:8][searched[:8]].sum(-1), 1.0, rtol=1e-6)
+
+
+def test_set_weights_is_a_no_op_for_its_own_weights_in_shared_mode():
+    policy = tiny_policy("muzero")
+    assert policy.acting_model is policy.model
+    own = policy.get_weights()
+    for v in own.values():
+        v.add_(1.0)  # a no-op must not load these
+    policy.set_weights(own)
+    assert not torch.equal(policy.model.state_dict()["repr_out.bias"], own["repr_out.bias"])
+
+
+def test_separate_acting_model_follows_set_weights_only():
+    policy = tiny_policy("muzero")
+    from pipezero.model import MuZeroMLP
+    from pipezero.policy import MuZeroPolicy
+
+    sep = MuZeroPolicy(policy.cfg, MuZeroMLP(4, 2, **policy.cfg.model), share_acting_model=False)
+    assert sep.acting_model is not sep.model
+    sep.learn(fill_buffer(sep, 20).sample(16))
+    key = "repr_out.weight"
+    assert not torch.equal(sep.acting_model.state_dict()[key], sep.model.state_dict()[key])
+    weights = sep.get_weights()
+    assert all(not v.requires_grad and v.device.type == "cpu" for v in weights.values())
+    sep.set_weights(weights)
+    assert torch.equal(sep.acting_model.state_dict()[key], sep.model.state_dict()[key])
+
+
+def test_config_typos_are_rejected_with_a_suggestion():
+    with pytest.raises(ValueError, match="num_simulations"):
+        tiny_policy("muzero", num_simulation=3)
+
+
+def test_efficientzero_needs_a_model_with_consistency_heads():
+    from pipezero.model import MuZeroMLP
+    from pipezero.policy import EfficientZeroPolicy
+
+    with pytest.raises(TypeError, match="project"):
+        EfficientZeroPolicy({}, MuZeroMLP(4, 2, latent_dim=8, hidden_dim=8, support_size=3))
