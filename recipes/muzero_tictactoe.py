@@ -7,8 +7,10 @@
 
 Battle modes (``env.battle_mode``): ``play_with_bot`` (default, as LightZero) trains against
 the rule bot, the bot's reply being part of the environment step (a single-agent view,
-``to_play = -1``); ``self_play`` trains one model for both sides (``to_play`` 1 / 2, the
-search and the value targets flip signs between the players). Evaluation (``eval`` section)
+``to_play = -1``); here the agent takes either side and the bot's non-urgent moves are noisy
+(``env.bot_kwargs.randomness``), so it learns to exploit the bot as first player and to defend
+as second. ``self_play`` trains one model for both sides (``to_play`` 1 / 2, the search and the
+value targets flip signs between the players). Evaluation (``eval`` section)
 plays the rule bot and random with the agent moving first (``eval.eval_sides``). The last
 line printed is ``RESULT {json}`` (``benchmarks/board_games.py`` reads it).
 """
@@ -64,7 +66,14 @@ DEFAULTS["eval"] = {
 TICTACTOE = {
     "exp_dir": "runs/muzero_tictactoe",
     "max_env_step": 100_000,
-    "env": {"env_id": "pipezero-board", "collector_env_num": 8},
+    # The agent plays either side against a rule bot whose non-urgent moves are noisy: it
+    # learns to exploit the bot as first player without forgetting how to defend.
+    "env": {
+        "env_id": "pipezero-board",
+        "collector_env_num": 8,
+        "agent_player": "random",
+        "bot_kwargs": {"randomness": 3.0},
+    },
     "policy": {
         "model": {
             "latent_dim": 64,

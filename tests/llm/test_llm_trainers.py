@@ -80,6 +80,18 @@ def test_kl_skip_path_skips_policy_steps_once_the_policy_moved() -> None:
     assert trainer.learn(rollout, rewards)["policy_skipped"] == 0.0
 
 
+def test_kl_penalty_to_the_frozen_base_is_measured_and_optional() -> None:
+    policy = tiny_policy(critic=False)
+    with torch.no_grad():
+        for p in policy.lm.adapter_parameters():
+            p.normal_(0.0, 0.3)  # the adapted policy differs from the base model
+    rollout, rewards = _rollout(policy)
+    with_kl = GRPOTrainer(policy, OnPolicyConfig(kl_coef=0.1, target_kl=None, minibatch_size=4))
+    assert with_kl.learn(rollout, rewards)["kl_to_base"] > 0
+    without = GRPOTrainer(policy, OnPolicyConfig(target_kl=None, minibatch_size=4))
+    assert "kl_to_base" not in without.learn(rollout, rewards)
+
+
 def test_token_batch_marks_steps_values_and_targets() -> None:
     policy = tiny_policy()
     traj = trajectory(policy, ["1+1=2\n", "ok\n"])
