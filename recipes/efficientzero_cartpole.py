@@ -11,33 +11,28 @@ wall time and the evaluation history (``benchmarks/learning.py`` reads it).
 
 from __future__ import annotations
 
-import argparse
-import json
-import random
-import resource
 import time
 
-import numpy as np
 import torch
 from pipezero.middleware import (
     calc_update_count,
     ckpt_saver,
     data_push,
+    env_collect,
+    interval_eval,
+    offpolicy_learn,
     progress_bar,
     tb_logger,
     termination,
 )
-from pipezero.middleware.env_collect import env_collect
-from pipezero.middleware.interval_eval import interval_eval
-from pipezero.middleware.offpolicy_learn import offpolicy_learn
 
 from pipezero.checkpoint import resume
-from pipezero.config import merge_config, parse_set_overrides
 from pipezero.data import ReplayBuffer
 from pipezero.envs import BatchEnv
 from pipezero.framework import Event, Task, TrainContext
 from pipezero.model import EfficientZeroMLP
 from pipezero.policy import EfficientZeroPolicy, efficientzero_config
+from pipezero.recipe import build_config, recipe_parser, result_line, seed_everything
 
 # CartPole settings on top of pipezero/policy/efficientzero_config.py.
 CARTPOLE = {
@@ -55,39 +50,20 @@ CARTPOLE = {
 }
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--exp-dir", default=None)
-    parser.add_argument("--max-env-step", type=int, default=None)
-    parser.add_argument("--mode", choices=["sync"], default="sync")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--resume", metavar="RUN_DIR", default=None)
-    return parser.parse_args(argv)
-
-
-def build_config(args: argparse.Namespace):
-    cfg = efficientzero_config(CARTPOLE)
-    cfg = merge_config(cfg, parse_set_overrides(args.set))
-    flags = {"seed": args.seed, "exp_dir": args.exp_dir, "max_env_step": args.max_env_step}
-    return merge_config(cfg, {k: v for k, v in flags.items() if v is not None})
-
-
 def main(argv: list[str] | None = None) -> TrainContext:
-    args = parse_args(argv)
-    cfg = build_config(args)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    parser = recipe_parser(__doc__)
+    args = parser.parse_args(argv)
+    cfg = build_config(efficientzero_config, CARTPOLE, args, parser)
+    seed_everything(cfg.seed)
     torch.set_num_threads(1)  # batches of 8 in the search: extra threads cost more than they give
 
     collect_envs = BatchEnv.make(cfg.env.env_id, cfg.env.collector_env_num, seed=cfg.seed)
     eval_envs = BatchEnv.make(cfg.env.env_id, cfg.env.evaluator_env_num, seed=cfg.seed + 10_000)
-    model = EfficientZeroMLP(
-        collect_envs.observation_shape, collect_envs.action_space_size, **cfg.policy.model
-    )
-    policy = EfficientZeroPolicy(cfg.policy, model, seed=cfg.seed)
     p = cfg.policy
+    model = EfficientZeroMLP(
+        collect_envs.observation_shape, collect_envs.action_space_size, **p.model
+    )
+    policy = EfficientZeroPolicy(p, model, seed=cfg.seed)
     buffer = ReplayBuffer(
         capacity=p.replay_buffer_size,
         num_unroll_steps=p.num_unroll_steps,
@@ -115,18 +91,11 @@ def main(argv: list[str] | None = None) -> TrainContext:
     start, history = time.perf_counter(), []
     task.on(Event.EVAL_DONE, lambda c, r: history.append(r | {"unix_time": time.time()}))
     ctx = task.run(mode=args.mode)
-    summary = {
-        "algorithm": "efficientzero",
-        "seed": cfg.seed,
-        "finish_reason": ctx.finish_reason,
-        "env_step": ctx.env_step,
-        "train_iter": ctx.train_iter,
-        "best_eval_return": ctx.best_eval_return,
-        "wall_s": time.perf_counter() - start,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "eval_history": history,
-    }
-    print("RESULT " + json.dumps(summary))
+    print(
+        result_line(
+            ctx, algorithm="efficientzero", seed=cfg.seed, start=start, eval_history=history
+        )
+    )
     return ctx
 
 
