@@ -47,10 +47,12 @@ def test_recipe_chain_runs(name, tmp_path, capsys):
     assert result["env_step"] == 64 and result["eval_history"]
 
 
-def test_recipe_rejects_unknown_keys(tmp_path):
+def test_recipe_rejects_unknown_keys_as_a_usage_error(tmp_path, capsys):
     recipe = load_recipe("muzero_cartpole")
-    with pytest.raises(ValueError, match="num_simulations"):
+    with pytest.raises(SystemExit) as exc:
         recipe.main(["--exp-dir", str(tmp_path), "--set", "policy.num_simulation=3"])
+    assert exc.value.code == 2
+    assert "did you mean 'num_simulations'" in capsys.readouterr().err
 
 
 def test_recipe_resumes_a_run(tmp_path, capsys):
