@@ -53,7 +53,7 @@ class _Collector:
         if self.obs is None:
             self.obs = self._env_call(ctx, envs.reset)
         obs = self.obs
-        episodes = 0
+        returns: list[float] = []
         for _ in range(self.steps):
             act = policy.collect(obs.observation, obs.action_mask, obs.to_play, ctx.env_step)
             out = self._env_call(ctx, envs.step, act.action)
@@ -67,23 +67,25 @@ class _Collector:
                     float(out.reward[i]),
                     act.visit_policy[i],
                     float(act.root_value[i]),
+                    float(act.predicted_value[i]),
                 )
                 if done[i]:
                     writer.end_episode(
                         out.final_observation[i], bool(out.terminated[i]), int(out.final_to_play[i])
                     )
             for i, stats in out.episodes:
+                returns.append(float(stats.episode_return))
                 logger.debug(
                     "collect episode (env %d): return %.4g, length %d",
                     i,
                     stats.episode_return,
                     stats.length,
                 )
-            episodes += len(out.episodes)
             ctx.env_step += envs.num_envs
             obs = out.obs
         self.obs = obs
-        ctx.env_episode += episodes
+        ctx.env_episode += len(returns)
+        ctx.collect_episode_returns = returns
         segments = [seg for writer in self.writers for seg in writer.pop_finished()]
         ctx.new_segments = segments
         if self.task is not None:
@@ -114,8 +116,9 @@ def env_collect(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) 
     game segments (``game_segment_length``, padded for ``num_unroll_steps + td_steps``).
     Environments keep their episodes across calls; finished episodes restart at once.
 
-    Writes ``ctx.new_segments`` (the segments finished during this call, possibly none),
-    adds ``N * collect_env_steps`` to ``ctx.env_step`` and the finished episodes to
+    Writes ``ctx.new_segments`` (the segments finished during this call, possibly none) and
+    ``ctx.collect_episode_returns`` (the returns of the episodes finished during it), adds
+    ``N * collect_env_steps`` to ``ctx.env_step`` and the finished episodes to
     ``ctx.env_episode``, then emits ``Event.NEW_DATA`` with ``(ctx, segments)``. Before
     collecting it loads the newest weights published in ``task.weights`` into the policy's
     acting model (``policy.set_weights``).
@@ -136,6 +139,6 @@ def env_collect(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) 
         name="env_collect",
         role="collector",
         reads=("env_step",),
-        writes=("new_segments", "env_step", "env_episode"),
+        writes=("new_segments", "collect_episode_returns", "env_step", "env_episode"),
         setup=collector.setup,
     )

@@ -17,15 +17,12 @@ from tensorboardX import SummaryWriter
 
 from pipezero.framework import Event, Middleware, Task, TrainContext, middleware
 
-__all__ = ["EPISODE_RETURNS_FIELD", "TB_DIR", "scalars", "tb_logger"]
+__all__ = ["TB_DIR", "scalars", "tb_logger"]
 
 logger = logging.getLogger(__name__)
 
 #: Sub-directory of ``exp_dir`` holding the TensorBoard event files.
 TB_DIR = "tb"
-#: Context field (of a recipe's context subclass) with the returns of the episodes that
-#: finished collecting this step; logged when the context declares it.
-EPISODE_RETURNS_FIELD = "episode_returns"
 
 
 def _scalar(value: Any) -> float | None:
@@ -90,14 +87,13 @@ class _TBLogger:
     def step(self, ctx: TrainContext) -> Iterator[None]:
         yield  # log once the whole chain has run: train_output and every timing are known
         self.add(scalars(ctx.train_output, "train"), ctx.train_iter)
-        if EPISODE_RETURNS_FIELD in type(ctx).field_names():
-            returns = [float(r) for r in getattr(ctx, EPISODE_RETURNS_FIELD) or ()]
-            if returns:
-                stats = {
-                    "collect/episode_return_mean": float(np.mean(returns)),
-                    "collect/episode_return_max": float(np.max(returns)),
-                }
-                self.add(stats, ctx.env_step)
+        returns = [float(r) for r in ctx.collect_episode_returns]
+        if returns:
+            stats = {
+                "collect/episode_return_mean": float(np.mean(returns)),
+                "collect/episode_return_max": float(np.max(returns)),
+            }
+            self.add(stats, ctx.env_step)
         timings = {f"time/{name}": seconds for name, seconds in ctx.timings.items()}
         if timings:
             timings["time/step"] = sum(ctx.timings.values())
@@ -132,8 +128,8 @@ def tb_logger(exp_dir: str | os.PathLike[str], flush_secs: int = 10) -> Middlewa
     ``eval/<key>`` (e.g. ``eval/return_mean``,  ``env_step``     every number in the
     ``eval/return_max``)                                         ``eval_result`` of
                                                                  ``Event.EVAL_DONE``
-    ``collect/episode_return_mean|max``         ``env_step``     ``ctx.episode_returns``, when
-                                                                 the context declares it
+    ``collect/episode_return_mean|max``         ``env_step``     ``ctx.collect_episode_returns``
+                                                                 (when episodes finished)
     ``time/<middleware>``, ``time/step``        ``task_step``    ``ctx.timings`` (seconds)
     ==========================================  ===============  ==============================
 

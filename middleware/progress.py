@@ -20,7 +20,8 @@ def _fmt(value: float | None) -> str:
 
 
 class _Progress:
-    """The bar (created at the first step) and the last evaluation's mean return."""
+    """The bar (created at the first step), the last evaluation's mean return and the mean
+    return of the last collection episodes."""
 
     def __init__(
         self, total: int | None, enable: bool | None, file: TextIO | None, mininterval: float
@@ -31,6 +32,7 @@ class _Progress:
         self.mininterval = mininterval
         self.bar: tqdm | None = None
         self.last_eval: float | None = None
+        self.last_collect: float | None = None
         self.best_eval = -math.inf
 
     def _open(self, ctx: TrainContext) -> tqdm:
@@ -53,13 +55,17 @@ class _Progress:
         bar = self.bar
         bar.set_postfix_str(
             f"iter={ctx.train_iter} eval={_fmt(self.last_eval)} "
-            f"best={_fmt(max(self.best_eval, ctx.best_eval_return))}",
+            f"best={_fmt(max(self.best_eval, ctx.best_eval_return))} "
+            f"collect={_fmt(self.last_collect)}",
             refresh=False,
         )
         bar.update(ctx.env_step - bar.n)
 
     def step(self, ctx: TrainContext) -> Iterator[None]:
         yield  # after the whole chain: this step's env steps and updates are counted
+        if ctx.collect_episode_returns:
+            returns = ctx.collect_episode_returns
+            self.last_collect = sum(returns) / len(returns)
         self._show(ctx)
 
     def on_eval_done(self, ctx: TrainContext, eval_result: Any) -> None:
@@ -99,11 +105,12 @@ def progress_bar(
 
     The bar counts ``ctx.env_step`` towards ``total_env_steps`` and shows env steps per second
     and the time left (ETA), followed by ``iter=`` (``ctx.train_iter``), ``eval=`` (mean return
-    of the last ``Event.EVAL_DONE``) and ``best=`` (best mean return: ``ctx.best_eval_return``
-    or the best evaluation seen). It updates after each step (after this middleware's
-    ``yield``) and closes on ``Event.FINISH`` or ``Event.ERROR``. In async mode place it after
-    the learner's middleware, so that it shares their role (``env_step`` is mirrored from the
-    collector).
+    of the last ``Event.EVAL_DONE``), ``best=`` (best mean return: ``ctx.best_eval_return``
+    or the best evaluation seen) and ``collect=`` (mean return of the collection episodes
+    that finished last, from ``ctx.collect_episode_returns``). It updates after each step
+    (after this middleware's ``yield``) and closes on ``Event.FINISH`` or ``Event.ERROR``. In
+    async mode place it after the learner's middleware, so that it shares their role
+    (``env_step`` is mirrored from the collector).
 
     Args:
         total_env_steps: the run's budget of environment steps (``None``: unknown, no ETA).

@@ -17,7 +17,7 @@ def reward_scoring(
     step, plus ``outcome_weight`` on the last step of an episode whose final answer is right.
 
     Writes ``ctx.step_rewards`` (aligned with ``ctx.rollout.trajectories``) and
-    ``ctx.episode_returns`` (undiscounted returns of the finished episodes).
+    ``ctx.collect_episode_returns`` (undiscounted returns of the finished episodes).
 
     Args:
         prm: the process reward model (``None`` with ``process_weight=0``: outcome only).
@@ -37,7 +37,7 @@ def reward_scoring(
     def score(ctx: LLMContext) -> None:
         rewards = score_rollout(ctx.rollout, prm, cfg)
         ctx.step_rewards = rewards
-        ctx.episode_returns = [
+        ctx.collect_episode_returns = [
             float(r.sum())
             for t, r in zip(ctx.rollout.trajectories, rewards.rewards, strict=True)
             if t.done
@@ -48,5 +48,5 @@ def reward_scoring(
         name="reward_scoring",
         role="collector",
         reads=("rollout",),
-        writes=("step_rewards", "episode_returns"),
+        writes=("step_rewards", "collect_episode_returns"),
     )

@@ -110,6 +110,7 @@ class _SelfPlay:
                     float(reward),
                     act.visit_policy[i],
                     float(act.root_value[i]),
+                    float(act.predicted_value[i]),
                 )
                 if terminated:
                     final_to_play = -1 if self.bot_mode else game.to_play

@@ -99,13 +99,14 @@ def load_buffer(path: str | os.PathLike[str]) -> ReplayBuffer:
         )
         buffer.rng.bit_generator.state = cfg["rng_state"]
         rows = f["seg_rows"]
-        fields = {name: f[f"field_{name}"] for name in ARRAY_FIELDS} if len(rows) else {}
+        stored = [name for name in ARRAY_FIELDS if f"field_{name}" in f.files]
+        fields = {name: f[f"field_{name}"] for name in stored} if len(rows) else {}
         offsets = np.concatenate([[0], np.cumsum(rows)])
         priorities = f["priorities"]
         base = cfg["first_id"]
         for i, (sid, first) in enumerate(zip(f["seg_ids"], f["seg_first_ids"], strict=True)):
             seg_len, unroll, td, length, padding, end, terminated = f["seg_meta"][i].tolist()
-            arrays = {name: fields[name][offsets[i] : offsets[i + 1]] for name in ARRAY_FIELDS}
+            arrays = {name: fields[name][offsets[i] : offsets[i + 1]] for name in stored}
             segment = GameSegment.from_arrays(
                 arrays, seg_len, unroll, td, length, padding, end, bool(terminated)
             )

@@ -23,7 +23,9 @@ sampled and count towards replay capacity. Whether the end was a true terminatio
 Per position ``j`` the arrays store the observation the agent acted from, its legal-action
 mask and ``to_play``, the action, the reward of the transition, the root visit distribution
 of the search and the root value. After :meth:`GameSegment.finish` the arrays are trimmed to
-the positions actually used.
+the positions actually used. Collectors that know the network's own value at the root also
+store it (``pred_values``, NaN where unknown), so the initial replay priority can be
+``|pred_value - root_value|``.
 
 Collectors normally use :class:`~pipezero.data.segment_writer.GameSegmentWriter`, which rolls
 segments over, pads them and hands out finished ones.
@@ -31,6 +33,7 @@ segments over, pads them and hands out finished ones.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,7 +46,10 @@ ARRAY_FIELDS = (
     "rewards",
     "child_visits",
     "root_values",
+    "pred_values",
 )
+#: Arrays :meth:`GameSegment.from_arrays` fills with NaN when absent (files saved before them).
+OPTIONAL_ARRAY_FIELDS = ("pred_values",)
 
 
 def _check_positive(name: str, value: int, allow_zero: bool = False) -> int:
@@ -72,6 +78,8 @@ class GameSegment:
         rewards: ``[L + P]`` float32, reward of the transition taken at each position.
         child_visits: ``[L + P, A]`` float32, root visit distribution (sums to 1).
         root_values: ``[L + P]`` float32, search value at the root.
+        pred_values: ``[L + P]`` float32, network value at the root before search (NaN when
+            the collector did not give it).
         length: ``T``, real transitions.
         num_padding: ``p``, transitions copied from the next segment.
         episode_end: ``E``, position of the final observation, or ``-1`` if the episode goes
@@ -109,6 +117,7 @@ class GameSegment:
         self.rewards = np.zeros(size, dtype=np.float32)
         self.child_visits = np.zeros((size, a), dtype=np.float32)
         self.root_values = np.zeros(size, dtype=np.float32)
+        self.pred_values = np.full(size, np.nan, dtype=np.float32)
         self.length = 0
         self.num_padding = 0
         self.episode_end = -1
@@ -141,6 +150,7 @@ class GameSegment:
         reward: float,
         child_visits: np.ndarray,
         root_value: float,
+        pred_value: float = math.nan,
     ) -> None:
         """Record one real transition taken from ``obs``.
 
@@ -152,6 +162,8 @@ class GameSegment:
             reward: the reward it earned.
             child_visits: ``[A]`` root visit counts or distribution (normalised here).
             root_value: value of the root after search.
+            pred_value: value the network predicted at the root before search (NaN:
+                unknown; the buffer then gives the transition its maximum priority).
         """
         self._check_open("append")
         if self.is_full:
@@ -175,6 +187,7 @@ class GameSegment:
             )
         self.child_visits[j] = visits / total
         self.root_values[j] = root_value
+        self.pred_values[j] = pred_value
         self.length += 1
 
     def end_episode(self, final_obs: np.ndarray, terminated: bool, final_to_play: int = -1) -> None:
@@ -278,11 +291,12 @@ class GameSegment:
         """Rebuild a finished segment from its trimmed arrays (as saved by the buffer).
 
         Args:
-            arrays: every name of :data:`ARRAY_FIELDS`, each with ``num_positions`` rows.
+            arrays: every name of :data:`ARRAY_FIELDS`, each with ``num_positions`` rows;
+                those of :data:`OPTIONAL_ARRAY_FIELDS` may be left out (filled with NaN).
             game_segment_length, num_unroll_steps, td_steps: the segment's parameters.
             length, num_padding, episode_end, terminated: its layout, see the class doc.
         """
-        missing = [name for name in ARRAY_FIELDS if name not in arrays]
+        missing = [n for n in ARRAY_FIELDS if n not in arrays and n not in OPTIONAL_ARRAY_FIELDS]
         if missing:
             raise ValueError(f"GameSegment.from_arrays: missing arrays {missing}")
         seg = cls.__new__(cls)
@@ -296,6 +310,10 @@ class GameSegment:
         seg.num_padding = int(num_padding)
         seg.episode_end = int(episode_end)
         seg.terminated = bool(terminated)
+        arrays = dict(arrays)
+        for name in OPTIONAL_ARRAY_FIELDS:
+            if name not in arrays:
+                arrays[name] = np.full(seg.num_positions, np.nan, dtype=np.float32)
         rows = {name: len(arrays[name]) for name in ARRAY_FIELDS}
         if set(rows.values()) != {seg.num_positions}:
             raise ValueError(

@@ -5,6 +5,7 @@ See :mod:`pipezero.data.game_segment` for the segment layout and its padding.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,6 +57,7 @@ class GameSegmentWriter:
         reward: float,
         child_visits: np.ndarray,
         root_value: float,
+        pred_value: float = math.nan,
     ) -> None:
         """Record one transition; arguments as in :meth:`GameSegment.append`."""
         if self._current is None:
@@ -63,7 +65,7 @@ class GameSegmentWriter:
         elif self._current.is_full:
             self._pending, self._current = self._current, GameSegment(**self._kwargs)
         cur = self._current
-        cur.append(obs, action_mask, to_play, action, reward, child_visits, root_value)
+        cur.append(obs, action_mask, to_play, action, reward, child_visits, root_value, pred_value)
         if self._pending is not None and cur.length >= cur.padding_length:
             self._pending.pad_from(cur)
             self._finished.append(self._pending.finish())

@@ -193,6 +193,8 @@ class TrainContext(Context):
 
     Per step:
         new_segments: game segments collected during this step.
+        collect_episode_returns: returns of the collection episodes that finished during
+            this step (empty when none did).
         update_count: gradient updates the learner should do this step.
         train_data: a sampled training batch (when sampling is its own middleware).
         train_output: learner statistics of this step (losses, grad norm, ...).
@@ -206,6 +208,7 @@ class TrainContext(Context):
     last_eval_iter: int = persistent(-1)
 
     new_segments: list[Any] = per_step(default_factory=list)
+    collect_episode_returns: list[float] = per_step(default_factory=list)
     update_count: int = per_step(0)
     train_data: Any = per_step(None)
     train_output: Any = per_step(None)

@@ -8,10 +8,10 @@ from pipezero.data import GameSegmentWriter
 L, K, N, A = 4, 1, 2, 2
 
 
-def play_episode(writer, num_steps, terminated=True, start=0):
+def play_episode(writer, num_steps, terminated=True, start=0, with_pred=False):
     """Record transitions j = start .. start + num_steps - 1 with obs [j], reward j + 1,
-    action j % 2, visits [1, 3] and root value 10 j; then end the episode (final obs
-    [start + num_steps])."""
+    action j % 2, visits [1, 3], root value 10 j and (``with_pred``) predicted value j; then
+    end the episode (final obs [start + num_steps])."""
     for j in range(start, start + num_steps):
         writer.append(
             obs=np.array([j], dtype=np.float32),
@@ -21,6 +21,7 @@ def play_episode(writer, num_steps, terminated=True, start=0):
             reward=float(j + 1),
             child_visits=np.array([1.0, 3.0]),
             root_value=10.0 * j,
+            **({"pred_value": float(j)} if with_pred else {}),
         )
     if terminated is not None:
         writer.end_episode(np.array([start + num_steps], dtype=np.float32), terminated)

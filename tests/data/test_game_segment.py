@@ -18,6 +18,20 @@ def test_padding_layout_when_episode_goes_on(writer):
     assert not first.obs.flags.writeable
 
 
+def test_predicted_values_are_stored_and_padded(writer):
+    play_episode(writer, 6, terminated=True, with_pred=True)
+    first, second = writer.pop_finished()
+    assert first.pred_values[:6].tolist() == [0, 1, 2, 3, 4, 5]  # 4 real + 2 padding
+    assert np.isnan(first.pred_values[6])  # the final observation has no prediction
+    assert second.pred_values[:2].tolist() == [4, 5]
+
+
+def test_predicted_values_default_to_nan(writer):
+    play_episode(writer, 3, terminated=True)
+    (seg,) = writer.pop_finished()
+    assert np.isnan(seg.pred_values).all() and seg.pred_values.shape == (4,)
+
+
 def test_episode_ending_inside_the_padding(writer):
     play_episode(writer, 6, terminated=True)  # 4 real + next segment of 2 then the end
     first, second = writer.pop_finished()
@@ -80,13 +94,14 @@ def test_finish_and_append_errors():
 
 
 def test_from_arrays_round_trip(writer):
-    play_episode(writer, 6)
+    play_episode(writer, 6, with_pred=True)
     seg = writer.pop_finished()[0]
     d = seg.to_dict()
     arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+    assert "pred_values" in arrays
     copy = GameSegment.from_arrays(
         arrays, L, K, N, seg.length, seg.num_padding, seg.episode_end, seg.terminated
     )
     for name, arr in arrays.items():
-        assert np.array_equal(getattr(copy, name), arr)
+        assert np.array_equal(getattr(copy, name), arr, equal_nan=name == "pred_values")
     assert copy.finished and copy.num_positions == seg.num_positions

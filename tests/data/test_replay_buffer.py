@@ -16,9 +16,9 @@ from pipezero.data import (
 GAMMA = 0.5
 
 
-def _segments(num_steps, terminated=True):
+def _segments(num_steps, terminated=True, with_pred=False):
     writer = make_writer()
-    play_episode(writer, num_steps, terminated)
+    play_episode(writer, num_steps, terminated, with_pred=with_pred)
     return writer.pop_finished()
 
 
@@ -178,7 +178,7 @@ def test_uniform_sampling_with_alpha_zero():
 
 def test_save_load_round_trip(tmp_path):
     buffer = _buffer(capacity=10, priority_prob_alpha=0.7)
-    for seg in _segments(4 * 3 + 2, terminated=False):
+    for seg in _segments(4 * 3 + 2, terminated=False, with_pred=True):
         buffer.push(seg)
     buffer.update_priorities(np.arange(4, 14), np.linspace(0.5, 5.0, 10))
     path = tmp_path / "buffer.npz"
@@ -197,6 +197,8 @@ def test_save_load_round_trip(tmp_path):
             b.terminated,
         )
         assert np.array_equal(a.obs, b.obs) and np.array_equal(a.child_visits, b.child_visits)
+        assert np.array_equal(a.pred_values, b.pred_values, equal_nan=True)
+        assert not np.isnan(a.pred_values[: a.length]).any()
     one, two = buffer.sample(16, with_unroll_obs=True), loaded.sample(16, with_unroll_obs=True)
     assert one.keys() == two.keys()
     for key in one:
@@ -204,6 +206,13 @@ def test_save_load_round_trip(tmp_path):
     # the loaded buffer keeps working: new ids continue, eviction continues
     loaded.push(_segments(4)[0])
     assert loaded.num_transitions == 10 and loaded.segments()[-1].length == 4
+    # a file saved before pred_values existed loads with NaN predictions
+    with np.load(path) as f:
+        old = {k: f[k] for k in f.files if k != "field_pred_values"}
+    np.savez(tmp_path / "old.npz", **old)
+    old_loaded = ReplayBuffer.load(tmp_path / "old.npz")
+    assert all(np.isnan(s.pred_values).all() for s in old_loaded.segments())
+    assert np.array_equal(old_loaded.get_priorities(ids), buffer.get_priorities(ids))
     empty = tmp_path / "empty.npz"
     _buffer().save(empty)
     assert ReplayBuffer.load(empty).num_transitions == 0

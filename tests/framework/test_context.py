@@ -34,6 +34,7 @@ def test_train_context_fields_and_defaults() -> None:
     }
     assert set(TrainContext.per_step_fields()) == {
         "new_segments",
+        "collect_episode_returns",
         "update_count",
         "train_data",
         "train_output",
@@ -41,7 +42,7 @@ def test_train_context_fields_and_defaults() -> None:
         "timings",
     }
     assert ctx.best_eval_return == -math.inf
-    assert ctx.new_segments == []
+    assert ctx.new_segments == [] and ctx.collect_episode_returns == []
 
 
 def test_renew_resets_per_step_and_keeps_persistent() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from mw_toy import make_buffer, play_episode, toy_collect
+from mw_toy import K, L, N, make_buffer, play_episode, toy_collect
 from pipezero.middleware import data_push
 
+from pipezero.data import GameSegmentWriter
 from pipezero.framework import ChainError, Task, TrainContext
 
 
@@ -18,6 +20,37 @@ def test_pushes_every_new_segment() -> None:
     assert buffer.num_transitions == 10
     assert buffer.segments() == segments
     assert ctx.new_segments == segments  # left for calc_update_count
+
+
+def _segment_with_predictions(pred: list[float], root: list[float]):
+    writer = GameSegmentWriter((1,), 2, game_segment_length=L, num_unroll_steps=K, td_steps=N)
+    for j, (p, r) in enumerate(zip(pred, root, strict=True)):
+        writer.append(np.array([j]), np.array([True, True]), -1, 0, 0.0, np.ones(2), r, p)
+    writer.end_episode(np.array([len(pred)]), terminated=True)
+    (segment,) = writer.pop_finished()
+    return segment
+
+
+def test_priorities_are_the_value_error_plus_eps() -> None:
+    buffer = make_buffer()
+    segment = _segment_with_predictions(pred=[0.5, -1.0, 2.0], root=[0.25, 1.0, 2.0])
+    data_push(buffer, priority_eps=0.01)(TrainContext(new_segments=[segment]))
+    got = buffer.get_priorities(np.arange(3))
+    assert np.allclose(got, [0.26, 2.01, 0.01])
+
+
+def test_segments_without_predictions_get_the_max_priority() -> None:
+    buffer = make_buffer()
+    mw = data_push(buffer)
+    mw(TrainContext(new_segments=[_segment_with_predictions([5.0], [0.0])]))
+    (plain,) = play_episode(2)  # written without pred_value: NaN predictions
+    mw(TrainContext(new_segments=[plain]))
+    assert np.allclose(buffer.get_priorities(np.arange(1, 3)), 5.0 + 1e-6)
+
+
+def test_priority_eps_is_checked() -> None:
+    with pytest.raises(ValueError, match="priority_eps must be > 0, got 0"):
+        data_push(make_buffer(), priority_eps=0)
 
 
 def test_no_segments_is_a_no_op() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from pipezero.middleware.env_collect import env_collect
 from policy_toy import tiny_policy
@@ -32,6 +33,21 @@ def test_collects_segments_counts_steps_and_emits_new_data():
     ended = [s for s in segments if s.episode_ended]
     assert ctx.env_episode >= len(ended) > 0  # CartPole with a random-ish policy ends fast
     assert sum(s.length for s in segments) <= ctx.env_step
+
+
+def test_writes_returns_of_finished_episodes_and_predicted_values():
+    policy = tiny_policy("muzero", collect_env_steps=50)
+    ctx = TrainContext()
+    collect = env_collect(policy.cfg, policy, BatchEnv.make("CartPole-v1", 2, seed=0))
+    assert "collect_episode_returns" in collect.writes
+    collect(ctx)  # 100 CartPole steps: an untrained policy ends episodes well before
+    returns = ctx.collect_episode_returns
+    assert len(returns) == ctx.env_episode > 0
+    assert all(r >= 1.0 and r == int(r) for r in returns)  # CartPole: +1 per step
+    real = [s.pred_values[: s.length] for s in ctx.new_segments]
+    assert real and all(np.isfinite(p).all() for p in real)
+    ctx.renew()
+    assert ctx.collect_episode_returns == []
 
 
 def test_fresh_context_collects_from_the_first_call():

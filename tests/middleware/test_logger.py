@@ -15,7 +15,7 @@ from pipezero.middleware import tb_logger
 from pipezero.middleware.logger import TB_DIR, scalars
 from tensorboardX.proto import event_pb2
 
-from pipezero.framework import Task, TrainContext, middleware, per_step
+from pipezero.framework import Task, TrainContext, middleware
 
 
 def read_scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -37,19 +37,14 @@ def read_scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
     return dict(out)
 
 
-@dataclasses.dataclass(kw_only=True)
-class CollectContext(TrainContext):
-    episode_returns: list[float] = per_step(default_factory=list)
-
-
-@middleware(role="collector", reads=("env_step",), writes=("episode_returns",))
-def episode_returns(ctx: CollectContext) -> None:
-    ctx.episode_returns = [1.0, 3.0]
+@middleware(role="collector", reads=("env_step",), writes=("collect_episode_returns",))
+def episode_returns(ctx: TrainContext) -> None:
+    ctx.collect_episode_returns = [1.0, 3.0]
 
 
 def test_event_file_has_the_expected_tags(tmp_path: Path) -> None:
     policy = TinyPolicy()
-    task = Task(CollectContext())
+    task = Task(TrainContext())
     task.use(toy_eval([0.5, 1.5])).use(toy_collect()).use(episode_returns)
     task.use(tb_logger(tmp_path))  # before the learner: it logs after the whole chain anyway
     task.use(fixed_updates(2)).use(toy_learn(policy))

@@ -89,3 +89,17 @@ def test_closed_when_a_middleware_raises() -> None:
 def test_arguments_are_checked(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         progress_bar(**kwargs)
+
+
+def test_shows_the_mean_return_of_the_last_collection_episodes() -> None:
+    out = io.StringIO()
+
+    @middleware(reads=("task_step",), writes=("collect_episode_returns",))
+    def returns(ctx: TrainContext) -> None:
+        ctx.collect_episode_returns = [1.0, 3.0] if ctx.task_step == 1 else []
+
+    task = Task(TrainContext()).use(toy_collect()).use(returns)
+    task.use(progress_bar(100, enable=True, file=out, mininterval=0))
+    task.run(max_steps=3)
+    steps = out.getvalue().strip().split("\r")
+    assert "collect=-]" in steps[1] and steps[-1].rstrip().endswith("collect=2]")

@@ -16,7 +16,8 @@ class LLMContext(TrainContext):
 
     ``env_step`` counts reasoning lines generated for training, ``env_episode`` finished
     training episodes, ``train_iter`` minibatch updates of the on-policy learner,
-    ``best_eval_return`` the best held-out accuracy.
+    ``best_eval_return`` the best held-out accuracy and ``collect_episode_returns`` the
+    undiscounted returns of the episodes finished this step (logged by ``tb_logger``).
 
     Persistent:
         sft_iter: supervised warm-start steps done.
@@ -24,8 +25,6 @@ class LLMContext(TrainContext):
     Per step:
         rollout: the :class:`~pipezero.policy.llm.rollout.Rollout` collected this step.
         step_rewards: its :class:`~pipezero.policy.llm.rewards.StepRewards`.
-        episode_returns: undiscounted returns of the episodes finished this step (logged by
-            ``tb_logger``).
         sft_output: statistics of the warm start when it ran this step.
     """
 
@@ -33,5 +32,4 @@ class LLMContext(TrainContext):
 
     rollout: Any = per_step(None)
     step_rewards: Any = per_step(None)
-    episode_returns: list[float] = per_step(default_factory=list)
     sft_output: Any = per_step(None)
