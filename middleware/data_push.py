@@ -25,13 +25,20 @@ def _initial_priorities(segment: GameSegment, priority_eps: float) -> np.ndarray
     return np.abs(pred - segment.root_values[:t]) + priority_eps
 
 
-def data_push(buffer: ReplayBuffer, priority_eps: float = 1e-6) -> Middleware:
+NEW_DATA_PRIORITIES = ("value_error", "max")
+
+
+def data_push(
+    buffer: ReplayBuffer, priority_eps: float = 1e-6, new_data_priority: str = "value_error"
+) -> Middleware:
     """Push every segment of ``ctx.new_segments`` into ``buffer``, oldest first.
 
-    A transition's initial priority is ``|pred_value - root_value| + priority_eps``: how far
-    the network's value at the root was from the search value (the MuZero rule). Segments
-    without predicted values (NaN, e.g. written by a collector that does not give them) get
-    the buffer's largest priority seen so far. The buffer evicts its oldest segments when it
+    With ``new_data_priority="value_error"`` a transition's initial priority is
+    ``|pred_value - root_value| + priority_eps``: how far the network's value at the root was
+    from the search value (the MuZero rule). With ``"max"``, and for segments without
+    predicted values (NaN, e.g. written by a collector that does not give them), new data gets
+    the buffer's largest priority seen so far, so it is sampled soon. The buffer evicts its
+    oldest segments when it
     exceeds its capacity. ``ctx.new_segments`` is left as it is, so later middleware
     (``calc_update_count``) still see this step's data.
 
@@ -39,6 +46,7 @@ def data_push(buffer: ReplayBuffer, priority_eps: float = 1e-6) -> Middleware:
         buffer: the replay buffer the learner samples from.
         priority_eps: added to every priority so no transition has zero probability (the
             policy config's ``priority_eps``).
+        new_data_priority: ``"value_error"`` or ``"max"``, as above.
     """
     if not isinstance(buffer, ReplayBuffer):
         raise TypeError(f"data_push needs a ReplayBuffer, got {type(buffer).__name__}")
@@ -46,11 +54,18 @@ def data_push(buffer: ReplayBuffer, priority_eps: float = 1e-6) -> Middleware:
         raise TypeError(f"data_push: priority_eps must be a float, got {priority_eps!r}")
     if not priority_eps > 0:
         raise ValueError(f"data_push: priority_eps must be > 0, got {priority_eps!r}")
+    if new_data_priority not in NEW_DATA_PRIORITIES:
+        raise ValueError(
+            f"data_push: new_data_priority must be one of {NEW_DATA_PRIORITIES}, "
+            f"got {new_data_priority!r}"
+        )
     eps = float(priority_eps)
+    use_value_error = new_data_priority == "value_error"
 
     def push(ctx: TrainContext) -> None:
         for segment in ctx.new_segments:
-            buffer.push(segment, _initial_priorities(segment, eps))
+            priorities = _initial_priorities(segment, eps) if use_value_error else None
+            buffer.push(segment, priorities)
         if ctx.new_segments:
             logger.debug(
                 "pushed %d segments; buffer holds %d transitions",

@@ -46,6 +46,7 @@ CARTPOLE = {
         "value_loss_weight": 0.5,
         "eval_freq": 50,
         "stop_value": 195.0,
+        "new_data_priority": "value_error",  # measured faster than "max" here
     },
 }
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> TrainContext:
     task = Task(ctx)
     task.use(interval_eval(p, policy, eval_envs))
     task.use(env_collect(p, policy, collect_envs))
-    task.use(data_push(buffer))
+    task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
     task.use(calc_update_count(p))
     task.use(offpolicy_learn(p, policy, buffer))
     task.use(ckpt_saver(cfg.exp_dir, policy, buffer, save_freq=1000, save_buffer=True))

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> TrainContext:
     task = Task(ctx)
     task.use(interval_eval(p, policy, eval_envs))
     task.use(env_collect(p, policy, collect_envs))
-    task.use(data_push(buffer))
+    task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
     task.use(calc_update_count(p))
     task.use(offpolicy_learn(p, policy, buffer))
     task.use(ckpt_saver(cfg.exp_dir, policy, buffer, save_freq=1000, save_buffer=True))

@@ -55,6 +55,9 @@ MUZERO_CONFIG: dict[str, Any] = {
         "priority_prob_alpha": 0.6,
         "priority_prob_beta": 0.4,
         "priority_eps": 1e-6,
+        # initial priority of new data: "max" (sampled soon) or "value_error"
+        # (|predicted - search value|); see docs/performance.md for the CartPole comparison
+        "new_data_priority": "max",
         # -- learning ------------------------------------------------------------------------
         "batch_size": 256,
         "num_unroll_steps": 5,

@@ -48,6 +48,19 @@ def test_segments_without_predictions_get_the_max_priority() -> None:
     assert np.allclose(buffer.get_priorities(np.arange(1, 3)), 5.0 + 1e-6)
 
 
+def test_max_mode_gives_new_data_the_max_priority_even_with_predictions() -> None:
+    buffer = make_buffer()
+    mw = data_push(buffer, new_data_priority="max")
+    data_push(buffer)(TrainContext(new_segments=[_segment_with_predictions([5.0], [0.0])]))
+    mw(TrainContext(new_segments=[_segment_with_predictions([0.0, 0.0], [0.0, 0.0])]))
+    assert np.allclose(buffer.get_priorities(np.arange(1, 3)), 5.0 + 1e-6)
+
+
+def test_unknown_new_data_priority_is_rejected() -> None:
+    with pytest.raises(ValueError, match=r"new_data_priority must be one of .* got 'newest'"):
+        data_push(make_buffer(), new_data_priority="newest")
+
+
 def test_priority_eps_is_checked() -> None:
     with pytest.raises(ValueError, match="priority_eps must be > 0, got 0"):
         data_push(make_buffer(), priority_eps=0)
