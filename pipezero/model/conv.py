@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipezero.model.base import MuZeroNetwork
 from pipezero.model.common import LatentNorm, as_shape, check_positive_int, mlp
-from pipezero.model.protocol import NetworkOutput
 from pipezero.model.resnet import ConvBNReLU, DownsampleStem, ResidualBlock, conv3x3
-from pipezero.model.support import DiscreteSupport, decode_value_and_reward
+from pipezero.model.support import DiscreteSupport
 
 
 def downsampled_size(size: int) -> int:
@@ -34,7 +34,7 @@ def downsampled_size(size: int) -> int:
     return size
 
 
-class MuZeroConv(nn.Module):
+class MuZeroConv(MuZeroNetwork):
     """MuZero model with residual convolutional networks.
 
     Args:
@@ -187,41 +187,3 @@ class MuZeroConv(nn.Module):
         value_logits = self.value_mlp(x[:, :v].flatten(1))
         policy_logits = self.policy_mlp(x[:, v:].flatten(1))
         return policy_logits, value_logits
-
-    def initial_hidden(self, batch_size: int, like: torch.Tensor) -> Any:
-        """Recurrent reward state at the root: ``None`` for MuZero."""
-        return None
-
-    # -- the protocol ----------------------------------------------------------------------
-
-    def initial_inference(self, obs: torch.Tensor) -> NetworkOutput:
-        """Root inference: observations ``[B, C_in, H, W]`` -> :class:`NetworkOutput`."""
-        latent = self.representation(obs)
-        policy_logits, value_logits = self.prediction(latent)
-        return NetworkOutput(
-            latent=latent,
-            policy_logits=policy_logits,
-            value=self.value_support.logits_to_scalar(value_logits),
-            reward=latent.new_zeros(latent.shape[0]),
-            value_logits=value_logits,
-            hidden=self.initial_hidden(latent.shape[0], latent),
-        )
-
-    def recurrent_inference(
-        self, latent: torch.Tensor, action: torch.Tensor, hidden: Any = None
-    ) -> NetworkOutput:
-        """One dynamics step plus prediction from latents ``[B, C, h, w]`` and actions ``[B]``."""
-        next_latent, reward_logits, hidden = self.dynamics(latent, action, hidden)
-        policy_logits, value_logits = self.prediction(next_latent)
-        value, reward = decode_value_and_reward(
-            self.value_support, value_logits, self.reward_support, reward_logits
-        )
-        return NetworkOutput(
-            latent=next_latent,
-            policy_logits=policy_logits,
-            value=value,
-            reward=reward,
-            value_logits=value_logits,
-            reward_logits=reward_logits,
-            hidden=hidden,
-        )

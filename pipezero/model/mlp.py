@@ -30,9 +30,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from pipezero.model.base import MuZeroNetwork
 from pipezero.model.common import LatentNorm, as_shape, check_positive_int, make_activation
-from pipezero.model.protocol import NetworkOutput
-from pipezero.model.support import DiscreteSupport, decode_value_and_reward
+from pipezero.model.support import DiscreteSupport
 
 
 def _trunk(in_dim: int, hidden_dim: int, num_layers: int, activation: str) -> nn.Sequential:
@@ -44,7 +44,7 @@ def _trunk(in_dim: int, hidden_dim: int, num_layers: int, activation: str) -> nn
     return nn.Sequential(*layers)
 
 
-class MuZeroMLP(nn.Module):
+class MuZeroMLP(MuZeroNetwork):
     """MuZero model with MLP representation, dynamics and prediction functions.
 
     Args:
@@ -161,51 +161,3 @@ class MuZeroMLP(nn.Module):
         out = self.pred_out(self.pred_trunk(latent))
         a = self.action_space_size
         return out[:, :a], out[:, a:]
-
-    def initial_hidden(self, batch_size: int, like: torch.Tensor) -> Any:
-        """Recurrent reward state at the root: ``None`` for MuZero."""
-        return None
-
-    # -- the protocol ----------------------------------------------------------------------
-
-    def initial_inference(self, obs: torch.Tensor) -> NetworkOutput:
-        """Root inference: observations ``[B, *O]`` -> :class:`NetworkOutput` (reward 0)."""
-        latent = self.representation(obs)
-        policy_logits, value_logits = self.prediction(latent)
-        return NetworkOutput(
-            latent=latent,
-            policy_logits=policy_logits,
-            value=self.value_support.logits_to_scalar(value_logits),
-            reward=latent.new_zeros(latent.shape[0]),
-            value_logits=value_logits,
-            hidden=self.initial_hidden(latent.shape[0], latent),
-        )
-
-    def recurrent_inference(
-        self, latent: torch.Tensor, action: torch.Tensor, hidden: Any = None
-    ) -> NetworkOutput:
-        """One dynamics step plus prediction.
-
-        Args:
-            latent: ``[B, D]`` latent states.
-            action: ``[B]`` int64 actions.
-            hidden: recurrent reward state (``None`` for MuZero, which ignores it).
-
-        Returns:
-            :class:`NetworkOutput` with the next latent, scalar ``value``/``reward`` ``[B]``
-            and the logits they were decoded from.
-        """
-        next_latent, reward_logits, hidden = self.dynamics(latent, action, hidden)
-        policy_logits, value_logits = self.prediction(next_latent)
-        value, reward = decode_value_and_reward(
-            self.value_support, value_logits, self.reward_support, reward_logits
-        )
-        return NetworkOutput(
-            latent=next_latent,
-            policy_logits=policy_logits,
-            value=value,
-            reward=reward,
-            value_logits=value_logits,
-            reward_logits=reward_logits,
-            hidden=hidden,
-        )
