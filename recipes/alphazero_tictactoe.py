@@ -5,8 +5,8 @@
     python recipes/alphazero_tictactoe.py --resume runs/alphazero_tictactoe
     pipezero play tictactoe runs/alphazero_tictactoe
 
-Evaluation plays the rule bot and the perfect minimax player (half the games as first player)
-every 1500 updates; the run stops at ``max_env_step`` or ``--max-minutes`` (or, with
+Evaluation plays random, the rule bot and the perfect minimax player (half the games as first
+player) every 1500 updates; the run stops at ``max_env_step`` or ``--max-minutes`` (or, with
 ``--set policy.stop_opponent=minimax``, at the first evaluation without a loss to minimax).
 The last line printed is ``RESULT {json}`` (``benchmarks/board_games.py`` reads it).
 """
@@ -54,7 +54,7 @@ TICTACTOE = {
         "replay_ratio": 0.25,
         "eval_freq": 1500,
         "n_evaluator_episode": 50,
-        "eval_opponents": ["rule_bot", "minimax"],
+        "eval_opponents": ["random", "rule_bot", "minimax"],
     },
 }
 
