@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
     name = args.benchmark
     minutes = args.minutes if args.minutes is not None else BENCHMARKS[name]["minutes"]
     report: dict[str, Any] = {"benchmark": name, "target": BENCHMARKS[name]["target"]}
+    report["load_average_at_start"] = os.getloadavg()  # 1, 5, 15 min: the machine is shared
     if args.eval_only:
         run_dir = Path(args.eval_only)
         history: list[dict] = []
@@ -151,6 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         ]
     report["final"] = evaluate(name, run_dir, args.games, args.seed, args.simulations)
     report["target_met"] = target_met(name, report["final"]["matches"], history)
+    report["load_average_at_end"] = os.getloadavg()
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
     "muzero": ROOT / "recipes" / "muzero_cartpole.py",
     "efficientzero": ROOT / "recipes" / "efficientzero_cartpole.py",
+    "gumbel_muzero": ROOT / "recipes" / "gumbel_muzero_cartpole.py",
 }
 
 

@@ -6,7 +6,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pipezero.data import GameSegmentWriter
+import numpy as np
+
+from pipezero.data import GameSegment, GameSegmentWriter
 from pipezero.envs import BatchEnv, BatchObs, EnvError
 from pipezero.framework import Event, Middleware, Task, TrainContext, WeightSubscriber, middleware
 from pipezero.policy.base import PolicyProtocol
@@ -27,8 +29,22 @@ class _Collector:
                 f"call), got {steps!r}"
             )
         self.steps = steps
+        num_segments = cfg.get("num_segments")
+        if num_segments is not None and (
+            isinstance(num_segments, bool) or not isinstance(num_segments, int) or num_segments < 1
+        ):
+            raise ValueError(
+                f"env_collect: cfg.num_segments must be None (collect collect_env_steps batched "
+                f"steps) or an int >= 1 (collect until that many segments are finished), got "
+                f"{num_segments!r}"
+            )
+        self.num_segments: int | None = num_segments
+        # Optional policy hook: forget per-environment history (UniZero's KV caches).
+        self.reset_caches = getattr(policy, "reset_caches", None)
         self.policy = policy
         self.envs = envs
+        # sampled searches (LightZero's ``sampled_algo``) store their K root actions
+        sampled = int(cfg["num_of_sampled_actions"]) if cfg.get("sampled_algo", False) else 0
         self.writers = [
             GameSegmentWriter(
                 observation_shape=envs.observation_shape,
@@ -36,6 +52,9 @@ class _Collector:
                 game_segment_length=int(cfg["game_segment_length"]),
                 num_unroll_steps=int(cfg["num_unroll_steps"]),
                 td_steps=int(cfg["td_steps"]),
+                action_shape=getattr(envs, "action_shape", ()),
+                num_sampled_actions=sampled,
+                obs_dtype=getattr(envs, "obs_storage_dtype", np.float32),
             )
             for _ in range(envs.num_envs)
         ]
@@ -54,20 +73,25 @@ class _Collector:
             self.obs = self._env_call(ctx, envs.reset)
         obs = self.obs
         returns: list[float] = []
-        for _ in range(self.steps):
+        segments: list[GameSegment] = []
+        num_steps = 0
+        while self._collecting(num_steps, len(segments)):
+            num_steps += 1
             act = policy.collect(obs.observation, obs.action_mask, obs.to_play, ctx.env_step)
             out = self._env_call(ctx, envs.step, act.action)
             done = out.done
+            sampled = act.sampled_actions
             for i, writer in enumerate(self.writers):
                 writer.append(
                     obs.observation[i],
                     obs.action_mask[i],
                     int(obs.to_play[i]),
-                    int(act.action[i]),
+                    act.action[i],
                     float(out.reward[i]),
                     act.visit_policy[i],
                     float(act.root_value[i]),
                     float(act.predicted_value[i]),
+                    None if sampled is None else sampled[i],
                 )
                 if done[i]:
                     writer.end_episode(
@@ -83,13 +107,24 @@ class _Collector:
                 )
             ctx.env_step += envs.num_envs
             obs = out.obs
+            if self.reset_caches is not None and done.any():
+                self.reset_caches(np.flatnonzero(done))
+            segments += [seg for writer in self.writers for seg in writer.pop_finished()]
         self.obs = obs
+        if self.reset_caches is not None:
+            self.reset_caches(None)
         ctx.env_episode += len(returns)
         ctx.collect_episode_returns = returns
-        segments = [seg for writer in self.writers for seg in writer.pop_finished()]
         ctx.new_segments = segments
         if self.task is not None:
             self.task.emit(Event.NEW_DATA, ctx, segments)
+
+    def _collecting(self, num_steps: int, num_segments: int) -> bool:
+        """Whether to take another batched step: ``collect_env_steps`` of them, or until
+        ``num_segments`` segments are finished when that is set."""
+        if self.num_segments is None:
+            return num_steps < self.steps
+        return num_segments < self.num_segments
 
     def _pull_weights(self) -> None:
         if self.weights is None:
@@ -116,6 +151,12 @@ def env_collect(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) 
     game segments (``game_segment_length``, padded for ``num_unroll_steps + td_steps``).
     Environments keep their episodes across calls; finished episodes restart at once.
 
+    With ``cfg.num_segments`` set (UniZero's segment collection) a call instead steps until at
+    least that many segments are finished (several environments may finish one in the same
+    step, so a call can return a few more). A policy with a ``reset_caches(env_ids)`` method
+    (UniZero's per-environment KV caches) is told which environments ended an episode after
+    each step, and ``reset_caches(None)`` when the call ends.
+
     Writes ``ctx.new_segments`` (the segments finished during this call, possibly none) and
     ``ctx.collect_episode_returns`` (the returns of the episodes finished during it), adds
     ``N * collect_env_steps`` to ``ctx.env_step`` and the finished episodes to
@@ -125,7 +166,8 @@ def env_collect(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) 
 
     Args:
         cfg: the policy section: ``collect_env_steps``, ``game_segment_length``,
-            ``num_unroll_steps``, ``td_steps``.
+            ``num_unroll_steps``, ``td_steps``; with ``sampled_algo=True`` also
+            ``num_of_sampled_actions`` (segments then store the sampled root actions).
         policy: acts with ``collect(obs, action_mask, to_play, env_step)``.
         envs: the collector environments.
 

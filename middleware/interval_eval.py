@@ -39,8 +39,9 @@ def evaluate_episodes(
     obs = envs.reset()
     while (done < quota).any():
         active = np.flatnonzero(done < quota)
-        actions = np.zeros(n, dtype=np.int64)
         act = policy.evaluate(obs.observation[active], obs.action_mask[active], obs.to_play[active])
+        # [N] indices, or [N, D] continuous actions
+        actions = np.zeros((n, *act.action.shape[1:]), dtype=act.action.dtype)
         actions[active] = act.action
         out = envs.step(actions)
         for i, stats in out.episodes:
@@ -69,7 +70,8 @@ class _Evaluator:
 
     def setup(self, task: Task) -> None:
         self.task = task
-        self.weights = task.weights.subscribe(f"interval_eval-{id(self):x}")
+        # Unbounded: an evaluation may take long and must never hold the learner back.
+        self.weights = task.weights.subscribe(f"interval_eval-{id(self):x}", bounded=False)
 
     def step(self, ctx: TrainContext) -> None:
         if ctx.last_eval_iter >= 0 and ctx.train_iter - ctx.last_eval_iter < self.eval_freq:

@@ -13,31 +13,27 @@ The last line printed is ``RESULT {json}`` (``benchmarks/board_games.py`` reads 
 
 from __future__ import annotations
 
-import argparse
-import json
-import random
 import time
 
-import numpy as np
 import torch
 from pipezero.middleware import (
+    battle_eval,
     calc_update_count,
     ckpt_saver,
     data_push,
+    offpolicy_learn,
     progress_bar,
+    selfplay_collect,
     tb_logger,
     termination,
+    time_limit,
 )
-from pipezero.middleware.battle_eval import battle_eval
-from pipezero.middleware.offpolicy_learn import offpolicy_learn
-from pipezero.middleware.selfplay_collect import selfplay_collect
-from pipezero.middleware.time_limit import time_limit
 
 from pipezero.checkpoint import resume
-from pipezero.config import merge_config, parse_set_overrides
-from pipezero.framework import Event, Task, TrainContext
+from pipezero.framework import Task, TrainContext
 from pipezero.policy.alphazero_build import build_alphazero, save_run_config
 from pipezero.policy.alphazero_config import alphazero_config
+from pipezero.recipe import build_config, recipe_parser, record_evals, result_line, seed_everything
 
 # TicTacToe settings on top of pipezero/policy/alphazero_config.py.
 TICTACTOE = {
@@ -59,31 +55,13 @@ TICTACTOE = {
 }
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--exp-dir", default=None)
-    parser.add_argument("--max-env-step", type=int, default=None)
-    parser.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--resume", metavar="RUN_DIR", default=None)
-    return parser.parse_args(argv)
-
-
-def build_config(args: argparse.Namespace):
-    cfg = merge_config(alphazero_config(TICTACTOE), parse_set_overrides(args.set))
-    flags = {"seed": args.seed, "exp_dir": args.exp_dir, "max_env_step": args.max_env_step}
-    return merge_config(cfg, {k: v for k, v in flags.items() if v is not None})
-
-
 def main(argv: list[str] | None = None) -> TrainContext:
-    args = parse_args(argv)
-    cfg = build_config(args)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    parser = recipe_parser(__doc__, modes=("sync",), time_budget=True)
+    args = parser.parse_args(argv)
+    cfg = build_config(alphazero_config, TICTACTOE, args, parser)
+    seed_everything(cfg.seed)
     torch.set_num_threads(1)  # small boards: one thread beats two on a shared machine
-    parts = build_alphazero(cfg)
+    parts = build_alphazero(cfg)  # game factory, network, policy, replay buffer, players
     policy, buffer, p = parts.policy, parts.buffer, cfg.policy
     num_games, battle_mode = cfg.env.collector_env_num, cfg.env.battle_mode
     save_run_config(cfg, "alphazero")
@@ -104,24 +82,12 @@ def main(argv: list[str] | None = None) -> TrainContext:
     task.use(progress_bar(cfg.max_env_step))
     task.use(termination(max_env_step=cfg.max_env_step, max_train_iter=cfg.max_train_iter))
 
-    start, history = time.perf_counter(), []
-    task.on(
-        Event.EVAL_DONE, lambda c, r: history.append(r | {"wall_s": time.perf_counter() - start})
-    )
-    ctx = task.run()
-    summary = {
-        "algorithm": "alphazero",
-        "game": cfg.env.game,
-        "seed": cfg.seed,
-        "exp_dir": cfg.exp_dir,
-        "finish_reason": ctx.finish_reason,
-        "env_step": ctx.env_step,
-        "env_episode": ctx.env_episode,
-        "train_iter": ctx.train_iter,
-        "wall_s": time.perf_counter() - start,
-        "eval_history": history,
-    }
-    print("RESULT " + json.dumps(summary))
+    start = time.perf_counter()
+    history = record_evals(task, start)
+    ctx = task.run(mode=args.mode)
+    summary = {"game": cfg.env.game, "exp_dir": cfg.exp_dir, "env_episode": ctx.env_episode}
+    summary["eval_history"] = history
+    print(result_line(ctx, algorithm="alphazero", seed=cfg.seed, start=start, **summary))
     return ctx
 
 

@@ -17,37 +17,35 @@ line printed is ``RESULT {json}`` (``benchmarks/board_games.py`` reads it).
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
-import random
 import time
+from functools import partial
 
-import numpy as np
 import torch
 from pipezero.middleware import (
+    battle_eval,
     calc_update_count,
     ckpt_saver,
     data_push,
+    env_collect,
+    offpolicy_learn,
     progress_bar,
     tb_logger,
     termination,
+    time_limit,
 )
-from pipezero.middleware.battle_eval import battle_eval
-from pipezero.middleware.env_collect import env_collect
-from pipezero.middleware.offpolicy_learn import offpolicy_learn
-from pipezero.middleware.time_limit import time_limit
 
 from pipezero.checkpoint import resume
-from pipezero.config import merge_config, parse_set_overrides
+from pipezero.config import merge_config
 from pipezero.data import ReplayBuffer
 from pipezero.envs import BatchEnv, GymAdapter
 from pipezero.envs.board import BoardGameGymEnv, game_factory, make_opponent
-from pipezero.framework import Event, Task, TrainContext
+from pipezero.framework import Task, TrainContext
 from pipezero.model import MuZeroMLP
 from pipezero.policy import MUZERO_CONFIG, MuZeroPolicy
 from pipezero.policy.alphazero_build import save_run_config
 from pipezero.policy.board_player import PolicyPlayer
+from pipezero.recipe import build_config, recipe_parser, record_evals, result_line, seed_everything
 
 # The MuZero defaults (pipezero/policy/muzero_config.py) plus the board-game keys.
 DEFAULTS = copy.deepcopy(MUZERO_CONFIG)
@@ -98,23 +96,6 @@ TICTACTOE = {
 }
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--exp-dir", default=None)
-    parser.add_argument("--max-env-step", type=int, default=None)
-    parser.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--resume", metavar="RUN_DIR", default=None)
-    return parser.parse_args(argv)
-
-
-def build_config(args: argparse.Namespace):
-    cfg = merge_config(merge_config(DEFAULTS, TICTACTOE), parse_set_overrides(args.set))
-    flags = {"seed": args.seed, "exp_dir": args.exp_dir, "max_env_step": args.max_env_step}
-    return merge_config(cfg, {k: v for k, v in flags.items() if v is not None})
-
-
 def make_envs(cfg, num: int, seed: int) -> BatchEnv:
     """``num`` games in the configured battle mode, behind the gymnasium adapter."""
     env = cfg.env
@@ -132,11 +113,10 @@ def make_envs(cfg, num: int, seed: int) -> BatchEnv:
 
 
 def main(argv: list[str] | None = None) -> TrainContext:
-    args = parse_args(argv)
-    cfg = build_config(args)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    parser = recipe_parser(__doc__, modes=("sync",), time_budget=True)
+    args = parser.parse_args(argv)
+    cfg = build_config(partial(merge_config, DEFAULTS), TICTACTOE, args, parser)
+    seed_everything(cfg.seed)
     torch.set_num_threads(1)
     collect_envs = make_envs(cfg, cfg.env.collector_env_num, cfg.seed)
     model = MuZeroMLP(
@@ -177,24 +157,12 @@ def main(argv: list[str] | None = None) -> TrainContext:
     task.use(progress_bar(cfg.max_env_step))
     task.use(termination(max_env_step=cfg.max_env_step))
 
-    start, history = time.perf_counter(), []
-    task.on(
-        Event.EVAL_DONE, lambda c, r: history.append(r | {"wall_s": time.perf_counter() - start})
-    )
-    ctx = task.run()
-    summary = {
-        "algorithm": "muzero",
-        "game": cfg.env.game,
-        "battle_mode": cfg.env.battle_mode,
-        "seed": cfg.seed,
-        "exp_dir": cfg.exp_dir,
-        "finish_reason": ctx.finish_reason,
-        "env_step": ctx.env_step,
-        "train_iter": ctx.train_iter,
-        "wall_s": time.perf_counter() - start,
-        "eval_history": history,
-    }
-    print("RESULT " + json.dumps(summary))
+    start = time.perf_counter()
+    history = record_evals(task, start)
+    ctx = task.run(mode=args.mode)
+    summary = {"game": cfg.env.game, "battle_mode": cfg.env.battle_mode, "exp_dir": cfg.exp_dir}
+    summary["eval_history"] = history
+    print(result_line(ctx, algorithm="muzero", seed=cfg.seed, start=start, **summary))
     return ctx
 
 

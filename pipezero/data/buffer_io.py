@@ -111,7 +111,7 @@ def load_buffer(path: str | os.PathLike[str]) -> ReplayBuffer:
                 arrays, seg_len, unroll, td, length, padding, end, bool(terminated)
             )
             if buffer._layout is None:
-                buffer._layout = (segment.observation_shape, segment.action_space_size)
+                buffer._layout = segment.layout
             start = int(first) - base
             buffer._insert(segment, int(sid), int(first), priorities[start : start + length])
         buffer._first_id = base

@@ -27,6 +27,12 @@ the positions actually used. Collectors that know the network's own value at the
 store it (``pred_values``, NaN where unknown), so the initial replay priority can be
 ``|pred_value - root_value|``.
 
+Continuous actions and sampled search (Sampled MuZero / EfficientZero): with
+``action_shape=(D,)`` the actions are ``[D]`` float32 vectors instead of int64 indices, and
+with ``num_sampled_actions=Ks > 0`` every position also stores the ``Ks`` actions the search
+sampled at its root (``root_sampled_actions``) and ``child_visits`` is the visit distribution
+over those ``Ks`` slots instead of over the ``A`` actions. Both default to the discrete layout.
+
 Collectors normally use :class:`~pipezero.data.segment_writer.GameSegmentWriter`, which rolls
 segments over, pads them and hands out finished ones.
 """
@@ -47,9 +53,11 @@ ARRAY_FIELDS = (
     "child_visits",
     "root_values",
     "pred_values",
+    "root_sampled_actions",
 )
-#: Arrays :meth:`GameSegment.from_arrays` fills with NaN when absent (files saved before them).
-OPTIONAL_ARRAY_FIELDS = ("pred_values",)
+#: Arrays :meth:`GameSegment.from_arrays` fills when absent (files saved before them):
+#: ``pred_values`` with NaN, ``root_sampled_actions`` with an empty ``[n, 0]`` array.
+OPTIONAL_ARRAY_FIELDS = ("pred_values", "root_sampled_actions")
 
 
 def _check_positive(name: str, value: int, allow_zero: bool = False) -> int:
@@ -69,14 +77,21 @@ class GameSegment:
         num_unroll_steps: ``K``.
         td_steps: ``n``.
         obs_dtype: storage dtype of observations (``uint8`` frames save 4x over float32).
+        action_shape: ``()`` (default) for int64 action indices, ``(D,)`` for float32
+            continuous actions.
+        num_sampled_actions: ``Ks`` root actions stored per position by a sampled search
+            (0: none, the visit distribution is over the ``A`` actions).
 
     Attributes (shapes before :meth:`finish`; afterwards trimmed to ``num_positions``):
         obs: ``[L + P, *O]`` observations (``obs_dtype``).
-        action_masks: ``[L + P, A]`` bool.
+        action_masks: ``[L + P, A]`` bool (``A = 0`` for continuous actions).
         to_play: ``[L + P]`` int64, ``-1`` for single-player games.
-        actions: ``[L + P]`` int64.
+        actions: ``[L + P]`` int64, or ``[L + P, D]`` float32 for continuous actions.
         rewards: ``[L + P]`` float32, reward of the transition taken at each position.
-        child_visits: ``[L + P, A]`` float32, root visit distribution (sums to 1).
+        child_visits: ``[L + P, A]`` float32, root visit distribution (sums to 1); ``[L + P,
+            Ks]`` over the sampled actions when ``num_sampled_actions > 0``.
+        root_sampled_actions: ``[L + P, Ks, *action_shape]`` the root's sampled actions
+            (same dtype as ``actions``; ``Ks = 0``: empty).
         root_values: ``[L + P]`` float32, search value at the root.
         pred_values: ``[L + P]`` float32, network value at the root before search (NaN when
             the collector did not give it).
@@ -95,9 +110,23 @@ class GameSegment:
         num_unroll_steps: int,
         td_steps: int,
         obs_dtype: np.dtype | type = np.float32,
+        action_shape: Sequence[int] = (),
+        num_sampled_actions: int = 0,
     ) -> None:
         self.observation_shape = tuple(int(d) for d in observation_shape)
-        self.action_space_size = _check_positive("action_space_size", action_space_size)
+        self.action_shape = tuple(int(d) for d in action_shape)
+        self.num_sampled_actions = _check_positive(
+            "num_sampled_actions", num_sampled_actions, allow_zero=True
+        )
+        if self.action_shape and self.num_sampled_actions == 0:
+            raise ValueError(
+                f"continuous actions (action_shape={self.action_shape}) need a sampled search: "
+                "give num_sampled_actions > 0 (the visit distribution is over those actions)"
+            )
+        # continuous actions have nothing to mask: A = 0 is allowed there
+        self.action_space_size = _check_positive(
+            "action_space_size", action_space_size, allow_zero=bool(self.action_shape)
+        )
         self.game_segment_length = _check_positive("game_segment_length", game_segment_length)
         self.num_unroll_steps = _check_positive("num_unroll_steps", num_unroll_steps, True)
         self.td_steps = _check_positive("td_steps", td_steps)
@@ -110,12 +139,16 @@ class GameSegment:
             )
         size = self.game_segment_length + self.padding_length
         a = self.action_space_size
+        action_dtype = self.action_dtype
         self.obs = np.zeros((size, *self.observation_shape), dtype=obs_dtype)
         self.action_masks = np.zeros((size, a), dtype=bool)
         self.to_play = np.full(size, -1, dtype=np.int64)
-        self.actions = np.zeros(size, dtype=np.int64)
+        self.actions = np.zeros((size, *self.action_shape), dtype=action_dtype)
         self.rewards = np.zeros(size, dtype=np.float32)
-        self.child_visits = np.zeros((size, a), dtype=np.float32)
+        self.child_visits = np.zeros((size, self.policy_size), dtype=np.float32)
+        self.root_sampled_actions = np.zeros(
+            (size, self.num_sampled_actions, *self.action_shape), dtype=action_dtype
+        )
         self.root_values = np.zeros(size, dtype=np.float32)
         self.pred_values = np.full(size, np.nan, dtype=np.float32)
         self.length = 0
@@ -123,6 +156,28 @@ class GameSegment:
         self.episode_end = -1
         self.terminated = False
         self.finished = False
+
+    # -- layout -----------------------------------------------------------------------------
+
+    @property
+    def action_dtype(self) -> np.dtype:
+        """int64 for action indices, float32 for continuous actions."""
+        return np.dtype(np.float32 if self.action_shape else np.int64)
+
+    @property
+    def policy_size(self) -> int:
+        """Width of ``child_visits``: ``Ks`` for a sampled search, else ``A``."""
+        return self.num_sampled_actions or self.action_space_size
+
+    @property
+    def layout(self) -> tuple:
+        """``(observation_shape, A, action_shape, Ks)``: segments in one buffer share it."""
+        return (
+            self.observation_shape,
+            self.action_space_size,
+            self.action_shape,
+            self.num_sampled_actions,
+        )
 
     # -- collection -------------------------------------------------------------------------
 
@@ -146,11 +201,12 @@ class GameSegment:
         obs: np.ndarray,
         action_mask: np.ndarray,
         to_play: int,
-        action: int,
+        action: int | np.ndarray,
         reward: float,
         child_visits: np.ndarray,
         root_value: float,
         pred_value: float = math.nan,
+        root_sampled_actions: np.ndarray | None = None,
     ) -> None:
         """Record one real transition taken from ``obs``.
 
@@ -158,12 +214,15 @@ class GameSegment:
             obs: ``[*O]`` the observation the agent acted from.
             action_mask: ``[A]`` legal actions at ``obs``.
             to_play: player to move at ``obs`` (``-1``: single-player).
-            action: the action taken, in ``[0, A)``.
+            action: the action taken, in ``[0, A)``; a ``[D]`` vector for continuous actions.
             reward: the reward it earned.
-            child_visits: ``[A]`` root visit counts or distribution (normalised here).
+            child_visits: ``[A]`` root visit counts or distribution (normalised here);
+                ``[Ks]`` over the sampled actions for a sampled search.
             root_value: value of the root after search.
             pred_value: value the network predicted at the root before search (NaN:
                 unknown; the buffer then gives the transition its maximum priority).
+            root_sampled_actions: ``[Ks, *action_shape]`` actions the search sampled at the
+                root; required when ``num_sampled_actions > 0``, else must be ``None``.
         """
         self._check_open("append")
         if self.is_full:
@@ -188,6 +247,14 @@ class GameSegment:
         self.child_visits[j] = visits / total
         self.root_values[j] = root_value
         self.pred_values[j] = pred_value
+        if (root_sampled_actions is None) != (self.num_sampled_actions == 0):
+            raise ValueError(
+                f"root_sampled_actions must be given exactly when the segment stores sampled "
+                f"actions (num_sampled_actions={self.num_sampled_actions}), got "
+                f"{'None' if root_sampled_actions is None else 'an array'}"
+            )
+        if root_sampled_actions is not None:
+            self.root_sampled_actions[j] = root_sampled_actions
         self.length += 1
 
     def end_episode(self, final_obs: np.ndarray, terminated: bool, final_to_play: int = -1) -> None:
@@ -301,7 +368,10 @@ class GameSegment:
             raise ValueError(f"GameSegment.from_arrays: missing arrays {missing}")
         seg = cls.__new__(cls)
         seg.observation_shape = tuple(arrays["obs"].shape[1:])
-        seg.action_space_size = int(arrays["child_visits"].shape[1])
+        seg.action_space_size = int(arrays["action_masks"].shape[1])
+        seg.action_shape = tuple(arrays["actions"].shape[1:])
+        sampled = arrays.get("root_sampled_actions")
+        seg.num_sampled_actions = 0 if sampled is None else int(sampled.shape[1])
         seg.game_segment_length = int(game_segment_length)
         seg.num_unroll_steps = int(num_unroll_steps)
         seg.td_steps = int(td_steps)
@@ -311,9 +381,12 @@ class GameSegment:
         seg.episode_end = int(episode_end)
         seg.terminated = bool(terminated)
         arrays = dict(arrays)
-        for name in OPTIONAL_ARRAY_FIELDS:
-            if name not in arrays:
-                arrays[name] = np.full(seg.num_positions, np.nan, dtype=np.float32)
+        if "pred_values" not in arrays:
+            arrays["pred_values"] = np.full(seg.num_positions, np.nan, dtype=np.float32)
+        if "root_sampled_actions" not in arrays:
+            arrays["root_sampled_actions"] = np.zeros(
+                (seg.num_positions, 0, *seg.action_shape), dtype=seg.action_dtype
+            )
         rows = {name: len(arrays[name]) for name in ARRAY_FIELDS}
         if set(rows.values()) != {seg.num_positions}:
             raise ValueError(

@@ -86,7 +86,7 @@ class ReplayBuffer:
         self._first_id = 0  # oldest live transition id
         self._next_id = 0
         self._max_priority = 1.0
-        self._layout: tuple[tuple[int, ...], int] | None = None  # (obs shape, A)
+        self._layout: tuple | None = None  # GameSegment.layout: (obs shape, A, action shape, Ks)
 
     # -- size -------------------------------------------------------------------------------
 
@@ -129,13 +129,13 @@ class ReplayBuffer:
                 f"needs num_unroll_steps + td_steps = {need}; build segments with the "
                 "buffer's num_unroll_steps and td_steps"
             )
-        layout = (segment.observation_shape, segment.action_space_size)
+        layout = segment.layout
         if self._layout is None:
             self._layout = layout
         elif layout != self._layout:
             raise ValueError(
-                f"segment has (observation_shape, action_space_size) = {layout}, the buffer "
-                f"holds {self._layout}"
+                f"segment has (observation_shape, action_space_size, action_shape, "
+                f"num_sampled_actions) = {layout}, the buffer holds {self._layout}"
             )
         length = segment.length
         if length > self.capacity:
@@ -250,9 +250,13 @@ class ReplayBuffer:
             ``unroll_obs [B, K, *O]`` and ``unroll_obs_mask [B, K]`` (only with
             ``with_unroll_obs``, for EfficientZero's consistency loss): observations at
             ``t + 1 .. t + K``;
-            ``actions [B, K]`` int64 (random where not valid);
+            ``actions [B, K]`` int64 (random where not valid), ``[B, K, D]`` float32 for
+            continuous actions (uniform in ``[-1, 1]`` where not valid);
             ``rewards [B, K]`` float32: reward of each unrolled action (0 after the end);
-            ``target_policy [B, K + 1, A]`` float32 and ``policy_mask [B, K + 1]`` float32;
+            ``target_policy [B, K + 1, A]`` float32 and ``policy_mask [B, K + 1]`` float32
+            (``[B, K + 1, Ks]`` over the sampled actions for segments of a sampled search);
+            ``root_sampled_actions [B, K + 1, Ks, *action_shape]`` (only for those
+            segments; zeros where not valid);
             ``action_masks [B, K + 1, A]`` bool (all ``True`` where not valid);
             ``to_play [B, K + 1]`` int64 (``-1`` after the end);
             ``root_values [B, K + 1]`` float32 (0 where not valid);
@@ -278,12 +282,14 @@ class ReplayBuffer:
         b = batch_size
         seg_ids = self._slot_segment[slots]
         positions = self._slot_position[slots]
-        obs_shape, a = self._layout  # type: ignore[misc]
+        obs_shape, a, action_shape, ks = self._layout  # type: ignore[misc]
+        action_dtype = np.float32 if action_shape else np.int64
         window = np.arange(width)
         rewards_w = np.zeros((b, width), dtype=np.float32)
         to_play_w = np.zeros((b, width), dtype=np.int64)
-        actions = np.zeros((b, k), dtype=np.int64)
-        policy = np.zeros((b, k + 1, a), dtype=np.float32)
+        actions = np.zeros((b, k, *action_shape), dtype=action_dtype)
+        policy = np.zeros((b, k + 1, ks or a), dtype=np.float32)
+        sampled = np.zeros((b, k + 1, ks, *action_shape), dtype=action_dtype) if ks else None
         masks = np.zeros((b, k + 1, a), dtype=bool)
         root_values = np.zeros((b, k + 1), dtype=np.float32)
         end = np.empty(b, dtype=np.int64)
@@ -301,6 +307,8 @@ class ReplayBuffer:
             policy[row] = seg.child_visits[pos[: k + 1]]
             masks[row] = seg.action_masks[pos[: k + 1]]
             root_values[row] = seg.root_values[pos[: k + 1]]
+            if sampled is not None:
+                sampled[row] = seg.root_sampled_actions[pos[: k + 1]]
             obs[row] = seg.obs[t]
             if unroll_obs is not None:
                 unroll_obs[row] = seg.obs[pos[1 : k + 1]]
@@ -312,8 +320,15 @@ class ReplayBuffer:
             rewards_w, to_play_w, end, terminated, k, n, self.discount_factor
         )
         valid = window[None, : k + 1] < num_valid[:, None]  # [B, K+1]
-        rand_actions = self.rng.integers(0, a, size=(b, k))
-        actions = np.where(valid[:, :k], actions, rand_actions)
+        if action_shape:
+            rand_actions = self.rng.uniform(-1.0, 1.0, size=(b, k, *action_shape))
+            valid_actions = valid[:, :k].reshape(b, k, *(1 for _ in action_shape))
+            actions = np.where(valid_actions, actions, rand_actions).astype(np.float32)
+        else:
+            rand_actions = self.rng.integers(0, a, size=(b, k))
+            actions = np.where(valid[:, :k], actions, rand_actions)
+        if sampled is not None:
+            sampled[~valid] = 0
         rewards = np.where(valid[:, :k], rewards_w[:, :k], 0.0).astype(np.float32)
         policy[~valid] = 0.0
         masks[~valid] = True
@@ -345,6 +360,8 @@ class ReplayBuffer:
             "segment_ids": seg_ids,
             "positions": positions,
         }
+        if sampled is not None:
+            batch["root_sampled_actions"] = sampled
         if unroll_obs is not None:
             batch["unroll_obs"] = unroll_obs
             batch["unroll_obs_mask"] = unroll_mask[:, 1:].astype(np.float32)

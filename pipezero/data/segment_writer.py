@@ -23,7 +23,7 @@ class GameSegmentWriter:
 
     Args:
         observation_shape, action_space_size, game_segment_length, num_unroll_steps,
-        td_steps, obs_dtype: as for :class:`GameSegment`.
+        td_steps, obs_dtype, action_shape, num_sampled_actions: as for :class:`GameSegment`.
     """
 
     def __init__(
@@ -34,6 +34,8 @@ class GameSegmentWriter:
         num_unroll_steps: int,
         td_steps: int,
         obs_dtype: np.dtype | type = np.float32,
+        action_shape: Sequence[int] = (),
+        num_sampled_actions: int = 0,
     ) -> None:
         self._kwargs = dict(
             observation_shape=observation_shape,
@@ -42,6 +44,8 @@ class GameSegmentWriter:
             num_unroll_steps=num_unroll_steps,
             td_steps=td_steps,
             obs_dtype=obs_dtype,
+            action_shape=action_shape,
+            num_sampled_actions=num_sampled_actions,
         )
         GameSegment(**self._kwargs)  # validate the arguments now, not at the first append
         self._current: GameSegment | None = None
@@ -53,11 +57,12 @@ class GameSegmentWriter:
         obs: np.ndarray,
         action_mask: np.ndarray,
         to_play: int,
-        action: int,
+        action: int | np.ndarray,
         reward: float,
         child_visits: np.ndarray,
         root_value: float,
         pred_value: float = math.nan,
+        root_sampled_actions: np.ndarray | None = None,
     ) -> None:
         """Record one transition; arguments as in :meth:`GameSegment.append`."""
         if self._current is None:
@@ -65,7 +70,17 @@ class GameSegmentWriter:
         elif self._current.is_full:
             self._pending, self._current = self._current, GameSegment(**self._kwargs)
         cur = self._current
-        cur.append(obs, action_mask, to_play, action, reward, child_visits, root_value, pred_value)
+        cur.append(
+            obs,
+            action_mask,
+            to_play,
+            action,
+            reward,
+            child_visits,
+            root_value,
+            pred_value,
+            root_sampled_actions,
+        )
         if self._pending is not None and cur.length >= cur.padding_length:
             self._pending.pad_from(cur)
             self._finished.append(self._pending.finish())

@@ -13,12 +13,15 @@ act from next, which is the first observation of a new episode where ``done`` is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
+from pipezero.envs.atari import is_atari_id
 from pipezero.envs.gym_adapter import EpisodeStats, GymAdapter
 
 
@@ -100,8 +103,8 @@ class BatchEnv:
     """``N`` :class:`GymAdapter` environments stepped in lockstep with automatic reset.
 
     Args:
-        envs: the adapters (all with the same observation shape and action count), or
-            callables that build them.
+        envs: the adapters (all with the same observation shape, action count and action
+            shape), or callables that build them.
 
     Use :meth:`make` to build ``N`` copies of one gymnasium id with seeds ``seed + i``.
 
@@ -117,33 +120,61 @@ class BatchEnv:
         self.envs: list[GymAdapter] = [e if isinstance(e, GymAdapter) else e() for e in envs]
         first = self.envs[0]
         for i, env in enumerate(self.envs):
-            if (env.observation_shape, env.action_space_size) != (
+            if (env.observation_shape, env.action_space_size, env.action_shape) != (
                 first.observation_shape,
                 first.action_space_size,
+                first.action_shape,
             ):
                 raise ValueError(
                     f"environment {i} ({env}) differs from environment 0 ({first}); "
-                    "all environments of a BatchEnv need the same observation shape and "
-                    "action count"
+                    "all environments of a BatchEnv need the same observation shape, "
+                    "action count and action shape"
                 )
         self.num_envs = len(self.envs)
         self.observation_shape = first.observation_shape
         self.action_space_size = first.action_space_size
+        #: ``()`` for discrete actions, ``(D,)`` for continuous ones (see GymAdapter)
+        self.action_shape = first.action_shape
+        self.action_dim = first.action_dim  # D of continuous actions, 0 for discrete ones
+        self.continuous = first.continuous
+        spaces = [env.env.observation_space for env in self.envs]
+        frames = all(isinstance(s, gym.spaces.Box) and s.dtype == np.uint8 for s in spaces)
+        #: dtype in which collectors store observations: ``uint8`` when every environment
+        #: gives uint8 ``Box`` observations (image frames: lossless, 4x smaller), else float32
+        self.obs_storage_dtype = np.dtype(np.uint8 if frames else np.float32)
         self._started = False
 
     @classmethod
     def make(
-        cls, env_id: str, num_envs: int, seed: int | None = None, **make_kwargs: Any
+        cls,
+        env_id: str | Callable[..., gym.Env],
+        num_envs: int,
+        seed: int | None = None,
+        **make_kwargs: Any,
     ) -> BatchEnv:
-        """Build ``num_envs`` adapters of ``env_id``; environment ``i`` is seeded ``seed + i``."""
+        """Build ``num_envs`` adapters of ``env_id``; environment ``i`` is seeded ``seed + i``.
+
+        ``env_id`` is a gymnasium id, an ALE id (``"ALE/Pong-v5"``: built by
+        :func:`pipezero.envs.atari.make_atari_env`, which takes ``make_kwargs``), or a factory
+        ``env_id(**make_kwargs) -> gymnasium.Env`` called once per environment.
+        """
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs!r}")
-        return cls(
-            [
-                GymAdapter(env_id, seed=None if seed is None else seed + i, **make_kwargs)
-                for i in range(num_envs)
-            ]
-        )
+        factory: Callable[..., gym.Env] | None = None
+        if callable(env_id):
+            factory = env_id
+        elif is_atari_id(env_id):
+            from pipezero.envs.atari import make_atari_env
+
+            factory = functools.partial(make_atari_env, env_id)
+        adapters = []
+        for i in range(num_envs):
+            env_seed = None if seed is None else seed + i
+            if factory is None:
+                adapters.append(GymAdapter(env_id, seed=env_seed, **make_kwargs))
+            else:
+                adapters.append(GymAdapter(factory(**make_kwargs), seed=env_seed))
+        return cls(adapters)
 
     def _new_obs(self) -> BatchObs:
         n = self.num_envs
@@ -168,7 +199,8 @@ class BatchEnv:
         """Step every environment with its action; finished ones are reset at once.
 
         Args:
-            actions: ``[N]`` action indices.
+            actions: ``[N]`` action indices, or ``[N, D]`` continuous actions in ``[-1, 1]``
+                (each environment rescales them to its bounds).
 
         Returns:
             A :class:`BatchStep` of freshly allocated arrays (safe to keep).
@@ -176,10 +208,10 @@ class BatchEnv:
         if not self._started:
             raise RuntimeError("BatchEnv.step() called before reset(); call reset() first")
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,):
+        if actions.shape != (self.num_envs, *self.action_shape):
             raise ValueError(
-                f"expected {self.num_envs} actions (one per environment), got an array of "
-                f"shape {actions.shape}"
+                f"expected {self.num_envs} actions (one per environment) of shape "
+                f"{list(self.action_shape)}, got an array of shape {actions.shape}"
             )
         n = self.num_envs
         obs = self._new_obs()
@@ -188,7 +220,8 @@ class BatchEnv:
         truncated = np.empty(n, dtype=bool)
         episodes: list[tuple[int, EpisodeStats]] = []
         infos: list[dict[str, Any]] = []
-        for i, (env, action) in enumerate(zip(self.envs, actions.tolist(), strict=True)):
+        per_env = actions if self.continuous else actions.tolist()
+        for i, (env, action) in enumerate(zip(self.envs, per_env, strict=True)):
             try:
                 reward[i], terminated[i], truncated[i], obs.to_play[i], info, episode = (
                     env.step_into(action, obs.observation[i], obs.action_mask[i])

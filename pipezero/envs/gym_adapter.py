@@ -1,4 +1,4 @@
-"""One adapter for any gymnasium environment with a discrete action space.
+"""One adapter for any gymnasium environment with a discrete or a bounded continuous action space.
 
 :class:`GymAdapter` turns a gymnasium ``Env`` (or an id for ``gymnasium.make``) into what the
 MuZero-family collectors expect at every step: a ``float32`` observation, a boolean legal-action
@@ -9,7 +9,11 @@ Supported spaces:
 
 - observations: ``Box`` (any shape, cast to ``float32``), ``Discrete`` (one-hot ``float32``
   of length ``n``) and ``MultiBinary`` (cast to ``float32``);
-- actions: ``Discrete`` (with any ``start``; the adapter always takes indices ``0 .. n-1``).
+- actions: ``Discrete`` (with any ``start``; the adapter always takes indices ``0 .. n-1``),
+  and bounded ``Box`` (continuous control): the adapter takes actions in ``[-1, 1]^D``, clips
+  them there and rescales them linearly to the space's ``[low, high]`` (Pendulum-v1's torque
+  ``[-2, 2]``). A ``Box`` action space has no discrete actions to mask: ``action_space_size``
+  is 0 and the masks are empty (``[0]``); ``action_shape`` is ``(D,)``.
 
 Environments that put ``"action_mask"`` / ``"to_play"`` in ``info`` get those; all others get
 an all-ones mask and ``to_play = -1``.
@@ -24,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 
 SUPPORTED_OBSERVATION_SPACES = ("Box", "Discrete", "MultiBinary")
-SUPPORTED_ACTION_SPACES = ("Discrete",)
+SUPPORTED_ACTION_SPACES = ("Discrete", "Box")
 
 
 @dataclass
@@ -123,8 +127,25 @@ class GymAdapter:
         self._obs_space = self.env.observation_space
         self._act_space = self.env.action_space
         self._check_spaces()
-        self.action_space_size: int = int(self._act_space.n)
-        self._action_start = int(self._act_space.start)
+        #: ``True`` for a ``Box`` action space (actions are ``[D]`` float vectors in [-1, 1]).
+        self.continuous = isinstance(self._act_space, gym.spaces.Box)
+        if self.continuous:
+            #: discrete actions (masks are ``[A]``); 0 for continuous actions
+            self.action_space_size: int = 0
+            #: shape of one action: ``()`` for an index, ``(D,)`` for a continuous vector
+            self.action_shape: tuple[int, ...] = (int(self._act_space.shape[0]),)
+            #: ``D`` of continuous actions; 0 for discrete ones
+            self.action_dim = self.action_shape[0]
+            #: ``[D]`` float64 bounds the actions in ``[-1, 1]`` are rescaled to
+            self.action_low = np.asarray(self._act_space.low, dtype=np.float64)
+            self.action_high = np.asarray(self._act_space.high, dtype=np.float64)
+            self._action_start = 0
+        else:
+            self.action_space_size = int(self._act_space.n)
+            self.action_shape = ()
+            self.action_dim = 0
+            self.action_low = self.action_high = None
+            self._action_start = int(self._act_space.start)
         self._one_hot_obs = isinstance(self._obs_space, gym.spaces.Discrete)
         if self._one_hot_obs:
             self.observation_shape: tuple[int, ...] = (int(self._obs_space.n),)
@@ -135,13 +156,26 @@ class GymAdapter:
         self._needs_reset = True
 
     def _check_spaces(self) -> None:
-        if not isinstance(self._act_space, gym.spaces.Discrete):
+        act = self._act_space
+        if not isinstance(act, gym.spaces.Discrete | gym.spaces.Box):
             raise ValueError(
-                f"{self.env_id}: action space {self._act_space} ({_space_name(self._act_space)})"
+                f"{self.env_id}: action space {act} ({_space_name(act)})"
                 f" is not supported; GymAdapter supports {SUPPORTED_ACTION_SPACES}. "
-                "Continuous (Box) actions need a sampled-action algorithm; discretise the "
-                "actions with a gymnasium ActionWrapper to use this adapter"
+                "Flatten or discretise the actions with a gymnasium ActionWrapper first"
             )
+        if isinstance(act, gym.spaces.Box):
+            if len(act.shape) != 1:
+                raise ValueError(
+                    f"{self.env_id}: Box action space of shape {act.shape} is not supported; "
+                    "GymAdapter takes one-dimensional Box actions [D]. Flatten the action "
+                    "space with a gymnasium ActionWrapper first"
+                )
+            if not (np.isfinite(act.low).all() and np.isfinite(act.high).all()):
+                raise ValueError(
+                    f"{self.env_id}: Box action space {act} is unbounded; GymAdapter rescales "
+                    "actions in [-1, 1] to the bounds, so they must be finite. Wrap the "
+                    "environment in gymnasium.wrappers.ClipAction or RescaleAction first"
+                )
         if not isinstance(
             self._obs_space, gym.spaces.Box | gym.spaces.Discrete | gym.spaces.MultiBinary
         ):
@@ -190,13 +224,42 @@ class GymAdapter:
         self._write_obs(raw, obs_out)
         return self._read_info(info, mask_out)
 
+    def env_action(self, action: Any) -> Any:
+        """The action handed to the wrapped environment for an adapter action.
+
+        Discrete: index ``a`` in ``[0, A)`` -> ``a + start``. Continuous: ``[D]`` values
+        clipped to ``[-1, 1]`` and rescaled to ``low + (a + 1) / 2 * (high - low)``, in the
+        space's dtype.
+
+        Raises:
+            ValueError: an index out of range, or a continuous action of the wrong shape or
+                not finite.
+        """
+        if not self.continuous:
+            if not 0 <= action < self.action_space_size:
+                raise ValueError(
+                    f"{self.env_id}: action {action} is out of range; expected an index in "
+                    f"[0, {self.action_space_size})"
+                )
+            return action + self._action_start
+        vec = np.asarray(action, dtype=np.float64)
+        if vec.shape != self.action_shape or not np.isfinite(vec).all():
+            raise ValueError(
+                f"{self.env_id}: continuous action must be a finite vector of shape "
+                f"{list(self.action_shape)} in [-1, 1], got {vec!r}"
+            )
+        unit = np.clip(vec, -1.0, 1.0)
+        scaled = self.action_low + (unit + 1.0) * 0.5 * (self.action_high - self.action_low)
+        return scaled.astype(self._act_space.dtype)
+
     def step_into(
-        self, action: int, obs_out: np.ndarray, mask_out: np.ndarray
+        self, action: Any, obs_out: np.ndarray, mask_out: np.ndarray
     ) -> tuple[float, bool, bool, int, dict[str, Any], EpisodeStats | None]:
-        """Take action index ``action``, writing the observation reached into ``obs_out``.
+        """Take ``action``, writing the observation reached into ``obs_out``.
 
         Args:
-            action: index in ``[0, A)``.
+            action: index in ``[0, A)``, or a ``[D]`` vector in ``[-1, 1]`` for a ``Box``
+                action space (see :meth:`env_action`).
             obs_out: ``[*O]`` float32 destination.
             mask_out: ``[A]`` bool destination, preset to all ``True``.
 
@@ -206,19 +269,14 @@ class GymAdapter:
 
         Raises:
             RuntimeError: called before :meth:`reset` or after the episode ended.
-            ValueError: ``action`` is out of range.
+            ValueError: ``action`` is out of range (see :meth:`env_action`).
         """
         if self._needs_reset:
             raise RuntimeError(
                 f"{self.env_id}: step() called before reset() or after the episode ended; "
                 "call reset() to start an episode"
             )
-        if not 0 <= action < self.action_space_size:
-            raise ValueError(
-                f"{self.env_id}: action {action} is out of range; expected an index in "
-                f"[0, {self.action_space_size})"
-            )
-        raw, reward, terminated, truncated, info = self.env.step(action + self._action_start)
+        raw, reward, terminated, truncated, info = self.env.step(self.env_action(action))
         reward = float(reward)
         self._episode_return += reward
         self._episode_length += 1
@@ -252,11 +310,12 @@ class GymAdapter:
         to_play = self.reset_into(obs, mask, seed)
         return EnvObs(observation=obs, action_mask=mask, to_play=to_play)
 
-    def step(self, action: int) -> StepResult:
-        """Take action index ``action`` in ``[0, A)``; see :meth:`step_into` for errors."""
+    def step(self, action: Any) -> StepResult:
+        """Take action index ``action`` in ``[0, A)`` (or a ``[D]`` vector in ``[-1, 1]`` for
+        continuous actions); see :meth:`step_into` for errors."""
         obs, mask = self._new_buffers()
         reward, terminated, truncated, to_play, info, episode = self.step_into(
-            int(action), obs, mask
+            action if self.continuous else int(action), obs, mask
         )
         return StepResult(
             obs=EnvObs(observation=obs, action_mask=mask, to_play=to_play),
@@ -272,7 +331,9 @@ class GymAdapter:
         self.env.close()
 
     def __repr__(self) -> str:
-        return (
-            f"GymAdapter({self.env_id!r}, observation_shape={self.observation_shape}, "
-            f"action_space_size={self.action_space_size})"
+        actions = (
+            f"action_shape={self.action_shape}"
+            if self.continuous
+            else f"action_space_size={self.action_space_size}"
         )
+        return f"GymAdapter({self.env_id!r}, observation_shape={self.observation_shape}, {actions})"

@@ -10,6 +10,7 @@ from .errors import ChainError, ChannelClosed, StopRequested
 from .events import Event, EventBus, EventName
 from .middleware import ANY, ROLES, Middleware, as_middleware, middleware
 from .partition import RolePlan, assign_roles, plan_roles
+from .processes import ProcessBackend, ProcessChannel, RemoteTraceback
 from .runners import Backend, RoleRunner, ThreadBackend
 from .step import run_step
 from .task import Task
@@ -28,6 +29,9 @@ __all__ = [
     "EventBus",
     "EventName",
     "Middleware",
+    "ProcessBackend",
+    "ProcessChannel",
+    "RemoteTraceback",
     "RolePlan",
     "RoleRunner",
     "StopRequested",

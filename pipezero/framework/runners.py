@@ -1,8 +1,8 @@
 """Role runners of async mode: the per-role step loop and the backend that hosts it.
 
 The step loop (:class:`RoleLoop`) only needs channels, a mirror board and a stop flag; the
-backend decides where it runs. Only threads exist now (:class:`ThreadBackend`); a process
-backend would implement the same two-method :class:`Backend` protocol.
+backend decides where it runs: :class:`ThreadBackend` here, the process backend in
+:mod:`pipezero.framework.processes`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .channel import POLL_INTERVAL, Channel
 from .context import Context
 from .errors import ChannelClosed, StopRequested
 from .partition import RolePlan
+from .shared import LocalState, StateCell
 from .step import run_step
 from .weights import WeightStore
 
@@ -40,7 +41,14 @@ class RoleRunner(Protocol):
 
 
 class Backend(Protocol):
-    """Creates the runner that hosts a role's loop."""
+    """Creates the runner that hosts a role's loop.
+
+    The engine passes the role's :class:`RoleLoop` as ``target`` (it is callable). A backend
+    that runs some roles in other processes also has ``processes`` (those roles), and the
+    factories ``channel``, ``state``, ``event``, ``relay`` and ``mp_context`` of
+    :class:`~pipezero.framework.processes.ProcessBackend`, with which the engine makes what
+    the processes share before it starts them.
+    """
 
     def create(self, role: str, target: Callable[[], None]) -> RoleRunner:
         """Return a not yet started runner that calls ``target()`` once."""
@@ -64,6 +72,11 @@ class _ThreadRunner:
 class ThreadBackend:
     """Runs every role in its own daemon thread named ``pipezero-<role>``."""
 
+    processes: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:
+        return "ThreadBackend()"
+
     def create(self, role: str, target: Callable[[], None]) -> RoleRunner:
         """Return a thread runner for ``role``."""
         return _ThreadRunner(role, target)
@@ -84,6 +97,10 @@ class RunControl:
         self.error: BaseException | None = None
         self.error_role: str | None = None
         self._lock = threading.Lock()
+        # Process backends: ``enter_process(role, send)`` is called first thing in a runner
+        # process (the task then forwards its events with ``send``); ``relay`` carries them.
+        self.enter_process: Callable[[str, Callable[..., None]], None] | None = None
+        self.relay: Any = None
 
     def fail(self, role: str, exc: BaseException) -> None:
         """Record ``exc`` (the first one wins) and stop every runner."""
@@ -103,34 +120,46 @@ def _changed(old: Any, new: Any) -> bool:
 
 
 class MirrorBoard:
-    """Latest values of the persistent fields that roles share, with change versions."""
+    """Latest values of the persistent fields that roles share, with change versions.
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._values: dict[str, Any] = {}
-        self._versions: dict[str, int] = {}
-        self._ended: set[str] = set()
+    Args:
+        state: where the board lives; default: in this process. A process backend passes a
+            :class:`~pipezero.framework.shared.SharedState` so forked runners share it.
+    """
+
+    def __init__(self, state: StateCell | None = None) -> None:
+        self._state: StateCell = state if state is not None else LocalState(empty_board())
 
     def publish(self, values: Mapping[str, Any]) -> None:
         """Store ``values``; fields whose value changed get a new version."""
-        with self._cond:
+        state = self._state
+        with state.cond:
+            board = state.load()
+            changed = False
             for name, value in values.items():
-                if name not in self._values or _changed(self._values[name], value):
-                    self._values[name] = value
-                    self._versions[name] = self._versions.get(name, 0) + 1
-                    self._cond.notify_all()
+                if name not in board["values"] or _changed(board["values"][name], value):
+                    board["values"][name] = value
+                    board["versions"][name] = board["versions"].get(name, 0) + 1
+                    changed = True
+            if changed:
+                state.store(board)
+                state.cond.notify_all()
 
     def end(self, role: str) -> None:
         """Mark ``role`` as ended: its fields will not change any more."""
-        with self._cond:
-            self._ended.add(role)
-            self._cond.notify_all()
+        state = self._state
+        with state.cond:
+            board = state.load()
+            board["ended"].add(role)
+            state.store(board)
+            state.cond.notify_all()
 
     def read(self, names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, int]]:
         """Values published so far for ``names`` and their versions."""
-        with self._cond:
-            values = {n: self._values[n] for n in names if n in self._values}
-            return values, {n: self._versions.get(n, 0) for n in names}
+        with self._state.cond:
+            board = self._state.load()
+            values = {n: board["values"][n] for n in names if n in board["values"]}
+            return values, {n: board["versions"].get(n, 0) for n in names}
 
     def wait_change(
         self, seen: Mapping[str, int], writers: set[str], stop: threading.Event
@@ -142,15 +171,22 @@ class MirrorBoard:
         Raises:
             StopRequested: ``stop`` was set while waiting.
         """
-        with self._cond:
+        state = self._state
+        with state.cond:
             while True:
-                if any(self._versions.get(n, 0) > v for n, v in seen.items()):
+                board = state.load()
+                if any(board["versions"].get(n, 0) > v for n, v in seen.items()):
                     return True
-                if writers <= self._ended:
+                if writers <= board["ended"]:
                     return False
                 if stop.is_set():
                     raise StopRequested("mirror wait abandoned: run is stopping")
-                self._cond.wait(POLL_INTERVAL)
+                state.cond.wait(POLL_INTERVAL)
+
+
+def empty_board() -> dict[str, Any]:
+    """The initial content of a :class:`MirrorBoard`."""
+    return {"values": {}, "versions": {}, "ended": set()}
 
 
 class RoleLoop:
@@ -178,6 +214,10 @@ class RoleLoop:
         self.steps = 0
         self._mirror_names = tuple(f for fs in plan.mirror_inputs.values() for f in fs)
         self._seen: dict[str, int] = dict.fromkeys(self._mirror_names, 0)
+
+    def __call__(self) -> None:
+        """Same as :meth:`run` (a backend may be given the loop itself as its target)."""
+        self.run()
 
     def run(self) -> None:
         """Loop until max_steps, stop, or an ended upstream; report errors to the control."""

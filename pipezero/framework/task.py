@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from .async_run import run_async
+from .async_run import run_async, uses_processes
 from .context import Context
 from .events import Event, EventBus, EventName, Handler
 from .middleware import Middleware, MiddlewareFn, as_middleware
-from .partition import plan_roles
+from .partition import assign_roles, plan_roles
 from .runners import Backend, RunControl, ThreadBackend
+from .shared import LocalState, StateCell
 from .step import run_step
 from .validation import check_fields, validate_chain
 from .weights import WeightStore
@@ -35,7 +37,8 @@ class Task(Generic[C]):
         weights: the store through which the learner hands policy weights to other roles
             (default: an unbounded :class:`WeightStore`).
         channel_capacity: items each cross-role channel holds before the writer blocks.
-        backend: hosts the role runners in async mode (default: threads).
+        backend: hosts the role runners in async mode (default: threads;
+            :class:`~pipezero.framework.ProcessBackend` forks chosen roles into processes).
         shutdown_timeout: after an error, seconds to wait for the other runners to end their
             current step before re-raising anyway.
     """
@@ -61,9 +64,9 @@ class Task(Generic[C]):
         self.shutdown_timeout = shutdown_timeout
         self.role_steps: dict[str, int] = {}
         self._chain: list[Middleware] = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._finish_reason: str | None = None
+        self._stop: Any = threading.Event()  # a multiprocessing Event with runner processes
+        self._reason: StateCell = LocalState(None)  # the finish reason; first one wins
+        self._forward: Callable[[EventName, tuple[Any, ...], dict[str, Any]], int] | None = None
         self._started = False
 
     # ----------------------------------------------------------------- chain
@@ -128,6 +131,8 @@ class Task(Generic[C]):
                 f"Event.{Event(event).name} is delivered by the engine; call task.finish(reason) "
                 "or raise from the middleware"
             )
+        if self._forward is not None:  # in a runner process: the handlers live in the caller
+            return self._forward(event, args, kwargs)
         return self.events.emit(event, *args, **kwargs)
 
     # --------------------------------------------------------------- finish
@@ -136,15 +141,20 @@ class Task(Generic[C]):
         """Whether :meth:`finish` was called (or the run ended)."""
         return self._finish_reason is not None
 
+    @property
+    def _finish_reason(self) -> str | None:
+        with self._reason.cond:
+            return self._reason.load()
+
     def finish(self, reason: str = "finished") -> None:
-        """Ask the run to end; safe from any thread and any middleware.
+        """Ask the run to end; safe from any thread, any runner process and any middleware.
 
         The steps in progress complete (forwards and post-yield parts), no new step starts,
         then ``Event.FINISH`` is delivered once with ``(ctx, reason)``. The first reason wins.
         """
-        with self._lock:
-            if self._finish_reason is None:
-                self._finish_reason = reason
+        with self._reason.cond:
+            if self._reason.load() is None:
+                self._reason.store(reason)
                 logger.info("finishing: %s", reason)
         self._halt()
 
@@ -183,7 +193,10 @@ class Task(Generic[C]):
             if mode == "sync":
                 self._run_sync(max_steps)
             else:
+                if uses_processes(self.backend, assign_roles(self._chain)):
+                    self._share_with_processes()
                 control = RunControl(self._stop, self._halt, lambda: self.finish("interrupted"))
+                control.enter_process = self._enter_process
                 self.role_steps = run_async(
                     self._chain,
                     self.ctx,
@@ -193,6 +206,7 @@ class Task(Generic[C]):
                     channel_capacity=self.channel_capacity,
                     max_steps=max_steps,
                     shutdown_timeout=self.shutdown_timeout,
+                    deliver=self.events.emit,
                 )
         except Exception as exc:
             self._deliver_error(exc)
@@ -202,6 +216,29 @@ class Task(Generic[C]):
         logger.info("run finished (%s) after %d steps", self._finish_reason, self.ctx.task_step)
         self.events.emit(Event.FINISH, self.ctx, self._finish_reason)
         return self.ctx
+
+    def _share_with_processes(self) -> None:
+        """Move the stop flag, the finish reason and the weight store into shared memory,
+        before the backend forks its runner processes."""
+        backend: Any = self.backend
+        stop = backend.event()
+        if self._stop.is_set():
+            stop.set()
+        self._stop = stop
+        self._reason = backend.state(self._finish_reason, "finish reason")
+        self.weights.share(backend.mp_context, backend.weights_capacity)
+
+    def _enter_process(self, role: str, send: Callable[..., None]) -> None:
+        """In a runner process: send emitted events to the calling process, where the
+        handlers registered on this task are (events nobody listens to are not sent)."""
+
+        def forward(event: EventName, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+            count = len(self.events.handlers(event))
+            if count:
+                send(event, args, kwargs)
+            return count
+
+        self._forward = forward
 
     def _deliver_error(self, exc: Exception) -> None:
         """Deliver ``Event.ERROR`` once; a failing listener is logged, never raised, so the

@@ -1,18 +1,22 @@
 """Versioned store of policy weights with a staleness bound.
 
 The learner publishes, collectors and evaluators pull. The engine never looks inside the
-weights: they are opaque objects (a state dict, a path, a version tag).
+weights: they are opaque objects (a state dict, a path, a version tag). A store serves the
+threads of one process; :meth:`WeightStore.share` (called by a process backend before it forks)
+moves its state into shared memory so that forked runner processes pull what the learner
+publishes, and their staleness bounds the learner as a thread's would.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
 from .channel import POLL_INTERVAL
+from .shared import LocalState, SharedBlob, SharedState, StateCell, process_ident
 
 __all__ = ["WeightStore", "WeightSubscriber"]
 
@@ -23,58 +27,70 @@ class WeightSubscriber:
     """A reader of a :class:`WeightStore`; create it with :meth:`WeightStore.subscribe`.
 
     Staleness is counted in publications: a subscriber holding the weights of the ``k``-th
-    publication while ``n`` have been made is ``n - k`` behind.
+    publication while ``n`` have been made is ``n - k`` behind. Its bookkeeping lives in the
+    store, so a subscriber created before a fork keeps working in the child process.
     """
 
     def __init__(self, store: WeightStore, name: str, bounded: bool) -> None:
         self._store = store
         self.name = name
         self.bounded = bounded
-        self._seq = 0  # publication index held; 0 = nothing pulled yet
-        self._version: int | None = None
-        self._owner: int | None = None  # thread ident of the last pull
-        self._closed = False
 
     @property
     def version(self) -> int | None:
         """Version of the weights held, ``None`` before the first successful pull."""
-        return self._version
+        with self._store._state.cond:
+            return self._store._state.load()["subs"][self.name]["version"]
 
     @property
     def staleness(self) -> int:
         """Publications made since the held weights (0 = up to date)."""
-        with self._store._cond:
-            return self._store._seq - self._seq
+        with self._store._state.cond:
+            meta = self._store._state.load()
+            return meta["seq"] - meta["subs"][self.name]["seq"]
 
     def pull(self) -> tuple[int, Any] | None:
         """Return ``(version, weights)`` if newer weights than those held exist, else ``None``."""
         store = self._store
-        with store._cond:
-            if self._closed:
+        state = store._state
+        with state.cond:
+            meta = state.load()
+            sub = meta["subs"][self.name]
+            if sub["closed"]:
                 raise RuntimeError(f"weight subscriber {self.name!r} is closed")
-            self._owner = threading.get_ident()
-            if store._seq == self._seq:
+            sub["owner"] = process_ident()
+            if meta["seq"] == sub["seq"]:
+                state.store(meta)
                 return None
-            self._seq = store._seq
-            self._version = store._version
-            store._cond.notify_all()
-            return store._version, store._weights  # type: ignore[return-value]
+            sub["seq"], sub["version"] = meta["seq"], meta["version"]
+            version, payload = meta["version"], store._read_payload()
+            state.store(meta)
+            state.cond.notify_all()
+        return version, store._decode(payload)
 
     def close(self) -> None:
         """Stop constraining the publisher; later pulls raise ``RuntimeError``."""
-        with self._store._cond:
-            self._closed = True
-            self._store._cond.notify_all()
+        state = self._store._state
+        with state.cond:
+            meta = state.load()
+            meta["subs"][self.name]["closed"] = True
+            state.store(meta)
+            state.cond.notify_all()
 
 
 class WeightStore:
-    """Thread-safe store of the newest policy weights and their version.
+    """Store of the newest policy weights and their version, safe across runner threads (and,
+    after :meth:`share`, across forked runner processes).
 
     Args:
         max_staleness: when set (>= 1), :meth:`publish` waits while a bounded subscriber
             would be more than ``max_staleness`` publications behind. ``None``: never waits.
+        max_version_lag: when set (>= 0), :meth:`publish` of version ``v`` waits while a
+            bounded subscriber acts with weights of a version below ``v - max_version_lag``.
+            With versions counted in train iterations this is the policy lag in iterations
+            (``max_policy_lag`` of the recipes). ``None``: no such bound.
 
-    The bound protects weights *in use*, so publishing never waits for a subscriber that:
+    The bounds protect weights *in use*, so publishing never waits for a subscriber that:
     has not pulled yet (it gets the newest weights on its first pull); pulled last from the
     publishing thread (sync mode: waiting would deadlock); is closed; or whose thread is
     inside :meth:`idle` (an async runner waiting between steps: it pulls again when its next
@@ -83,49 +99,103 @@ class WeightStore:
     each step that uses the weights.
     """
 
-    def __init__(self, max_staleness: int | None = None) -> None:
+    def __init__(
+        self, max_staleness: int | None = None, *, max_version_lag: int | None = None
+    ) -> None:
         if max_staleness is not None and (not isinstance(max_staleness, int) or max_staleness < 1):
             raise ValueError(
                 f"max_staleness must be None or an int >= 1, got {max_staleness!r} "
                 f"(0 would make every publish wait for itself)"
             )
+        if max_version_lag is not None and (
+            isinstance(max_version_lag, bool)
+            or not isinstance(max_version_lag, int)
+            or max_version_lag < 0
+        ):
+            raise ValueError(
+                f"max_version_lag must be None or an int >= 0, got {max_version_lag!r}"
+            )
         self.max_staleness = max_staleness
-        self._cond = threading.Condition()
-        self._seq = 0
-        self._version: int | None = None
-        self._weights: Any = None
-        self._subscribers: dict[str, WeightSubscriber] = {}
-        self._idle: set[int] = set()
-        self._interrupted = False
+        self.max_version_lag = max_version_lag
+        self._state: StateCell = LocalState(_initial_meta())
+        self._blob: SharedBlob | None = None  # shared mode: the pickled weights
+        self._weights: Any = None  # local mode: the weights object itself
 
+    # -- sharing ----------------------------------------------------------------------------
+    @property
+    def shared(self) -> bool:
+        """Whether the store lives in shared memory (see :meth:`share`)."""
+        return self._blob is not None
+
+    def share(self, mp_context: Any, weights_capacity: int = 256 << 20) -> None:
+        """Move the store into shared memory so that processes forked afterwards use it.
+
+        Subscribers created before keep working in every process. From now on weights are
+        pickled on publish and unpickled on pull, so each puller gets its own copy.
+
+        Args:
+            mp_context: a multiprocessing context with the ``fork`` start method.
+            weights_capacity: bytes reserved for one pickled set of weights (committed only
+                as far as used).
+        """
+        if self._blob is not None:
+            return
+        with self._state.cond:
+            meta = self._state.load()
+            state = SharedState(mp_context, meta, name="weight store metadata")
+            blob = SharedBlob(weights_capacity, "weight store")
+            if meta["version"] is not None:
+                blob.write(self._encode(self._weights), "weights")
+            self._state, self._blob, self._weights = state, blob, None
+
+    def _encode(self, weights: Any) -> bytes:
+        return pickle.dumps(weights, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _read_payload(self) -> Any:
+        """Under the condition: the stored weights (shared mode: their pickled bytes)."""
+        return self._weights if self._blob is None else self._blob.read()
+
+    def _decode(self, payload: Any) -> Any:
+        return payload if self._blob is None else pickle.loads(payload)
+
+    # -- publishing -------------------------------------------------------------------------
     @property
     def version(self) -> int | None:
         """Newest published version, ``None`` before the first publish."""
-        with self._cond:
-            return self._version
+        with self._state.cond:
+            return self._state.load()["version"]
 
     def publish(self, weights: Any, version: int) -> None:
-        """Make ``weights`` the newest, waiting first if the staleness bound requires it.
+        """Make ``weights`` the newest, waiting first if a staleness bound requires it.
 
         Raises:
             ValueError: ``version`` is not greater than the newest published version.
         """
-        with self._cond:
-            if self._version is not None and version <= self._version:
+        data = self._encode(weights) if self._blob is not None else None
+        state = self._state
+        with state.cond:
+            meta = state.load()
+            if meta["version"] is not None and version <= meta["version"]:
                 raise ValueError(
                     f"weight versions must increase strictly: got {version} after "
-                    f"{self._version}; publish with a larger version (e.g. ctx.train_iter)"
+                    f"{meta['version']}; publish with a larger version (e.g. ctx.train_iter)"
                 )
             waited = False
-            while (laggard := self._laggard()) is not None:
+            while (laggard := self._laggard(meta, version)) is not None:
                 if not waited:
-                    logger.debug("publish v%s waits for subscriber %r", version, laggard.name)
+                    logger.debug("publish v%s waits for subscriber %r", version, laggard)
                     waited = True
-                self._cond.wait(POLL_INTERVAL)
-            self._seq += 1
-            self._version = version
-            self._weights = weights
-            self._cond.notify_all()
+                state.cond.wait(POLL_INTERVAL)
+                meta = state.load()
+            meta["seq"] += 1
+            meta["version"] = version
+            if self._blob is None:
+                self._weights = weights
+            else:
+                assert data is not None
+                self._blob.write(data, "weights")
+            state.store(meta)
+            state.cond.notify_all()
 
     def latest(self) -> tuple[int, Any]:
         """Return ``(version, weights)`` of the newest publication.
@@ -133,62 +203,86 @@ class WeightStore:
         Raises:
             LookupError: nothing was published yet.
         """
-        with self._cond:
-            if self._version is None:
+        with self._state.cond:
+            version = self._state.load()["version"]
+            if version is None:
                 raise LookupError("no weights published yet; the learner publishes with publish()")
-            return self._version, self._weights
+            payload = self._read_payload()
+        return version, self._decode(payload)
 
     def subscribe(self, name: str, *, bounded: bool = True) -> WeightSubscriber:
-        """Create a named subscriber; ``bounded`` ones are subject to ``max_staleness``."""
-        with self._cond:
-            if name in self._subscribers:
+        """Create a named subscriber; ``bounded`` ones are subject to the staleness bounds."""
+        state = self._state
+        with state.cond:
+            meta = state.load()
+            if name in meta["subs"]:
                 raise ValueError(f"weight subscriber {name!r} exists already; pick another name")
-            sub = WeightSubscriber(self, name, bounded)
-            self._subscribers[name] = sub
-            return sub
+            meta["subs"][name] = {
+                "seq": 0,  # publication index held; 0 = nothing pulled yet
+                "version": None,
+                "owner": None,  # (pid, thread ident) of the last pull
+                "closed": False,
+                "bounded": bounded,
+            }
+            state.store(meta)
+        return WeightSubscriber(self, name, bounded)
 
     def interrupt(self) -> None:
-        """Lift the staleness bound for good (the run is stopping) and wake waiting publishers."""
-        with self._cond:
-            self._interrupted = True
-            self._cond.notify_all()
+        """Lift the staleness bounds for good (the run is stopping); wake waiting publishers."""
+        self._update(lambda meta: meta.__setitem__("interrupted", True))
 
     @contextlib.contextmanager
     def idle(self) -> Iterator[None]:
-        """Within this block the calling thread uses no weights; the bound ignores its
+        """Within this block the calling thread uses no weights; the bounds ignore its
         subscribers. Runners wrap their waits between steps in it."""
-        ident = threading.get_ident()
-        with self._cond:
-            self._idle.add(ident)
-            self._cond.notify_all()
+        me = process_ident()
+        self._update(lambda meta: meta["idle"].add(me))
         try:
             yield
         finally:
-            with self._cond:
-                self._idle.discard(ident)
+            self._update(lambda meta: meta["idle"].discard(me), notify=False)
 
     def release_thread(self, thread_id: int) -> None:
-        """Close the subscribers last pulled from ``thread_id`` (its runner has ended)."""
-        with self._cond:
-            for sub in self._subscribers.values():
-                if sub._owner == thread_id:
-                    sub._closed = True
-            self._cond.notify_all()
+        """Close the subscribers last pulled from ``thread_id`` of this process (its runner
+        has ended)."""
+        owner = (process_ident()[0], thread_id)
 
-    def _laggard(self) -> WeightSubscriber | None:
-        """A subscriber that one more publication would leave too far behind, if any."""
-        if self.max_staleness is None or self._interrupted:
+        def close(meta: dict[str, Any]) -> None:
+            for sub in meta["subs"].values():
+                if sub["owner"] == owner:
+                    sub["closed"] = True
+
+        self._update(close)
+
+    def _update(self, change: Any, notify: bool = True) -> None:
+        state = self._state
+        with state.cond:
+            meta = state.load()
+            change(meta)
+            state.store(meta)
+            if notify:
+                state.cond.notify_all()
+
+    def _laggard(self, meta: dict[str, Any], version: int) -> str | None:
+        """Name of a subscriber that publishing ``version`` would leave too far behind."""
+        if meta["interrupted"] or (self.max_staleness is None and self.max_version_lag is None):
             return None
-        me = threading.get_ident()
-        for sub in self._subscribers.values():
+        me = process_ident()
+        for name, sub in meta["subs"].items():
             if (
-                not sub.bounded
-                or sub._closed
-                or sub._seq == 0
-                or sub._owner == me
-                or sub._owner in self._idle
+                not sub["bounded"]
+                or sub["closed"]
+                or sub["seq"] == 0
+                or sub["owner"] == me
+                or sub["owner"] in meta["idle"]
             ):
                 continue
-            if self._seq + 1 - sub._seq > self.max_staleness:
-                return sub
+            if self.max_staleness is not None and meta["seq"] + 1 - sub["seq"] > self.max_staleness:
+                return name
+            if self.max_version_lag is not None and version - sub["version"] > self.max_version_lag:
+                return name
         return None
+
+
+def _initial_meta() -> dict[str, Any]:
+    return {"seq": 0, "version": None, "subs": {}, "idle": set(), "interrupted": False}

@@ -7,7 +7,9 @@ Drivers (one batched network call per simulation):
 - :class:`GumbelMuZeroSearch`, :class:`GumbelEfficientZeroSearch`: Gumbel-top-k with
   sequential halving and completed-Q policy targets.
 - :class:`SampledMuZeroSearch`, :class:`SampledEfficientZeroSearch`: ``K`` sampled actions per
-  node (:class:`CategoricalSampler`, :class:`GaussianSampler`).
+  node (:class:`CategoricalSampler`, :class:`GaussianSampler`, :class:`UniformBoxSampler`).
+- :class:`StochasticMuZeroSearch`: decision and chance (afterstate) nodes, expectation over
+  chance codes (Stochastic MuZero).
 - :class:`AlphaZeroSearch`: real game states, batched leaf evaluation.
 - :func:`reanalyze_backward`: ReZero backward-view reanalysis of trajectories.
 """
@@ -25,7 +27,11 @@ from pipezero.mcts.samplers import (
     CategoricalSampler,
     GaussianSampler,
     SampledActions,
+    UniformBoxSampler,
+    importance_prior_logits,
+    tanh_gaussian_log_prob,
 )
+from pipezero.mcts.stochastic import StochasticMuZeroSearch
 
 __all__ = [
     "ActionSampler",
@@ -44,6 +50,10 @@ __all__ = [
     "SampledMuZeroSearch",
     "SearchResult",
     "SearchableGame",
+    "StochasticMuZeroSearch",
+    "UniformBoxSampler",
     "considered_visit_sequence",
+    "importance_prior_logits",
     "reanalyze_backward",
+    "tanh_gaussian_log_prob",
 ]

@@ -31,6 +31,7 @@ from pipezero.mcts import AlphaZeroSearch, MCTSConfig, SearchableGame, SearchRes
 from pipezero.policy.alphazero_config import ALPHAZERO_CONFIG
 from pipezero.policy.base import ActResult, LearnResult
 from pipezero.policy.losses import soft_cross_entropy
+from pipezero.policy.policy_state import PolicyStateMixin
 from pipezero.policy.schedules import make_lr_scheduler, make_optimizer
 from pipezero.policy.temperature import sample_actions
 
@@ -43,7 +44,7 @@ def outcome_buffer_settings(max_game_length: int) -> dict[str, Any]:
     return {"num_unroll_steps": 0, "td_steps": int(max_game_length), "discount_factor": 1.0}
 
 
-class AlphaZeroPolicy:
+class AlphaZeroPolicy(PolicyStateMixin):
     """AlphaZero acting and learning on games that implement ``SearchableGame``.
 
     Args:
@@ -242,49 +243,11 @@ class AlphaZeroPolicy:
 
     # -- weights and state -----------------------------------------------------------------
 
-    def get_weights(self) -> dict[str, torch.Tensor]:
-        """A detached CPU copy of the learner model's state dict."""
-        weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-        self._published = weights
-        return weights
-
-    def set_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
-        """Load weights into the acting model (a no-op for this policy's own latest
-        :meth:`get_weights` when the acting model is the learner model)."""
-        if self.share_acting_model and weights is self._published:
-            return
-        self.acting_model.load_state_dict(weights)
-
     def state_dict(self) -> dict[str, Any]:
-        """Model, optimizer, LR schedule, update counter, random generators and the policy
-        config (plain values, so ``pipezero play`` can rebuild the network)."""
-        state = {
-            "config": _plain(self.cfg),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "lr_scheduler": self.lr_scheduler.state_dict(),
-            "train_iter": self.train_iter,
-            "rng": self.rng.bit_generator.state,
-            "search_rng": {
-                "collect_search": self.collect_search.rng.bit_generator.state,
-                "eval_search": self.eval_search.rng.bit_generator.state,
-            },
-        }
-        if not self.share_acting_model:
-            state["acting_model"] = self.acting_model.state_dict()
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore from :meth:`state_dict`."""
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
-        self.train_iter = int(state["train_iter"])
-        self.rng.bit_generator.state = state["rng"]
-        for name, rng_state in state["search_rng"].items():
-            getattr(self, name).rng.bit_generator.state = rng_state
-        if not self.share_acting_model:
-            self.acting_model.load_state_dict(state.get("acting_model", state["model"]))
+        """:meth:`PolicyStateMixin.state_dict` (model, optimizer, LR schedule, update counter,
+        random generators) plus the policy config as plain values, so a checkpoint alone
+        rebuilds the network (``pipezero play``)."""
+        return {"config": _plain(self.cfg)} | super().state_dict()
 
 
 def _most_visited(visits: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -19,18 +19,23 @@ class ActResult:
     """What a policy decided for ``N`` environments.
 
     Attributes:
-        action: ``[N]`` int64 actions to take.
+        action: ``[N]`` int64 actions to take (``[N, D]`` float32 in ``[-1, 1]`` for
+            continuous actions).
         visit_policy: ``[N, A]`` float32 search policy target (normalised visit counts, or the
-            improved policy for Gumbel MuZero); stored in the game segment.
+            improved policy for Gumbel MuZero); stored in the game segment. ``[N, Ks]`` over
+            the sampled actions for a sampled search.
         root_value: ``[N]`` float32 search value of each root, from the mover's view.
         predicted_value: ``[N]`` float32 value predicted by the network at the root (before
             search); ``|predicted - root_value|`` is the initial replay priority.
+        sampled_actions: ``[N, Ks, *action_shape]`` actions a sampled search considered at
+            each root (stored in the game segment), ``None`` for other searches.
     """
 
     action: np.ndarray
     visit_policy: np.ndarray
     root_value: np.ndarray
     predicted_value: np.ndarray
+    sampled_actions: np.ndarray | None = None
 
 
 @dataclass

@@ -44,6 +44,7 @@ from pipezero.policy.losses import (
     unroll_step_weights,
 )
 from pipezero.policy.muzero_config import MUZERO_CONFIG
+from pipezero.policy.policy_state import PolicyStateMixin
 from pipezero.policy.reanalyze import num_reanalyzed_rows, reanalyze_policy
 from pipezero.policy.schedules import make_lr_scheduler, make_optimizer, update_target
 from pipezero.policy.targets import UnrollTargets, bootstrapped_value_targets, unroll_targets
@@ -69,7 +70,7 @@ class Unroll:
     reward_logits: torch.Tensor
 
 
-class MuZeroPolicy:
+class MuZeroPolicy(PolicyStateMixin):
     """MuZero acting and learning behind :class:`~pipezero.policy.base.PolicyProtocol`.
 
     Args:
@@ -87,6 +88,9 @@ class MuZeroPolicy:
 
     default_config: Mapping[str, Any] = MUZERO_CONFIG["policy"]
     search_class: type[MuZeroSearch] = MuZeroSearch
+    # Checkpointed beside the model (PolicyStateMixin: weights and state).
+    search_names = ("collect_search", "eval_search", "reanalyze_search")
+    extra_models = ("target_model",)
 
     def __init__(
         self,
@@ -321,52 +325,22 @@ class MuZeroPolicy:
 
     # -- weights and state -----------------------------------------------------------------
 
-    def get_weights(self) -> dict[str, torch.Tensor]:
-        """A detached CPU copy of the learner model's state dict."""
-        weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-        self._published = weights
-        return weights
+    def acting_copy(self, seed: int) -> MuZeroPolicy:
+        """A policy for another role of an async run (collector or evaluator): it acts like
+        this one, but with its own copy of the acting model (loaded only through
+        :meth:`set_weights`), its own searches and its own random generators seeded by
+        ``seed``, so acting never races with the optimizer or with the other role.
 
-    def set_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
-        """Load weights into the acting model.
-
-        When the acting model is the learner model (``share_acting_model=True``, sync mode),
-        weights that this policy's own :meth:`get_weights` produced last are already in it:
-        the call is a no-op. Other weights are loaded (into the learner model too, then).
+        The copy is for ``collect`` / ``evaluate`` / ``set_weights`` only; learning and
+        checkpoints stay with this policy (it shares this policy's learner model and
+        optimizer by reference).
         """
-        if self.share_acting_model and weights is self._published:
-            return
-        self.acting_model.load_state_dict(weights)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Models, target model, optimizer, LR schedule, update counter and the policy's own
-        random generators (action sampling, search noise); the process-wide torch / NumPy
-        generators are the checkpoint's business."""
-        state = {
-            "model": self.model.state_dict(),
-            "target_model": self.target_model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "lr_scheduler": self.lr_scheduler.state_dict(),
-            "train_iter": self.train_iter,
-            "rng": self.rng.bit_generator.state,
-            "search_rng": {
-                name: getattr(self, name).rng.bit_generator.state
-                for name in ("collect_search", "eval_search", "reanalyze_search")
-            },
-        }
-        if not self.share_acting_model:
-            state["acting_model"] = self.acting_model.state_dict()
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore from :meth:`state_dict`."""
-        self.model.load_state_dict(state["model"])
-        self.target_model.load_state_dict(state["target_model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
-        self.train_iter = int(state["train_iter"])
-        self.rng.bit_generator.state = state["rng"]
-        for name, rng_state in state["search_rng"].items():
-            getattr(self, name).rng.bit_generator.state = rng_state
-        if not self.share_acting_model:
-            self.acting_model.load_state_dict(state.get("acting_model", state["model"]))
+        actor = copy.copy(self)
+        actor.share_acting_model = False
+        actor.acting_model = copy.deepcopy(self.acting_model).eval().requires_grad_(False)
+        actor.rng = np.random.default_rng(seed)
+        mcts = self.mcts_config(seed)
+        actor.collect_search = self.search_class(actor.acting_model, mcts)
+        actor.eval_search = self.search_class(actor.acting_model, mcts.replace(seed=seed + 1))
+        actor._published = None
+        return actor

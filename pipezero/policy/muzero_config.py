@@ -87,6 +87,9 @@ MUZERO_CONFIG: dict[str, Any] = {
         "eval_freq": 100,  # train iterations between evaluations
         "n_evaluator_episode": 8,
         "stop_value": 195.0,
+        # -- async mode (--mode async; ignored in sync mode) ---------------------------------
+        "max_policy_lag": 256,  # train iterations a collector's weights may lag; None: no bound
+        "async_channel_capacity": 1,  # collected batches queued for the learner at most
     },
 }
 

@@ -1,4 +1,4 @@
-"""Smoke run of the AlphaZero TicTacToe recipe: self-play, learning, evaluation, resume."""
+"""Smoke runs of the AlphaZero recipes: self-play, learning, evaluation, resume."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 from pipezero.checkpoint import FINAL_NAME, checkpoint_dir
+from pipezero.policy.alphazero_config import alphazero_config
 from pipezero.policy.board_checkpoint import load_board_player
+from pipezero.recipe import build_config, recipe_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,3 +59,37 @@ def test_alphazero_tictactoe_chain_trains_evaluates_checkpoints_and_resumes(
     player, game, path = load_board_player(tmp_path, "tictactoe")
     assert path.name in ("best.pt", FINAL_NAME)
     assert game.legal_actions_mask()[player.act(game)]
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("alphazero_connect4", ["policy.eval_num_simulations=8"]),
+        ("alphazero_gomoku", ["env.game_kwargs.board_size=6"]),
+    ],
+)
+def test_connect4_and_gomoku_recipes_run_their_chain(name, extra, tmp_path, capsys) -> None:
+    recipe = load_recipe(name)
+    argv = ["--exp-dir", str(tmp_path), "--seed", "1", "--max-env-step", "256"]
+    argv += [f"--set={item}" for item in [*TINY, *extra]]
+    ctx = recipe.main(argv)
+    assert ctx.env_step == 256 and ctx.train_iter > 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1][len("RESULT ") :])
+    assert result["game"] == name.split("_")[1] and result["eval_history"]
+    assert result["eval_history"][0]["vs_rule_bot"]["games"] == 4
+    assert (checkpoint_dir(tmp_path) / FINAL_NAME).is_file()
+
+
+def test_connect4_stops_on_an_evaluation_the_size_of_the_target() -> None:
+    recipe = load_recipe("alphazero_connect4")
+    args = recipe_parser(None, modes=("sync",), time_budget=True).parse_args([])
+    p = build_config(alphazero_config, recipe.CONNECT4, args).policy
+    assert p.stop_opponent == "rule_bot" and p.stop_win_rate >= 0.9
+    assert p.n_evaluator_episode == 100 and p.eval_sides == "both"
+
+
+def test_board_recipes_refuse_async_mode_as_a_usage_error(capsys) -> None:
+    recipe = load_recipe("alphazero_tictactoe")
+    with pytest.raises(SystemExit) as exc:
+        recipe.main(["--mode", "async"])
+    assert exc.value.code == 2 and "invalid choice: 'async'" in capsys.readouterr().err

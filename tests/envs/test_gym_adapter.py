@@ -64,9 +64,14 @@ def test_seeding_is_reproducible_and_seeds_differ():
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-def test_box_action_space_is_rejected_with_a_helpful_message():
-    with pytest.raises(ValueError, match=r"Pendulum-v1.*Box.*supports \('Discrete',\)"):
-        GymAdapter("Pendulum-v1")
+class _MultiDiscreteActionEnv(gym.Env):
+    observation_space = gym.spaces.Box(0.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.MultiDiscrete([2, 3])
+
+
+def test_unsupported_action_space_is_rejected_with_a_helpful_message():
+    with pytest.raises(ValueError, match=r"MultiDiscrete.*supports \('Discrete', 'Box'\)"):
+        GymAdapter(_MultiDiscreteActionEnv())
 
 
 def test_dict_observation_space_is_rejected():

@@ -173,16 +173,7 @@ class BoardGame:
     def line_length(self, cell: int, player: int, dr: int, dc: int) -> int:
         """Stones of ``player`` in a row through ``cell`` along ``(dr, dc)``, counting
         ``cell`` itself whatever it holds."""
-        rows, cols, board = self.rows, self.cols, self.board
-        r0, c0 = divmod(cell, cols)
-        count = 1
-        for sign in (1, -1):
-            r, c = r0 + sign * dr, c0 + sign * dc
-            while 0 <= r < rows and 0 <= c < cols and board[r * cols + c] == player:
-                count += 1
-                r += sign * dr
-                c += sign * dc
-        return count
+        return self.line_run(cell, player, dr, dc)[0]
 
     def line_run(self, cell: int, player: int, dr: int, dc: int) -> tuple[int, int]:
         """``(length, open_ends)`` of the line of ``player`` through ``cell`` along

@@ -140,7 +140,7 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def(py::init([](int batch_size, int num_simulations, int num_actions, const std::string& selection,
                        double pb_c_base, double pb_c_init, double discount, double value_delta_max, bool value_prefix,
                        int lstm_horizon_len, int max_num_considered_actions, double maxvisit_init, double value_scale,
-                       uint64_t seed) {
+                       bool stochastic, uint64_t seed) {
              pipezero::SearchConfig c;
              c.batch_size = batch_size;
              c.num_simulations = num_simulations;
@@ -155,6 +155,7 @@ PYBIND11_MODULE(_mcts_core, m) {
              c.max_num_considered_actions = max_num_considered_actions;
              c.maxvisit_init = maxvisit_init;
              c.value_scale = value_scale;
+             c.stochastic = stochastic;
              c.seed = seed;
              return new PyForest(c);
            }),
@@ -162,7 +163,8 @@ PYBIND11_MODULE(_mcts_core, m) {
            py::arg("selection") = "puct", py::arg("pb_c_base") = 19652.0, py::arg("pb_c_init") = 1.25,
            py::arg("discount") = 0.997, py::arg("value_delta_max") = 0.01, py::arg("value_prefix") = false,
            py::arg("lstm_horizon_len") = 5, py::arg("max_num_considered_actions") = 16,
-           py::arg("maxvisit_init") = 50.0, py::arg("value_scale") = 0.1, py::arg("seed") = 0)
+           py::arg("maxvisit_init") = 50.0, py::arg("value_scale") = 0.1, py::arg("stochastic") = false,
+           py::arg("seed") = 0)
       .def("reset", &reset, "Start a search: reset every tree and expand the B roots.", py::arg("policy_logits"),
            py::arg("value"), py::arg("legal_mask"), py::arg("to_play"), py::kw_only(), py::arg("noise") = py::none(),
            py::arg("noise_weight") = 0.0, py::arg("gumbel") = py::none(), py::arg("reuse_action") = py::none(),
@@ -188,6 +190,8 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def_property_readonly("eval_action_flat", batch_view(&Forest::eval_action_flat, true))
       .def_property_readonly("eval_node", batch_view(&Forest::eval_node, true))
       .def_property_readonly("eval_keep_hidden", batch_view(&Forest::eval_keep_hidden, true))
+      .def_property_readonly("eval_chance", batch_view(&Forest::eval_chance, true))
+      .def_property_readonly("stochastic", [](const PyForest& s) { return s.forest.cfg.stochastic; })
       .def_property_readonly("num_nodes", batch_view(&Forest::num_nodes, false))
       // Read-only views of the tree: [B, N] per node, [B, N, A] per child slot.
       .def_property_readonly("node_visits", tree_view(&Forest::visits, false))
@@ -199,6 +203,7 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def_property_readonly("node_depth", tree_view(&Forest::depth, false))
       .def_property_readonly("node_to_play", tree_view(&Forest::to_play, false))
       .def_property_readonly("node_kind", tree_view(&Forest::kind, false))
+      .def_property_readonly("node_is_chance", tree_view(&Forest::chance, false))
       .def_property_readonly("children_index", tree_view(&Forest::children, true))
       .def_property_readonly("children_prior", tree_view(&Forest::prior, true))
       .def_property_readonly("children_legal", tree_view(&Forest::legal, true));

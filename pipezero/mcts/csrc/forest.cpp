@@ -28,6 +28,10 @@ const SearchConfig& validated(const SearchConfig& c) {
   }
   if (!(c.maxvisit_init >= 0.0)) fail("Forest: maxvisit_init must be >= 0, got ", c.maxvisit_init);
   if (!(c.value_scale >= 0.0)) fail("Forest: value_scale must be >= 0, got ", c.value_scale);
+  if (c.stochastic && (c.selection != Selection::kPuct || c.value_prefix)) {
+    fail("Forest: stochastic=True needs selection='puct' and value_prefix=False (chance nodes are "
+         "implemented for the MuZero PUCT search only)");
+  }
   return c;
 }
 
@@ -53,6 +57,7 @@ Forest::Forest(const SearchConfig& config)
   raw_value.assign(nodes, 0.0f);
   value_prefix.assign(nodes, 0.0f);
   kind.assign(nodes, kInterior);
+  chance.assign(nodes, 0);
   children.assign(slots, -1);
   prior.assign(slots, 0.0f);
   legal.assign(slots, 0);
@@ -80,6 +85,7 @@ Forest::Forest(const SearchConfig& config)
   eval_action_flat.assign(B, 0);
   eval_node.assign(B, 0);
   eval_keep_hidden.assign(B, 1.0f);
+  eval_chance.assign(B, 0);
   pending_tree_.assign(B, 0);
   pending_parent_.assign(B, 0);
   pending_slot_.assign(B, 0);
@@ -117,6 +123,10 @@ void Forest::reset(const RootInputs& in) {
       }
       if (!in.legal[static_cast<int64_t>(b) * A + ra]) {
         fail(fn, ": argument 'reuse_action' is ", ra, " at ", at_index(b), " but that action is illegal at the root");
+      }
+      if (cfg.stochastic) {
+        fail(fn, ": argument 'reuse_action' is not supported by stochastic trees (the root's children are "
+             "chance nodes); pass reuse_action=None");
       }
       check_finite(fn, "reuse_value", in.reuse_value[b], b);
       check_finite(fn, "reuse_reward", in.reuse_reward[b], b);
@@ -172,7 +182,9 @@ int Forest::simulate() {
     int n = 0;
     while (kind[node_at(b, n)] == kInterior) {
       int a;
-      if (cfg.selection == Selection::kGumbel) {
+      if (chance[node_at(b, n)]) {
+        a = select_chance(b, n);
+      } else if (cfg.selection == Selection::kGumbel) {
         a = n == 0 ? select_gumbel_root(b) : select_gumbel_interior(b, n);
       } else {
         a = select_puct(b, n);
@@ -204,6 +216,7 @@ int Forest::simulate() {
       eval_action_flat[p] = child_at(b, n, a);
       eval_node[p] = node_at(b, new_node);
       eval_keep_hidden[p] = resets_prefix(node_at(b, n)) ? 0.0f : 1.0f;
+      eval_chance[p] = (cfg.stochastic && !chance[node_at(b, n)]) ? 1 : 0;
       n = -1;
       break;
     }
@@ -236,9 +249,15 @@ void Forest::expand(const LeafInputs& in) {
     const int parent_node = pending_parent_[p];
     const int slot = pending_slot_[p];
     const int64_t pf = node_at(b, parent_node);
-    const int player = in.to_play != nullptr ? in.to_play[p] : next_to_play(to_play[pf]);
+    // A chance node keeps its parent's player; a decision node takes the given player or the
+    // next one.
+    const bool new_chance = cfg.stochastic && !chance[pf];
+    const int player = new_chance ? to_play[pf]
+                       : in.to_play != nullptr ? in.to_play[p]
+                                               : next_to_play(to_play[pf]);
     init_node(b, new_node, parent_node, slot, player);
     const int64_t f = node_at(b, new_node);
+    chance[f] = new_chance ? 1 : 0;
     raw_value[f] = in.value[p];
     if (cfg.value_prefix) {
       value_prefix[f] = in.reward[p];
@@ -269,6 +288,7 @@ void Forest::init_node(int b, int n, int parent_node, int slot, int player) {
   raw_value[f] = 0.0f;
   value_prefix[f] = 0.0f;
   kind[f] = kInterior;
+  chance[f] = 0;
 }
 
 void Forest::set_children(int b, int n, const float* logits, const uint8_t* legal_row) {
@@ -302,7 +322,21 @@ bool Forest::resets_prefix(int64_t flat) const {
 double Forest::child_q(int b, int n, int c) const {
   const int64_t pf = node_at(b, n);
   const int64_t cf = node_at(b, c);
-  return reward[cf] + cfg.discount * perspective(to_play[pf], to_play[cf]) * node_value(cf);
+  return reward[cf] + edge_discount(cf) * perspective(to_play[pf], to_play[cf]) * node_value(cf);
+}
+
+double Forest::chance_value(int b, int n) const {
+  const int64_t f = node_at(b, n);
+  const int64_t base = f * A;
+  double expected = 0.0, covered = 0.0;
+  for (int a = 0; a < A; ++a) {
+    const int c = children[base + a];
+    if (c < 0) continue;
+    const double p = prior[base + a];
+    expected += p * child_q(b, n, c);
+    covered += p;
+  }
+  return covered > 0.0 ? expected / covered : static_cast<double>(raw_value[f]);
 }
 
 void Forest::backup(int b, int leaf_node) {
@@ -314,13 +348,20 @@ void Forest::backup(int b, int leaf_node) {
   while (n != 0) {
     const int p = parent[f];
     const int64_t pf = node_at(b, p);
-    const double sign = perspective(to_play[pf], to_play[f]);
-    const double q = reward[f] + cfg.discount * sign * node_value(f);
-    q_min[b] = std::min(q_min[b], q);
-    q_max[b] = std::max(q_max[b], q);
-    g = reward[f] + cfg.discount * sign * g;
     visits[pf] += 1;
-    value_sum[pf] += g;
+    if (chance[pf]) {
+      // Chance node: its value is the expectation over its codes, and that goes up.
+      g = chance_value(b, p);
+      value_sum[pf] = g * visits[pf];
+    } else {
+      const double sign = perspective(to_play[pf], to_play[f]);
+      const double discount = edge_discount(f);
+      const double q = reward[f] + discount * sign * node_value(f);
+      q_min[b] = std::min(q_min[b], q);
+      q_max[b] = std::max(q_max[b], q);
+      g = reward[f] + discount * sign * g;
+      value_sum[pf] += g;
+    }
     n = p;
     f = pf;
   }

@@ -33,10 +33,25 @@ int Forest::select_puct(int b, int n) {
       const int64_t cf = first_node + c;
       child_visits = visits[cf];
       const double sign = (player > 0 && to_play[cf] > 0 && player != to_play[cf]) ? -1.0 : 1.0;
-      const double child_q = reward[cf] + cfg.discount * sign * (value_sum[cf] / child_visits);
+      const double child_q = reward[cf] + edge_discount(cf) * sign * (value_sum[cf] / child_visits);
       q = seen ? std::clamp((child_q - lo) * inv_span, 0.0, 1.0) : 0.0;
     }
     scores_[a] = q + pb_c * prior[base + a] / (1.0 + child_visits);
+  }
+  return argmax_with_ties(b, scores_.data(), eligible_.data());
+}
+
+// Chance nodes of stochastic trees (Antonoglou et al., 2022): the code maximising
+// P(c) / (1 + n(c)) among the legal codes, so visits follow the chance distribution.
+int Forest::select_chance(int b, int n) {
+  const int64_t base = node_at(b, n) * A;
+  const int64_t first_node = node_at(b, 0);
+  for (int a = 0; a < A; ++a) {
+    eligible_[a] = legal[base + a];
+    if (!eligible_[a]) continue;
+    const int c = children[base + a];
+    const double child_visits = c >= 0 ? visits[first_node + c] : 0.0;
+    scores_[a] = prior[base + a] / (1.0 + child_visits);
   }
   return argmax_with_ties(b, scores_.data(), eligible_.data());
 }

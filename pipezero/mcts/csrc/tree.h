@@ -6,7 +6,7 @@
 //
 // Layout (row-major, b = tree, n = node, a = child slot):
 //   per node  [B, N]    : parent, action, depth, to_play, visits, value_sum, raw_value,
-//                         value_prefix, reward, kind
+//                         value_prefix, reward, kind, chance
 //   per child [B, N, A] : children (node index or -1), prior, legal
 //   per tree  [B]       : q_min / q_max (min-max statistics), rng state, root reuse data
 //
@@ -14,6 +14,16 @@
 // the reward of a node is the reward of the edge that led to it, seen by the player who
 // moved (its parent's to_play). The Q of edge (n, a) -> c seen from n is
 //   Q = reward(c) + discount * sign(n, c) * value(c),   sign = -1 when to_play differs.
+//
+// Stochastic trees (Stochastic MuZero, Antonoglou et al., 2022; SearchConfig::stochastic)
+// alternate decision nodes and chance (afterstate) nodes: the child of a decision node's
+// action is a chance node, whose child slots are chance outcomes (codes) picked by
+// argmax prior / (visits + 1). The edge into a chance node is not discounted (one
+// environment step is action + chance outcome); a chance node keeps the same player as its
+// parent. A chance node's value is the expectation over its expanded codes,
+//   V = sum_{expanded c} P(c) Q(c) / sum_{expanded c} P(c)   (the network's value before any),
+// recomputed at every backup through it, and that value (not the sampled return) is what
+// it passes up to its parent.
 // This file is free of Python; bindings.cpp wraps it.
 #pragma once
 
@@ -42,6 +52,7 @@ struct SearchConfig {
   int max_num_considered_actions = 16;  // Gumbel: m
   double maxvisit_init = 50.0;          // Gumbel: c_visit
   double value_scale = 0.1;             // Gumbel: c_scale
+  bool stochastic = false;  // Stochastic MuZero: decision and chance nodes alternate
   uint64_t seed = 0;
 };
 
@@ -100,6 +111,7 @@ class Forest {
   std::vector<double> value_sum, reward;
   std::vector<float> raw_value, value_prefix;
   std::vector<uint8_t> kind;
+  std::vector<uint8_t> chance;  // 1 for chance (afterstate) nodes of stochastic trees
   // Child arrays [B, N, A].
   std::vector<int32_t> children;
   std::vector<float> prior;
@@ -120,6 +132,7 @@ class Forest {
   std::vector<int64_t> eval_action_flat;  // (b * N + parent) * A + slot
   std::vector<int64_t> eval_node;         // flat node index b * N + new node
   std::vector<float> eval_keep_hidden;    // 0 where the parent resets the value prefix
+  std::vector<uint8_t> eval_chance;       // 1 where the new node is a chance node
   int num_pending = 0;
   int sim = 0;  // simulations completed in this search
   bool awaiting_expand = false;
@@ -130,6 +143,10 @@ class Forest {
   int64_t child_at(int b, int n, int a) const { return node_at(b, n) * A + a; }
   double node_value(int64_t flat) const { return value_sum[flat] / visits[flat]; }
   double child_q(int b, int n, int c) const;
+  // Discount of the edge into node cf: 1 into a chance node, cfg.discount otherwise.
+  double edge_discount(int64_t cf) const { return chance[cf] ? 1.0 : cfg.discount; }
+  // Stochastic trees: the expectation over the codes of chance node n (see the top).
+  double chance_value(int b, int n) const;
   bool resets_prefix(int64_t flat) const;
   int next_to_play(int parent_to_play) const { return parent_to_play < 0 ? -1 : 3 - parent_to_play; }
   void init_node(int b, int n, int parent_node, int slot, int player);
@@ -142,6 +159,7 @@ class Forest {
 
   // Selection rules (muzero.cpp, gumbel.cpp).
   int select_puct(int b, int n);
+  int select_chance(int b, int n);
   int select_gumbel_root(int b);
   int select_gumbel_interior(int b, int n);
   // Gumbel helpers: completed Q of every slot, rescaled to [0, 1], then sigma(q).

@@ -1,0 +1,135 @@
+"""Stochastic MuZero on 2048 (pipezero/Game2048-v0): afterstates, 32 chance codes, 25 sims.
+
+    python recipes/stochastic_muzero_2048.py --seed 0 --exp-dir runs/smz_2048 --max-wall-s 1800
+    python recipes/stochastic_muzero_2048.py --set policy.num_simulations=50
+    python recipes/stochastic_muzero_2048.py --resume runs/smz_2048
+
+The run stops after ``--max-env-step`` environment steps or ``--max-wall-s`` seconds. The
+score of a 2048 game is its undiscounted return (the sum of merged tiles), so the evaluation
+returns are scores. The last line printed is ``RESULT {json}`` (``benchmarks/game2048.py``
+reads it).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from easydict import EasyDict
+from pipezero.middleware import (
+    calc_update_count,
+    ckpt_saver,
+    data_push,
+    env_collect,
+    interval_eval,
+    offpolicy_learn,
+    progress_bar,
+    tb_logger,
+    termination,
+)
+from pipezero.middleware.time_limit import time_limit
+
+from pipezero.checkpoint import resume
+from pipezero.data import ReplayBuffer
+from pipezero.envs import BatchEnv
+from pipezero.envs.game2048 import ENV_ID
+from pipezero.framework import Event, Task, TrainContext
+from pipezero.model.stochastic import StochasticMuZeroMLP
+from pipezero.policy.stochastic_muzero import StochasticMuZeroPolicy
+from pipezero.policy.stochastic_muzero_config import stochastic_muzero_config
+from pipezero.recipe import build_config, recipe_parser, result_line, seed_everything
+
+# 2048 settings on top of pipezero/policy/stochastic_muzero_config.py.
+GAME2048 = {
+    "exp_dir": "runs/stochastic_muzero_2048",
+    "max_env_step": 1_000_000,
+    "env": {"env_id": ENV_ID, "collector_env_num": 8, "evaluator_env_num": 8},
+    "policy": {
+        "model": {
+            "latent_dim": 128,
+            "hidden_dim": 256,
+            "support_size": 60,  # values up to ~3e3 (discount 0.99, scores in the thousands)
+            "reward_support_size": 30,  # one move merges at most a few hundred points
+            "chance_space_size": 32,  # 16 cells x {2, 4}
+        },
+        "num_simulations": 25,
+        "discount_factor": 0.99,
+        # T = 1 for the first 100k env steps, 0.5 up to 150k, then 0.25
+        "manual_temperature_decay": True,
+        "threshold_env_steps_for_final_temperature": 200_000,
+        "td_steps": 10,
+        "num_unroll_steps": 5,
+        "game_segment_length": 100,
+        "collect_env_steps": 8,
+        "batch_size": 128,
+        "replay_ratio": 0.1,
+        "replay_buffer_size": 50_000,
+        "learning_rate": 1e-3,
+        "target_update_freq": 200,
+        "eval_freq": 1000,
+        "n_evaluator_episode": 8,
+        "stop_value": None,
+    },
+}
+
+
+def make_policy(cfg: EasyDict, seed: int) -> StochasticMuZeroPolicy:
+    """The 2048 model and policy of a built config (also used to load checkpoints)."""
+    p = cfg.policy
+    model = StochasticMuZeroMLP((16, 4, 4), 4, **p.model)
+    return StochasticMuZeroPolicy(p, model, seed=seed)
+
+
+def main(argv: list[str] | None = None) -> TrainContext:
+    parser = recipe_parser(__doc__)
+    parser.add_argument(
+        "--max-wall-s", type=float, default=None, help="wall-clock budget in seconds"
+    )
+    args = parser.parse_args(argv)
+    cfg = build_config(stochastic_muzero_config, GAME2048, args, parser)
+    seed_everything(cfg.seed)
+    torch.set_num_threads(1)
+
+    collect_envs = BatchEnv.make(cfg.env.env_id, cfg.env.collector_env_num, seed=cfg.seed)
+    eval_envs = BatchEnv.make(cfg.env.env_id, cfg.env.evaluator_env_num, seed=cfg.seed + 10_000)
+    p = cfg.policy
+    policy = make_policy(cfg, cfg.seed)
+    buffer = ReplayBuffer(
+        capacity=p.replay_buffer_size,
+        num_unroll_steps=p.num_unroll_steps,
+        td_steps=p.td_steps,
+        discount_factor=p.discount_factor,
+        priority_prob_alpha=p.priority_prob_alpha if p.use_priority else 0.0,
+        priority_prob_beta=p.priority_prob_beta if p.use_priority else 0.0,
+        seed=cfg.seed,
+    )
+    ctx = TrainContext()
+    if args.resume:
+        resume(args.resume, ctx, policy, buffer)
+
+    task = Task(ctx)
+    task.use(interval_eval(p, policy, eval_envs))
+    task.use(env_collect(p, policy, collect_envs))
+    task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
+    task.use(calc_update_count(p))
+    task.use(offpolicy_learn(p, policy, buffer))
+    task.use(ckpt_saver(cfg.exp_dir, policy, buffer, save_freq=2000))
+    task.use(tb_logger(cfg.exp_dir))
+    task.use(progress_bar(cfg.max_env_step))
+    task.use(termination(max_env_step=cfg.max_env_step))
+    if args.max_wall_s is not None:
+        task.use(time_limit(args.max_wall_s))
+
+    start, history = time.perf_counter(), []
+    task.on(Event.EVAL_DONE, lambda c, r: history.append(r | {"unix_time": time.time()}))
+    ctx = task.run(mode=args.mode)
+    print(
+        result_line(
+            ctx, algorithm="stochastic_muzero", seed=cfg.seed, start=start, eval_history=history
+        )
+    )
+    return ctx
+
+
+if __name__ == "__main__":
+    main()

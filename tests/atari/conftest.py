@@ -1,0 +1,10 @@
+"""The Atari tests import their small parts from atari_toy.py beside them."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch
+
+torch.set_num_threads(1)

@@ -1,0 +1,11 @@
+"""The distributed tests reuse the tiny policies of tests/policy (also in spawned ranks: the
+children of torch.multiprocessing's spawn inherit this sys.path)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))
+
+import torch
+
+torch.set_num_threads(1)

@@ -1,0 +1,10 @@
+"""The ReZero tests import their small parts from rezero_toy.py beside them."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch
+
+torch.set_num_threads(1)  # tiny batches: threads only cost

@@ -1,0 +1,76 @@
+"""Stochastic MuZero MLP: shapes, the fused search call, the VQ chance encoder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pipezero.model.stochastic import StochasticModelProtocol, StochasticMuZeroMLP
+
+
+@pytest.fixture
+def model() -> StochasticMuZeroMLP:
+    torch.manual_seed(0)
+    m = StochasticMuZeroMLP((2, 3), 4, 6, latent_dim=8, hidden_dim=16, support_size=5)
+    for p in m.parameters():  # the heads start at zero; make the outputs interesting
+        torch.nn.init.normal_(p, std=0.3)
+    return m
+
+
+def test_shapes_of_every_function(model):
+    assert isinstance(model, StochasticModelProtocol)
+    obs = torch.randn(5, 2, 3)
+    root = model.initial_inference(obs)
+    assert root.latent.shape == (5, 8) and root.policy_logits.shape == (5, 4)
+    assert root.value.shape == (5,) and (root.reward == 0).all()
+    after = model.afterstate_recurrent_inference(root.latent, torch.tensor([0, 1, 2, 3, 0]))
+    assert after.latent.shape == (5, 8) and after.policy_logits.shape == (5, 6)
+    assert (after.reward == 0).all()
+    nxt = model.recurrent_inference(after.latent, torch.tensor([0, 5, 2, 3, 1]))
+    assert nxt.latent.shape == (5, 8) and nxt.policy_logits.shape == (5, 4)
+    assert nxt.reward.shape == (5,) and nxt.reward_logits.shape == (5, 11)
+    code, one_hot, probs = model.encode_chance(obs, torch.randn(5, 2, 3))
+    assert code.shape == (5,) and one_hot.shape == probs.shape == (5, 6)
+    torch.testing.assert_close(probs.sum(1), torch.ones(5))
+    assert (one_hot.argmax(1) == code).all() and (one_hot.detach().sum(1) == 1).all()
+
+
+def test_fused_search_call_matches_the_two_separate_calls(model):
+    latent = model.initial_inference(torch.randn(6, 2, 3)).latent
+    index = torch.tensor([0, 5, 3, 1, 2, 4])
+    to_chance = torch.tensor([True, False, True, False, False, True])
+    fused = model.stochastic_recurrent_inference(latent, index, to_chance)
+    after = model.afterstate_recurrent_inference(latent[to_chance], index[to_chance])
+    state = model.recurrent_inference(latent[~to_chance], index[~to_chance])
+    assert fused.policy_logits.shape == (6, 6)
+    torch.testing.assert_close(fused.latent[to_chance], after.latent)
+    torch.testing.assert_close(fused.policy_logits[to_chance], after.policy_logits)
+    torch.testing.assert_close(fused.value[to_chance], after.value)
+    assert (fused.reward[to_chance] == 0).all()
+    torch.testing.assert_close(fused.latent[~to_chance], state.latent)
+    torch.testing.assert_close(fused.policy_logits[~to_chance, :4], state.policy_logits)
+    torch.testing.assert_close(fused.value[~to_chance], state.value)
+    torch.testing.assert_close(fused.reward[~to_chance], state.reward)
+
+
+def test_dynamics_takes_code_indices_or_one_hot_rows(model):
+    after = torch.randn(3, 8)
+    codes = torch.tensor([1, 4, 0])
+    by_index = model.dynamics(after, codes)
+    by_one_hot = model.dynamics(after, torch.nn.functional.one_hot(codes, 6).float())
+    torch.testing.assert_close(by_index[0], by_one_hot[0])
+    torch.testing.assert_close(by_index[1], by_one_hot[1])
+
+
+def test_straight_through_code_carries_gradient_to_the_encoder(model):
+    obs, nxt = torch.randn(4, 2, 3), torch.randn(4, 2, 3)
+    _, one_hot, _ = model.encode_chance(obs, nxt)
+    latent, reward_logits = model.dynamics(torch.randn(4, 8), one_hot)
+    (latent.sum() + reward_logits.sum()).backward()
+    grads = [p.grad for p in model.encoder.parameters()]
+    assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_bad_sizes_are_rejected():
+    with pytest.raises(ValueError, match="chance_space_size"):
+        StochasticMuZeroMLP(4, 2, 0)

@@ -1,0 +1,10 @@
+"""The UniZero tests share tiny parts from unizero_toy.py (this directory on sys.path)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch
+
+torch.set_num_threads(1)  # tiny batches: threads only cost (see tests/policy/conftest.py)
