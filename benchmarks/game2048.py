@@ -9,6 +9,10 @@
 3. The final checkpoint plays ``--eval-episodes`` games with ``policy.evaluate`` (search
    without noise, most visited move).
 
+``--oracle-sims S [S ...]`` instead plays ``--eval-episodes`` games with the search over the
+*true* 2048 model and zero values (``tests/stochastic/oracle2048.py``) for each number of
+simulations: how far pure lookahead gets without any learned value.
+
 Prints one JSON object: both mean scores with their standard errors, the ratio (the target
 is >= 3), the run's counters and evaluation history, and the exact command.
 """
@@ -60,6 +64,35 @@ def load_recipe() -> ModuleType:
     return module
 
 
+def oracle_scores(sims: int, episodes: int, seed: int) -> np.ndarray:
+    """Scores of the Stochastic MuZero search over the true model (value 0 everywhere)."""
+    from pipezero.envs.game2048 import encode_board
+    from pipezero.mcts import MCTSConfig, StochasticMuZeroSearch
+
+    spec = importlib.util.spec_from_file_location(
+        "oracle2048", ROOT / "tests" / "stochastic" / "oracle2048.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    oracle = module.Oracle2048()
+    search = StochasticMuZeroSearch(
+        oracle, MCTSConfig(num_simulations=sims, discount_factor=0.99, seed=seed)
+    )
+    game = Game2048(seed)
+    scores = np.empty(episodes)
+    for i in range(episodes):
+        game.reset()
+        over = False
+        while not over:
+            legal = game.legal_actions()
+            root = oracle.initial_inference(torch.from_numpy(encode_board(game.board)[None]))
+            result = search.search(root, legal[None], add_exploration_noise=False)
+            visits = np.where(legal, result.visit_counts[0].numpy(), -1)
+            _, over = game.step(int(visits.argmax()))
+        scores[i] = game.score
+    return scores
+
+
 def summary(x: np.ndarray) -> dict[str, float]:
     return {
         "mean": float(x.mean()),
@@ -79,8 +112,21 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=0, help="run training under nice -n NICE")
     parser.add_argument("--exp-dir", default=None, help="run directory (default: a temp dir)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--oracle-sims", type=int, nargs="+", default=None, metavar="S")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.oracle_sims:
+        rand = random_scores(args.random_episodes, args.seed + 123)
+        out = {"benchmark": "game2048_oracle_search", "random_score": summary(rand)}
+        for sims in args.oracle_sims:
+            t0 = time.perf_counter()
+            scores = oracle_scores(sims, args.eval_episodes, args.seed)
+            out[f"oracle_{sims}_sims"] = summary(scores) | {
+                "ratio": float(scores.mean() / rand.mean()),
+                "wall_s": time.perf_counter() - t0,
+            }
+        print(json.dumps(out))
+        return
 
     t0 = time.perf_counter()
     rand = random_scores(args.random_episodes, args.seed + 123)

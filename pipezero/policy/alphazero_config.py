@@ -39,6 +39,9 @@ ALPHAZERO_CONFIG: dict[str, Any] = {
         # -- search --------------------------------------------------------------------------
         "num_simulations": 50,  # collection
         "eval_num_simulations": None,  # evaluation and play; None: num_simulations
+        # evaluation and play: average the network over the board's symmetries (G times the
+        # rows per call), so mirrored positions are played alike
+        "eval_average_symmetries": False,
         "pb_c_base": 19652.0,
         "pb_c_init": 1.25,
         "root_dirichlet_alpha": 0.3,

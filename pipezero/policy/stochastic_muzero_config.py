@@ -6,6 +6,8 @@ Keys added to the ``policy`` section:
 - ``model.chance_space_size``: ``C``, chance codes of the VQ encoder (32 covers 2048's
   16 cells x {2, 4});
 - ``model.encoder_hidden_dim``: width of the encoder's hidden layer;
+- ``model.pair_channels``: neighbouring-cell convolutions in the representation of board
+  observations (``StochasticMuZeroMLP``); 0 for vector observations;
 - ``afterstate_value_loss_weight``: weight of the afterstate value (``Q``) loss;
 - ``chance_loss_weight``: weight of the cross-entropy between the afterstate's chance
   distribution ``sigma`` and the encoder's code;
@@ -35,6 +37,7 @@ STOCHASTIC_MUZERO_CONFIG["policy"]["model"].update(
     {
         "chance_space_size": 32,
         "encoder_hidden_dim": 128,
+        "pair_channels": 0,
     }
 )
 STOCHASTIC_MUZERO_CONFIG["policy"].update(

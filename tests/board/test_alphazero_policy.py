@@ -127,3 +127,39 @@ def test_state_dict_round_trip_and_weights() -> None:
     third.set_weights(weights)
     third.model.eval()
     assert torch.equal(third.model(obs)[1], policy.model(obs)[1])
+
+
+@pytest.mark.parametrize("game_name", ["connect4", "tictactoe"])
+def test_symmetry_averaged_evaluation_treats_mirrored_positions_alike(game_name) -> None:
+    torch.manual_seed(0)
+    policy = tiny_alphazero(game_name, eval_average_symmetries=True)
+    policy.model.eval()
+    game = make_game(game_name)
+    moves = [3, 2, 2] if game_name == "connect4" else [0, 4, 1]
+    mirror = [6 - a for a in moves] if game_name == "connect4" else [2, 4, 1]
+    original, flipped = game.copy(), game.copy()
+    for a, b in zip(moves, mirror, strict=True):
+        original.step(a)
+        flipped.step(b)
+    obs = torch.as_tensor(np.stack([original.observation(), flipped.observation()]))
+    policy._root_value = None
+    log_probs, value = policy._evaluate_symmetric(obs)
+    assert torch.allclose(value[0], value[1], atol=1e-5)
+    reflect = np.arange(game.num_actions)
+    reflect = reflect[::-1] if game_name == "connect4" else reflect.reshape(3, 3)[:, ::-1].ravel()
+    assert torch.allclose(log_probs[0], log_probs[1][reflect.copy()], atol=1e-5)
+    assert torch.allclose(log_probs.exp().sum(1), torch.ones(2), atol=1e-5)
+    # without averaging the same network generally tells the two positions apart
+    plain_logits, _ = policy.model(obs)
+    assert not torch.allclose(plain_logits[0], plain_logits[1][reflect.copy()], atol=1e-5)
+    # the evaluation search plays the mirrored move in the mirrored position
+    result = policy.evaluate_games([original, flipped])
+    assert result.action[1] == reflect[result.action[0]]
+
+
+def test_symmetry_averaging_needs_the_symmetries() -> None:
+    game = make_game("connect4")
+    net = AlphaZeroNet(game.observation_shape, game.num_actions, num_channels=4)
+    cfg = {"use_augmentation": False, "eval_average_symmetries": True}
+    with pytest.raises(ValueError, match="eval_average_symmetries=True needs symmetries"):
+        AlphaZeroPolicy(cfg, net)

@@ -40,9 +40,9 @@ def concat_batches(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[s
     return out
 
 
-def fresh_policy(seed: int) -> Any:
+def fresh_policy(seed: int, kind: str = "muzero") -> Any:
     torch.manual_seed(MODEL_SEED + seed)  # every rank starts from a different initialisation
-    return tiny_policy("muzero", seed=seed, **LEARN_CFG)
+    return tiny_policy(kind, seed=seed, **LEARN_CFG)
 
 
 def params_of(policy: Any) -> dict[str, torch.Tensor]:
@@ -61,14 +61,18 @@ def run_rank(rank: int, world: int, port: int, batches: list[list[dict]], out: s
     }
     init_distributed("gloo", timeout_s=60, env=env)
     try:
-        result = {"fixed": _fixed_batches(rank, batches), **_pipeline(rank)}
+        result = {
+            "fixed": _fixed_batches(rank, batches, "muzero"),
+            "fixed_efficientzero": _fixed_batches(rank, batches, "efficientzero"),
+            **_pipeline(rank),
+        }
         torch.save(result, Path(out) / f"rank{rank}.pt")
     finally:
         shutdown_distributed()
 
 
-def _fixed_batches(rank: int, batches: list[list[dict]]) -> dict[str, torch.Tensor]:
-    policy = fresh_policy(seed=rank)
+def _fixed_batches(rank: int, batches: list[list[dict]], kind: str) -> dict[str, torch.Tensor]:
+    policy = fresh_policy(seed=rank, kind=kind)
     Task(TrainContext()).use(ddp_sync(policy.cfg, policy, ReplayBuffer(100, 3, 3)))
     for per_rank in batches:
         result = policy.learn(per_rank[rank])

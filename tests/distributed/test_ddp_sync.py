@@ -27,7 +27,9 @@ UPDATES = 4
 def two_ranks(tmp_path_factory):
     """Spawn 2 ranks once; both checks below read what they saved."""
     buffer = fill_buffer(tiny_policy("muzero"), batched_steps=40)
-    batches = [[buffer.sample(8) for _ in range(WORLD)] for _ in range(UPDATES)]
+    batches = [
+        [buffer.sample(8, with_unroll_obs=True) for _ in range(WORLD)] for _ in range(UPDATES)
+    ]
     out = tmp_path_factory.mktemp("ddp")
     mp.spawn(run_rank, args=(WORLD, free_port(), batches, str(out)), nprocs=WORLD, join=True)
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
@@ -46,6 +48,18 @@ def test_ranks_match_one_process_on_the_concatenated_batch(two_ranks):
         for r in range(WORLD):
             torch.testing.assert_close(ranks[r]["fixed"][name], value, rtol=1e-5, atol=1e-6)
         assert torch.equal(ranks[0]["fixed"][name], ranks[1]["fixed"][name])
+
+
+def test_batchnorm_models_stay_identical_across_ranks(two_ranks):
+    """EfficientZero's projection head has BatchNorm: per-rank batch statistics, but the
+    averaged gradients and running statistics keep the ranks identical."""
+    _, (r0, r1) = two_ranks
+    start = params_of(fresh_policy(seed=0, kind="efficientzero"))
+    assert any("running_mean" in name for name in r0["fixed_efficientzero"])
+    for name, value in r0["fixed_efficientzero"].items():
+        assert torch.equal(value, r1["fixed_efficientzero"][name]), name
+    moved = [n for n, v in r0["fixed_efficientzero"].items() if not torch.equal(v, start[n])]
+    assert len(moved) > len(start) // 2
 
 
 def test_pipeline_stays_in_lockstep_and_finish_reaches_every_rank(two_ranks):

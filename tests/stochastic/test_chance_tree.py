@@ -101,3 +101,22 @@ def test_plain_forest_behaviour_is_unchanged_by_the_chance_flag():
         np.full(1, -1, np.int32),
     )
     assert forest.simulate() == 1 and forest.eval_chance[0] == 0
+
+
+def test_search_with_the_true_2048_model_takes_the_big_merge():
+    from oracle2048 import Oracle2048
+
+    from pipezero.envs.game2048 import LEFT, RIGHT, encode_board, legal_actions_mask
+
+    board = np.zeros((4, 4), np.uint8)
+    board[0, :2] = 6  # two 64s side by side: left or right scores 128
+    board[2, 3] = 1
+    oracle = Oracle2048()
+    search = StochasticMuZeroSearch(
+        oracle, MCTSConfig(num_simulations=40, discount_factor=0.99), leaf_mask_fn=oracle.leaf_mask
+    )
+    root = oracle.initial_inference(torch.from_numpy(encode_board(board)[None]))
+    result = search.search(root, legal_actions_mask(board)[None], add_exploration_noise=False)
+    best = int(result.visit_counts[0].argmax())
+    assert best in (LEFT, RIGHT)
+    assert result.q_values[0, best] >= 128  # the merge reward reaches the root's Q

@@ -74,3 +74,18 @@ def test_straight_through_code_carries_gradient_to_the_encoder(model):
 def test_bad_sizes_are_rejected():
     with pytest.raises(ValueError, match="chance_space_size"):
         StochasticMuZeroMLP(4, 2, 0)
+
+
+def test_pair_convolutions_for_board_observations():
+    torch.manual_seed(0)
+    model = StochasticMuZeroMLP((16, 4, 4), 4, 32, latent_dim=8, hidden_dim=16, pair_channels=3)
+    obs = torch.zeros(2, 16, 4, 4)
+    obs[:, 0] = 1.0
+    other = obs.clone()
+    other[1, 0, 0, :2] = 0.0
+    other[1, 1, 0, :2] = 1.0  # two equal neighbours: a pair the convolutions see
+    out = model.initial_inference(other)
+    assert out.latent.shape == (2, 8) and out.policy_logits.shape == (2, 4)
+    assert not torch.allclose(out.latent[0], out.latent[1])
+    with pytest.raises(ValueError, match="pair_channels needs board observations"):
+        StochasticMuZeroMLP(10, 2, 4, pair_channels=4)
