@@ -73,9 +73,11 @@ class _Collector:
             self.obs = self._env_call(ctx, envs.reset)
         obs = self.obs
         returns: list[float] = []
-        segments: list[GameSegment] = []
-        num_steps = 0
-        while self._collecting(num_steps, len(segments)):
+        # Finished segments per environment, handed on environment-major: the buffer's
+        # insertion order steers its sampling, so a seeded run depends on this order.
+        finished: list[list[GameSegment]] = [[] for _ in self.writers]
+        num_steps = num_finished = 0
+        while self._collecting(num_steps, num_finished):
             num_steps += 1
             act = policy.collect(obs.observation, obs.action_mask, obs.to_play, ctx.env_step)
             out = self._env_call(ctx, envs.step, act.action)
@@ -109,12 +111,16 @@ class _Collector:
             obs = out.obs
             if self.reset_caches is not None and done.any():
                 self.reset_caches(np.flatnonzero(done))
-            segments += [seg for writer in self.writers for seg in writer.pop_finished()]
+            for mine, writer in zip(finished, self.writers, strict=True):
+                popped = writer.pop_finished()
+                mine += popped
+                num_finished += len(popped)
         self.obs = obs
         if self.reset_caches is not None:
             self.reset_caches(None)
         ctx.env_episode += len(returns)
         ctx.collect_episode_returns = returns
+        segments = [seg for mine in finished for seg in mine]
         ctx.new_segments = segments
         if self.task is not None:
             self.task.emit(Event.NEW_DATA, ctx, segments)

@@ -5,10 +5,11 @@
     python recipes/alphazero_connect4.py --resume runs/alphazero_connect4
     pipezero play connect4 runs/alphazero_connect4
 
-Every 1000 updates, evaluation plays 100 games against the rule bot (50 as first player, 50
-as second) with a 200-simulation search; the run stops at the first evaluation winning 95% of
-them (the target is 90%: a bar above it, as stopping at the first good score favours luck), at
-``max_env_step`` or at ``--max-minutes``.
+Every 2000 updates, evaluation plays 100 games against the rule bot (50 as first player, 50
+as second) with a 200-simulation search averaged over the board's mirror image; the run stops
+at ``max_env_step`` or ``--max-minutes`` (``--set policy.stop_opponent=rule_bot --set
+policy.stop_win_rate=0.95`` stops at the first evaluation winning 95%, but such a stop was
+lucky twice: the few distinct lines of one match need not be those of the next).
 The last line printed is ``RESULT {json}`` (``benchmarks/board_games.py`` reads it).
 """
 
@@ -54,13 +55,12 @@ CONNECT4 = {
         "min_buffer_transitions": 1000,
         "lr_schedule": "cosine",  # to lr_final_ratio over ~30 minutes of updates
         "lr_decay_iters": 15_000,
-        "eval_freq": 1000,
-        # The stopping evaluation is the benchmark's match: 100 games, 50 on each side; its
-        # bar is above the 0.9 target because stopping at the first good score favours luck.
+        # The benchmark's match: 100 games, 50 on each side. No early stop: the deterministic
+        # agent and the rule bot play only a few distinct lines per match, so one perfect
+        # evaluation does not carry over to other bot seeds (docs/board_games.md).
+        "eval_freq": 2000,
         "n_evaluator_episode": 100,
         "eval_opponents": ["rule_bot"],
-        "stop_opponent": "rule_bot",
-        "stop_win_rate": 0.95,
     },
 }
 

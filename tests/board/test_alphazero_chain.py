@@ -80,12 +80,13 @@ def test_connect4_and_gomoku_recipes_run_their_chain(name, extra, tmp_path, caps
     assert (checkpoint_dir(tmp_path) / FINAL_NAME).is_file()
 
 
-def test_connect4_stops_on_an_evaluation_the_size_of_the_target() -> None:
+def test_connect4_evaluates_on_the_targets_match_with_a_mirror_averaged_agent() -> None:
     recipe = load_recipe("alphazero_connect4")
     args = recipe_parser(None, modes=("sync",), time_budget=True).parse_args([])
     p = build_config(alphazero_config, recipe.CONNECT4, args).policy
-    assert p.stop_opponent == "rule_bot" and p.stop_win_rate >= 0.9
+    assert p.eval_opponents == ["rule_bot"] and p.stop_opponent is None
     assert p.n_evaluator_episode == 100 and p.eval_sides == "both"
+    assert p.eval_average_symmetries and p.eval_num_simulations > p.num_simulations
 
 
 def test_board_recipes_refuse_async_mode_as_a_usage_error(capsys) -> None:

@@ -45,7 +45,7 @@ def make_policy(seed: int = 0) -> StochasticMuZeroPolicy:
     return StochasticMuZeroPolicy(POLICY, StochasticMuZeroMLP((16, 4, 4), 4, **MODEL), seed=seed)
 
 
-def fill_buffer(policy: StochasticMuZeroPolicy, steps: int = 60) -> ReplayBuffer:
+def fill_buffer(policy: StochasticMuZeroPolicy, steps: int = 40) -> ReplayBuffer:
     c = policy.cfg
     envs = BatchEnv.make(ENV_ID, 2, seed=0)
     buffer = ReplayBuffer(2000, c.num_unroll_steps, c.td_steps, c.discount_factor, seed=0)
