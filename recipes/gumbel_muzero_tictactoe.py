@@ -141,15 +141,7 @@ def main(argv: list[str] | None = None) -> TrainContext:
     p = cfg.policy
     model = MuZeroMLP(collect_envs.observation_shape, collect_envs.action_space_size, **p.model)
     policy = GumbelMuZeroPolicy(p, model, seed=cfg.seed)
-    buffer = ReplayBuffer(
-        capacity=p.replay_buffer_size,
-        num_unroll_steps=p.num_unroll_steps,
-        td_steps=p.td_steps,
-        discount_factor=p.discount_factor,
-        priority_prob_alpha=p.priority_prob_alpha if p.use_priority else 0.0,
-        priority_prob_beta=p.priority_prob_beta if p.use_priority else 0.0,
-        seed=cfg.seed,
-    )
+    buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
     single_player = cfg.env.battle_mode == "play_with_bot"
     agent = PolicyPlayer(policy, single_player=single_player, name="gumbel_muzero")
     opponents = {

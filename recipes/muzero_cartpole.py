@@ -79,15 +79,7 @@ def main(argv: list[str] | None = None) -> TrainContext:
     obs_shape, num_actions = collect_envs.observation_shape, collect_envs.action_space_size
     model = MuZeroMLP(obs_shape, num_actions, **p.model)
     policy = MuZeroPolicy(p, model, seed=cfg.seed)
-    buffer = ReplayBuffer(
-        capacity=p.replay_buffer_size,
-        num_unroll_steps=p.num_unroll_steps,
-        td_steps=p.td_steps,
-        discount_factor=p.discount_factor,
-        priority_prob_alpha=p.priority_prob_alpha if p.use_priority else 0.0,
-        priority_prob_beta=p.priority_prob_beta if p.use_priority else 0.0,
-        seed=cfg.seed,
-    )
+    buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
     ctx = TrainContext()
     if args.resume:
         resume(args.resume, ctx, policy, buffer)

@@ -124,15 +124,7 @@ def main(argv: list[str] | None = None) -> ReanalyzeContext:
     model = MuZeroConv(collect_envs.observation_shape, collect_envs.action_space_size, **p.model)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     policy = ReZeroPolicy(p, model, seed=cfg.seed, device=device)
-    buffer = FrameReplayBuffer(
-        capacity=p.replay_buffer_size,
-        num_unroll_steps=p.num_unroll_steps,
-        td_steps=p.td_steps,
-        discount_factor=p.discount_factor,
-        priority_prob_alpha=p.priority_prob_alpha if p.use_priority else 0.0,
-        priority_prob_beta=p.priority_prob_beta if p.use_priority else 0.0,
-        seed=cfg.seed,
-    )
+    buffer = FrameReplayBuffer.from_config(p, seed=cfg.seed)
     ctx = ReanalyzeContext()
     if args.resume:
         resume(args.resume, ctx, policy, buffer)

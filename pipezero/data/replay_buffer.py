@@ -22,6 +22,8 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,6 +89,22 @@ class ReplayBuffer:
         self._next_id = 0
         self._max_priority = 1.0
         self._layout: tuple | None = None  # GameSegment.layout: (obs shape, A, action shape, Ks)
+
+    @classmethod
+    def from_config(cls, policy_cfg: Mapping[str, Any], seed: int | None = None) -> ReplayBuffer:
+        """The buffer a policy config asks for: ``replay_buffer_size``, ``num_unroll_steps``,
+        ``td_steps``, ``discount_factor``, and ``priority_prob_alpha`` / ``priority_prob_beta``
+        when ``use_priority`` is on (uniform sampling, no importance weights, when it is off)."""
+        prioritised = bool(policy_cfg["use_priority"])
+        return cls(
+            capacity=policy_cfg["replay_buffer_size"],
+            num_unroll_steps=policy_cfg["num_unroll_steps"],
+            td_steps=policy_cfg["td_steps"],
+            discount_factor=policy_cfg["discount_factor"],
+            priority_prob_alpha=policy_cfg["priority_prob_alpha"] if prioritised else 0.0,
+            priority_prob_beta=policy_cfg["priority_prob_beta"] if prioritised else 0.0,
+            seed=seed,
+        )
 
     # -- size -------------------------------------------------------------------------------
 

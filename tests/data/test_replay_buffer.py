@@ -230,3 +230,15 @@ def test_batch_to_tensors_and_errors():
         buffer.push(GameSegment((1,), A, L, K, N))
     with pytest.raises(ValueError, match="capacity"):
         ReplayBuffer(0, K, N)
+
+
+def test_from_config_reads_the_policy_keys_and_turns_priorities_off():
+    from pipezero.policy import muzero_config
+
+    p = muzero_config({"policy": {"replay_buffer_size": 1234, "td_steps": 7}}).policy
+    buf = ReplayBuffer.from_config(p, seed=3)
+    assert (buf.capacity, buf.td_steps, buf.num_unroll_steps) == (1234, 7, p.num_unroll_steps)
+    assert buf.discount_factor == p.discount_factor
+    assert buf.priority_prob_alpha == p.priority_prob_alpha > 0
+    uniform = ReplayBuffer.from_config(p | {"use_priority": False})
+    assert uniform.priority_prob_alpha == uniform.priority_prob_beta == 0.0
