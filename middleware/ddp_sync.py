@@ -102,7 +102,7 @@ class _DDPSync:
         dist.all_reduce(flag, op=dist.ReduceOp.SUM)
         if int(flag.item()) == 0:
             return
-        reasons = all_gather_object(self.task._finish_reason if self.task.finished else None)
+        reasons = all_gather_object(self.task.finish_reason)
         rank, reason = next((r, why) for r, why in enumerate(reasons) if why is not None)
         if not self.task.finished:
             self.task.finish(f"rank {rank}: {reason}")

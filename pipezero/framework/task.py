@@ -139,10 +139,11 @@ class Task(Generic[C]):
     @property
     def finished(self) -> bool:
         """Whether :meth:`finish` was called (or the run ended)."""
-        return self._finish_reason is not None
+        return self.finish_reason is not None
 
     @property
-    def _finish_reason(self) -> str | None:
+    def finish_reason(self) -> str | None:
+        """The reason given to the first :meth:`finish` call, ``None`` while the run goes on."""
         with self._reason.cond:
             return self._reason.load()
 
@@ -212,9 +213,9 @@ class Task(Generic[C]):
             self._deliver_error(exc)
             raise
         self.finish("max_steps" if max_steps is not None else "completed")  # no-op if set
-        self.ctx.finish_reason = self._finish_reason
-        logger.info("run finished (%s) after %d steps", self._finish_reason, self.ctx.task_step)
-        self.events.emit(Event.FINISH, self.ctx, self._finish_reason)
+        self.ctx.finish_reason = self.finish_reason
+        logger.info("run finished (%s) after %d steps", self.finish_reason, self.ctx.task_step)
+        self.events.emit(Event.FINISH, self.ctx, self.finish_reason)
         return self.ctx
 
     def _share_with_processes(self) -> None:
@@ -225,7 +226,7 @@ class Task(Generic[C]):
         if self._stop.is_set():
             stop.set()
         self._stop = stop
-        self._reason = backend.state(self._finish_reason, "finish reason")
+        self._reason = backend.state(self.finish_reason, "finish reason")
         self.weights.share(backend.mp_context, backend.weights_capacity)
 
     def _enter_process(self, role: str, send: Callable[..., None]) -> None:

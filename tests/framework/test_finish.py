@@ -153,3 +153,11 @@ def test_failing_error_listener_does_not_hide_the_original_error() -> None:
 def test_error_event_cannot_be_emitted_by_users() -> None:
     with pytest.raises(ValueError, match="delivered by the engine"):
         Task(TrainContext()).emit(Event.ERROR, None, None)
+
+
+def test_finish_reason_is_public_and_none_until_finish() -> None:
+    task = Task(TrainContext())
+    assert task.finish_reason is None and not task.finished
+    task.finish("enough")
+    task.finish("later")
+    assert task.finish_reason == "enough" and task.finished
