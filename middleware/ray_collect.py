@@ -141,7 +141,7 @@ class _RayCollector:
         for result in results:
             out = result.value
             for segment in out["segments"]:
-                segment.weight_version = result.weight_version  # type: ignore[attr-defined]
+                segment.weight_version = result.weight_version
             segments += out["segments"]
             returns += out["episode_returns"]
             ctx.env_step += int(out["env_steps"])

@@ -100,7 +100,11 @@ class GameSegment:
         episode_end: ``E``, position of the final observation, or ``-1`` if the episode goes
             on past the padding.
         terminated: the episode ended in a terminal state (rather than a truncation).
+        weight_version: ``train_iter`` of the weights that played the segment, where the
+            collector records it (Ray self-play actors do); ``-1``: not recorded.
     """
+
+    weight_version: int = -1
 
     def __init__(
         self,
