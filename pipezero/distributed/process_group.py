@@ -266,9 +266,22 @@ def init_distributed(
 
 
 def shutdown_distributed() -> None:
-    """Destroy the default process group if one is running (safe to call twice)."""
-    if is_initialized():
-        dist.destroy_process_group()
+    """Destroy the default process group if one is running (safe to call twice).
+
+    Every rank first waits for the others (at most 60 s): rank 0 hosts the rendezvous store,
+    and a rank that tears its group down while another is still finishing can abort that
+    rank's teardown (seen as ``terminate called without an active exception``).
+    """
+    if not is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=60))
+        else:
+            dist.barrier()
+    except RuntimeError as exc:  # another rank died or left: shut down anyway
+        logger.warning("process group shut down without a final barrier: %s", exc)
+    dist.destroy_process_group()
 
 
 def _info() -> DistInfo:
