@@ -93,8 +93,10 @@ def tb_logger(exp_dir: str | os.PathLike[str], flush_secs: int = 10) -> Middlewa
     ==========================================  ===============  ==============================
 
     Logging happens after this middleware's ``yield``, so the whole step is seen wherever it
-    sits in the chain (in async mode: the step of the role it joins). The event file is created
-    at the first value, flushed every ``flush_secs`` seconds and closed on ``Event.FINISH`` (or
+    sits in the chain (in async mode: the step of the role it joins; placed after the
+    learner's middleware, it gets each collector step's ``collect_episode_returns`` with that
+    step's segments, because the read is declared). The event file is created at the first
+    value, flushed every ``flush_secs`` seconds and closed on ``Event.FINISH`` (or
     ``Event.ERROR``, so the curves up to a crash are on disk).
 
     Args:
@@ -107,6 +109,6 @@ def tb_logger(exp_dir: str | os.PathLike[str], flush_secs: int = 10) -> Middlewa
     return middleware(
         tb.step,
         name="tb_logger",
-        reads=("train_iter", "env_step", "timings"),
+        reads=("train_iter", "env_step", "timings", "collect_episode_returns"),
         setup=tb.setup,
     )

@@ -279,6 +279,6 @@ def mlflow_logger(
     return middleware(
         run.step,
         name="mlflow_logger",
-        reads=("train_iter", "env_step", "timings"),
+        reads=("train_iter", "env_step", "timings", "collect_episode_returns"),
         setup=run.setup,
     )

@@ -110,7 +110,8 @@ def progress_bar(
     that finished last, from ``ctx.collect_episode_returns``). It updates after each step
     (after this middleware's ``yield``) and closes on ``Event.FINISH`` or ``Event.ERROR``. In
     async mode place it after the learner's middleware, so that it shares their role
-    (``env_step`` is mirrored from the collector).
+    (``env_step`` is mirrored from the collector, and the declared read of
+    ``collect_episode_returns`` brings each collector step's returns with its segments).
 
     Args:
         total_env_steps: the run's budget of environment steps (``None``: unknown, no ETA).
@@ -133,6 +134,6 @@ def progress_bar(
     return middleware(
         progress.step,
         name="progress_bar",
-        reads=("env_step", "train_iter"),
+        reads=("env_step", "train_iter", "collect_episode_returns"),
         setup=progress.setup,
     )

@@ -34,6 +34,7 @@ __all__ = [
 _KIND = "pipezero.kind"
 _PERSISTENT = "persistent"
 _PER_STEP = "per_step"
+_OPTIONAL = "pipezero.optional"
 
 #: Fields written by the engine itself; middleware may read them but never declare writes.
 ENGINE_FIELDS: frozenset[str] = frozenset({"task_step", "finish_reason", "timings"})
@@ -57,15 +58,22 @@ def per_step(
     default: Any = MISSING,
     *,
     default_factory: Callable[[], Any] | Any = MISSING,
+    optional: bool = False,
 ) -> Any:
     """Declare a field that :meth:`Context.renew` resets to its default after every step.
 
     A default (or ``default_factory`` for mutable values such as lists) is required, since
-    the field is reset to it.
+    the field is reset to it. ``optional=True`` says that the default is itself a valid
+    value ("nothing this step", e.g. no episode finished): a middleware may then read the
+    field although no middleware before it writes it (the chain check asks for no writer),
+    and sees the default when none does. Where a role writes it, async mode still carries it
+    to the readers in other roles, like any per-step field.
     """
     _require_default(default, default_factory)
     return dataclasses.field(
-        default=default, default_factory=default_factory, metadata={_KIND: _PER_STEP}
+        default=default,
+        default_factory=default_factory,
+        metadata={_KIND: _PER_STEP, _OPTIONAL: bool(optional)},
     )
 
 
@@ -83,6 +91,7 @@ class _Schema:
 
     persistent: tuple[str, ...]
     per_step: tuple[str, ...]
+    optional: tuple[str, ...]
 
     @property
     def names(self) -> frozenset[str]:
@@ -101,18 +110,21 @@ def _schema(cls: type[Context]) -> _Schema:
             )
     persistent_names: list[str] = []
     step_names: list[str] = []
+    optional_names: list[str] = []
     for f in dataclasses.fields(cls):
         kind = f.metadata.get(_KIND)
         if kind == _PERSISTENT:
             persistent_names.append(f.name)
         elif kind == _PER_STEP:
             step_names.append(f.name)
+            if f.metadata.get(_OPTIONAL):
+                optional_names.append(f.name)
         else:
             raise TypeError(
                 f"{cls.__name__}.{f.name} is a plain dataclass field; declare it with "
                 f"persistent(...) (kept across steps) or per_step(...) (reset after each step)"
             )
-    return _Schema(tuple(persistent_names), tuple(step_names))
+    return _Schema(tuple(persistent_names), tuple(step_names), tuple(optional_names))
 
 
 @dataclass(kw_only=True)
@@ -167,6 +179,12 @@ class Context:
         return _schema(cls).per_step
 
     @classmethod
+    def optional_fields(cls) -> tuple[str, ...]:
+        """Names of the per-step fields declared ``optional=True`` (readable without a
+        writer), in declaration order."""
+        return _schema(cls).optional
+
+    @classmethod
     def field_names(cls) -> frozenset[str]:
         """All declared field names."""
         return _schema(cls).names
@@ -194,7 +212,8 @@ class TrainContext(Context):
     Per step:
         new_segments: game segments collected during this step.
         collect_episode_returns: returns of the collection episodes that finished during
-            this step (empty when none did).
+            this step (empty when none did, or when no middleware of the chain collects
+            episodes: the field is optional, so loggers may always read it).
         update_count: gradient updates the learner should do this step.
         train_data: a sampled training batch (when sampling is its own middleware).
         train_output: learner statistics of this step (losses, grad norm, ...).
@@ -208,7 +227,7 @@ class TrainContext(Context):
     last_eval_iter: int = persistent(-1)
 
     new_segments: list[Any] = per_step(default_factory=list)
-    collect_episode_returns: list[float] = per_step(default_factory=list)
+    collect_episode_returns: list[float] = per_step(default_factory=list, optional=True)
     update_count: int = per_step(0)
     train_data: Any = per_step(None)
     train_output: Any = per_step(None)

@@ -38,7 +38,8 @@ def validate_chain(chain: Sequence[Middleware], ctx_cls: type[Context]) -> None:
     """Check that every declared read is satisfied by the time its middleware runs.
 
     A read is satisfied by a persistent field (it always holds a value), an engine field
-    (``timings``, ``task_step``, ``finish_reason``) or a per-step field that an earlier
+    (``timings``, ``task_step``, ``finish_reason``), a per-step field declared
+    ``optional=True`` (its default is a valid value) or a per-step field that an earlier
     declared middleware writes. Undeclared middleware (plain callables) are skipped.
 
     Raises:
@@ -46,7 +47,7 @@ def validate_chain(chain: Sequence[Middleware], ctx_cls: type[Context]) -> None:
     """
     if not chain:
         raise ChainError("the task has no middleware; add some with task.use(...)")
-    available = set(ctx_cls.persistent_fields()) | ENGINE_FIELDS
+    available = set(ctx_cls.persistent_fields()) | set(ctx_cls.optional_fields()) | ENGINE_FIELDS
     for mw in chain:
         if not mw.declared:
             continue

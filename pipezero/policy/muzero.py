@@ -209,10 +209,7 @@ class MuZeroPolicy(PolicyStateMixin):
         # Normalisation statistics move during the forward pass; keep them to undo a skip.
         saved_buffers = [b.detach().clone() for b in self.model.buffers()]
         targets = self.compute_targets(batch)
-        obs = torch.as_tensor(batch["obs"], dtype=torch.float32, device=self.device)
-        actions = torch.as_tensor(batch["actions"], dtype=torch.long, device=self.device)
-        unroll = self.unroll(obs, actions)
-        losses = self.losses(unroll, targets, batch)
+        losses, root_value_logits = self.forward_losses(batch, targets)
         weights = torch.as_tensor(batch["weights"], dtype=torch.float32, device=self.device)
         total = (weights * losses["per_sample"]).mean()
         info = {k: float(v.detach().mean()) for k, v in losses.items() if k != "per_sample"}
@@ -234,12 +231,28 @@ class MuZeroPolicy(PolicyStateMixin):
         self.train_iter += 1
         update_target(self.target_model, self.model, self.train_iter, self.cfg)
         with torch.no_grad():
-            predicted = self.model.value_support.logits_to_scalar(unroll.value_logits[:, 0])
+            predicted = self.model.value_support.logits_to_scalar(root_value_logits)
             error = (predicted - targets.value[:, 0]).abs()
         info["predicted_value"] = float(predicted.mean())
         info["target_value"] = float(targets.value[:, 0].mean())
         priorities = error.double().cpu().numpy() + float(self.cfg.priority_eps)
         return LearnResult(info=info, priorities=priorities)
+
+    def forward_losses(
+        self, batch: dict[str, np.ndarray], targets: UnrollTargets
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The learner model's forward pass over ``batch`` and its losses: the per-row losses
+        of :meth:`losses` (``per_sample [B]`` among them) and the root positions' value logits
+        ``[B, 2S + 1]``, from which :meth:`learn` computes the new priorities.
+
+        MuZero unrolls the dynamics along the stored actions (:meth:`unroll`); a policy that
+        trains its model another way (UniZero's teacher forcing) overrides this method and
+        keeps the rest of :meth:`learn` (skipping, clipping, stepping, target update,
+        priorities)."""
+        obs = torch.as_tensor(batch["obs"], dtype=torch.float32, device=self.device)
+        actions = torch.as_tensor(batch["actions"], dtype=torch.long, device=self.device)
+        unroll = self.unroll(obs, actions)
+        return self.losses(unroll, targets, batch), unroll.value_logits[:, 0]
 
     def _skip(self, info: dict[str, float], what: str, buffers: list[torch.Tensor]) -> LearnResult:
         with torch.no_grad():

@@ -30,8 +30,10 @@ searches every stored position again with the target world model, walking each s
 forwards so that every root sees the real history before it, as when collecting.
 
 The class reuses :class:`~pipezero.policy.muzero.MuZeroPolicy` for what does not depend on the
-model's structure (search configuration, target computation, acting results, weights and
-checkpoints) and sets up the same attributes in its own constructor.
+model's structure (search configuration, target computation, the update around the losses in
+``learn``, acting results, weights and checkpoints) and sets up the same attributes in its own
+constructor; teacher forcing replaces MuZero's unroll through the
+:meth:`~pipezero.policy.muzero.MuZeroPolicy.forward_losses` hook.
 """
 
 from __future__ import annotations
@@ -49,11 +51,11 @@ from pipezero.data.game_segment import GameSegment
 from pipezero.data.segment_targets import num_search_positions
 from pipezero.mcts import MuZeroSearch
 from pipezero.model.unizero import KVWindow, SequenceOutput
-from pipezero.policy.base import ActResult, LearnResult
+from pipezero.policy.base import ActResult
 from pipezero.policy.losses import soft_cross_entropy, support_cross_entropy
 from pipezero.policy.muzero import MuZeroPolicy
 from pipezero.policy.rezero_reanalyze import ReanalyzeResult
-from pipezero.policy.schedules import make_lr_scheduler, make_optimizer, update_target
+from pipezero.policy.schedules import make_lr_scheduler, make_optimizer
 from pipezero.policy.targets import UnrollTargets
 from pipezero.policy.temperature import sample_actions, visit_count_temperature
 from pipezero.policy.unizero_config import UNIZERO_CONFIG
@@ -166,41 +168,15 @@ class UniZeroPolicy(MuZeroPolicy):
 
     # -- learning --------------------------------------------------------------------------
 
-    def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
-        """One gradient update on a batch of ``ReplayBuffer.sample(..., with_unroll_obs=True)``;
-        see the module doc."""
-        self.model.train()
-        saved_buffers = [b.detach().clone() for b in self.model.buffers()]
-        targets = self.compute_targets(batch)
+    def forward_losses(
+        self, batch: dict[str, np.ndarray], targets: UnrollTargets
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Teacher forcing instead of MuZero's unroll (:meth:`MuZeroPolicy.learn` does the
+        rest): the :meth:`sequence_losses` of ``batch`` and the value logits ``[B, 2S + 1]``
+        at each row's first position. ``batch`` comes from
+        ``ReplayBuffer.sample(..., with_unroll_obs=True)``; see the module doc."""
         out, goal = self.teacher_forcing(batch)
-        losses = self.sequence_losses(out, goal, targets, batch)
-        weights = torch.as_tensor(batch["weights"], dtype=torch.float32, device=self.device)
-        total = (weights * losses["per_sample"]).mean()
-        info = {k: float(v.detach().mean()) for k, v in losses.items() if k != "per_sample"}
-        info["total_loss"] = float(total.detach())
-        if not np.isfinite(info["total_loss"]):
-            return self._skip(info, "loss", saved_buffers)
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        grad_norm = float(
-            nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg.grad_clip_value))
-        )
-        info["grad_norm"] = grad_norm
-        if not np.isfinite(grad_norm):
-            self.optimizer.zero_grad(set_to_none=True)
-            return self._skip(info, "gradient norm", saved_buffers)
-        self.optimizer.step()
-        info["lr"] = float(self.optimizer.param_groups[0]["lr"])
-        self.lr_scheduler.step()
-        self.train_iter += 1
-        update_target(self.target_model, self.model, self.train_iter, self.cfg)
-        with torch.no_grad():
-            predicted = self.model.value_support.logits_to_scalar(out.value_logits[:, 0])
-            error = (predicted - targets.value[:, 0]).abs()
-        info["predicted_value"] = float(predicted.mean())
-        info["target_value"] = float(targets.value[:, 0].mean())
-        priorities = error.double().cpu().numpy() + float(self.cfg.priority_eps)
-        return LearnResult(info=info, priorities=priorities)
+        return self.sequence_losses(out, goal, targets, batch), out.value_logits[:, 0]
 
     def _unroll_observations(self, batch: dict[str, np.ndarray]) -> torch.Tensor:
         """``[B, K + 1, *O]`` float32 observations of every unroll position."""

@@ -15,6 +15,7 @@ from pipezero.framework import (
     as_middleware,
     middleware,
 )
+from pipezero.framework.partition import plan_roles
 
 
 def noop(ctx: Context) -> None:
@@ -93,6 +94,21 @@ def test_persistent_and_engine_fields_need_no_writer() -> None:
     task = Task(TrainContext())
     task.use(middleware(noop, name="log", reads=("train_iter", "env_step", "timings")))
     assert task.run(max_steps=1).task_step == 1
+
+
+def test_optional_per_step_fields_need_no_writer_but_still_cross_roles() -> None:
+    assert TrainContext.optional_fields() == ("collect_episode_returns",)
+    learner_log = middleware(noop, name="log", role="learner", reads=("collect_episode_returns",))
+    alone = Task(TrainContext()).use(learner_log)
+    alone.validate()
+    alone.validate("async")
+    with_writer = Task(TrainContext())
+    with_writer.use(
+        middleware(noop, name="collect", role="collector", writes=("collect_episode_returns",))
+    )
+    with_writer.use(learner_log)
+    plans = plan_roles(with_writer.chain, TrainContext)
+    assert plans["learner"].step_inputs == {"collector": ("collect_episode_returns",)}
 
 
 def test_per_step_read_after_a_writer_is_fine() -> None:

@@ -15,7 +15,7 @@ from pipezero.middleware import tb_logger
 from pipezero.middleware.logger import TB_DIR, scalars
 from tensorboardX.proto import event_pb2
 
-from pipezero.framework import Task, TrainContext, middleware
+from pipezero.framework import ProcessBackend, Task, ThreadBackend, TrainContext, middleware
 
 
 def read_scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -70,6 +70,37 @@ def test_event_file_has_the_expected_tags(tmp_path: Path) -> None:
     assert logged["collect/episode_return_max"][-1] == (ctx.env_step, 3.0)
     assert [step for step, _ in logged["time/step"]] == [0, 1, 2]  # x = task_step (0-based)
     assert all(v >= 0 for _, v in logged["time/toy_learn"])
+
+
+@middleware(role="collector", reads=("env_episode",), writes=("collect_episode_returns",))
+def numbered_returns(ctx: TrainContext) -> None:
+    """One finished episode per collector step; its return is its episode number."""
+    ctx.collect_episode_returns = [float(ctx.env_episode)]
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_async_learner_logs_the_collectors_episode_returns(backend: str, tmp_path: Path) -> None:
+    """The returns travel with the collector's other per-step fields to the learner's role,
+    where the logger sits (the collector runs in a thread or a forked process)."""
+    chosen = ThreadBackend() if backend == "thread" else ProcessBackend(("collector",))
+    task = Task(TrainContext(), backend=chosen)
+    task.use(toy_collect()).use(numbered_returns)
+    task.use(fixed_updates(1)).use(toy_learn(TinyPolicy())).use(tb_logger(tmp_path))
+    task.run(max_steps=3, mode="async")
+    assert task.role_steps == {"collector": 3, "learner": 3}
+    logged = read_scalars(tmp_path / TB_DIR)["collect/episode_return_mean"]
+    assert sorted(value for _, value in logged) == [1.0, 2.0, 3.0]  # each step's, once
+
+
+def test_chains_that_never_write_episode_returns_still_run(tmp_path: Path) -> None:
+    assert "collect_episode_returns" in tb_logger(tmp_path).reads  # so async mode carries it
+    for mode in ("sync", "async"):
+        task = Task(TrainContext()).use(toy_collect())
+        task.use(fixed_updates(1)).use(toy_learn(TinyPolicy())).use(tb_logger(tmp_path / mode))
+        task.run(max_steps=2, mode=mode)
+        logged = read_scalars(tmp_path / mode / TB_DIR)
+        assert logged["train/total_loss"]  # (async: the learner steps on env_step changes)
+        assert "collect/episode_return_mean" not in logged
 
 
 def test_file_grows_and_is_closed_on_finish(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from mw_toy import TinyPolicy, fixed_updates, toy_collect, toy_eval, toy_learn
 from pipezero.middleware import progress_bar, termination
 
-from pipezero.framework import Task, TrainContext, middleware
+from pipezero.framework import ProcessBackend, Task, TrainContext, middleware
 
 
 class Terminal(io.StringIO):
@@ -103,3 +103,17 @@ def test_shows_the_mean_return_of_the_last_collection_episodes() -> None:
     task.run(max_steps=3)
     steps = out.getvalue().strip().split("\r")
     assert "collect=-]" in steps[1] and steps[-1].rstrip().endswith("collect=2]")
+
+
+def test_async_bar_shows_the_returns_of_a_collector_in_another_process() -> None:
+    out = io.StringIO()
+
+    @middleware(role="collector", reads=("env_episode",), writes=("collect_episode_returns",))
+    def returns(ctx: TrainContext) -> None:
+        ctx.collect_episode_returns = [float(ctx.env_episode)]
+
+    task = Task(TrainContext(), backend=ProcessBackend(("collector",)))
+    task.use(toy_collect()).use(returns).use(fixed_updates(1)).use(toy_learn(TinyPolicy()))
+    task.use(progress_bar(100, enable=True, file=out, mininterval=0))  # the learner's role
+    task.run(max_steps=3, mode="async")
+    assert out.getvalue().rstrip().endswith("collect=3]")

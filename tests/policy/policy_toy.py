@@ -44,7 +44,11 @@ def tiny_policy(kind: str = "muzero", seed: int = 0, **overrides: Any) -> MuZero
 
 
 def fill_buffer(policy: MuZeroPolicy, batched_steps: int = 40, seed: int = 0) -> ReplayBuffer:
-    """Collect CartPole transitions with ``policy`` (2 environments) into a fresh buffer."""
+    """Collect CartPole transitions with ``policy`` (2 environments) into a fresh buffer.
+
+    A policy with ``reset_caches`` (UniZero) has the environments whose episode ended reset
+    after each step, as ``env_collect`` does. The UniZero tests use this through
+    ``unizero_toy.fill_buffer``."""
     c = policy.cfg
     envs = BatchEnv.make("CartPole-v1", 2, seed=seed)
     buffer = ReplayBuffer(1000, c.num_unroll_steps, c.td_steps, c.discount_factor, seed=seed)
@@ -68,6 +72,8 @@ def fill_buffer(policy: MuZeroPolicy, batched_steps: int = 40, seed: int = 0) ->
             )
             if out.done[i]:
                 w.end_episode(out.final_observation[i], bool(out.terminated[i]))
+        if hasattr(policy, "reset_caches") and out.done.any():
+            policy.reset_caches(np.flatnonzero(out.done))
         obs = out.obs
     for w in writers:
         for seg in w.pop_finished():

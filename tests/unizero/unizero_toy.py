@@ -1,14 +1,14 @@
-"""Tiny real parts shared by the UniZero tests: a small world model, a policy, a buffer."""
+"""Tiny real parts shared by the UniZero tests: a small world model, a policy, a buffer
+(collected by ``tests/policy/policy_toy.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+import policy_toy
 import torch
 
-from pipezero.data import GameSegmentWriter, ReplayBuffer
-from pipezero.envs import BatchEnv
+from pipezero.data import ReplayBuffer
 from pipezero.model.unizero import UniZeroModel
 from pipezero.policy.unizero import UniZeroPolicy
 
@@ -55,35 +55,6 @@ def tiny_policy(seed: int = 0, **overrides: Any) -> UniZeroPolicy:
 
 
 def fill_buffer(policy: UniZeroPolicy, batched_steps: int = 30, seed: int = 0) -> ReplayBuffer:
-    """Collect CartPole transitions with ``policy`` (2 environments) into a fresh buffer."""
-    c = policy.cfg
-    envs = BatchEnv.make("CartPole-v1", 2, seed=seed)
-    buffer = ReplayBuffer(1000, c.num_unroll_steps, c.td_steps, c.discount_factor, seed=seed)
-    writers = [
-        GameSegmentWriter((4,), 2, c.game_segment_length, c.num_unroll_steps, c.td_steps)
-        for _ in range(2)
-    ]
-    obs = envs.reset()
-    for step in range(batched_steps):
-        act = policy.collect(obs.observation, obs.action_mask, obs.to_play, step)
-        out = envs.step(act.action)
-        for i, w in enumerate(writers):
-            w.append(
-                obs.observation[i],
-                obs.action_mask[i],
-                -1,
-                int(act.action[i]),
-                float(out.reward[i]),
-                act.visit_policy[i],
-                float(act.root_value[i]),
-            )
-            if out.done[i]:
-                w.end_episode(out.final_observation[i], bool(out.terminated[i]))
-        if out.done.any():
-            policy.reset_caches(np.flatnonzero(out.done))
-        obs = out.obs
-    for w in writers:
-        for seg in w.pop_finished():
-            buffer.push(seg)
-    assert buffer.num_transitions > 0
-    return buffer
+    """Collect CartPole transitions with ``policy`` (2 environments, caches reset when an
+    episode ends) into a fresh buffer: ``policy_toy.fill_buffer`` with fewer steps."""
+    return policy_toy.fill_buffer(policy, batched_steps, seed)
