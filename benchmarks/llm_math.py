@@ -7,11 +7,12 @@ character LM. Prints JSON and draws an accuracy-vs-RL-time PNG.
 
 For each seed the warm start (``--sft-steps`` supervised steps) runs once and is shared by the
 variants (cached in the work directory). Every run is its own process with one torch thread;
-``--jobs`` runs that many at once (they share the CPU). The RL budget counts the seconds
-spent in the RL middleware (``text_rollout``, ``reward_scoring``, ``onpolicy_learn``; the
-held-out evaluations are not counted), so a run gets the same RL compute wherever it is
-evaluated. Per variant the JSON gives the median over seeds of the accuracy gain (final
-accuracy minus the warm start's). Extra ``--set key=value`` pairs override the recipes' config.
+``--jobs`` runs that many at once. The RL budget counts CPU seconds spent in the RL
+middleware (``text_rollout``, ``reward_scoring``, ``onpolicy_learn``; the held-out
+evaluations are not counted): one RL minute is a minute of one core's work, so a run gets the
+same RL compute however many jobs share the machine (wall time grows instead). Per variant
+the JSON gives the median over seeds of the accuracy gain (final accuracy minus the warm
+start's). Extra ``--set key=value`` pairs override the recipes' config.
 """
 
 from __future__ import annotations
@@ -22,22 +23,26 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 #: variant -> overrides of the recipes' config (on top of the recipe named by "learn.algo")
+#: (the GRPO pair are the recipe's settings, differing only in the normalisation)
 VARIANTS: dict[str, dict[str, Any]] = {
-    "appo": {"learn": {"algo": "appo"}},
-    "grpo": {"learn": {"algo": "grpo"}, "collect": {"num_prompts": 16, "group_size": 8}},
-    "grpo_batch": {
-        "learn": {"algo": "grpo", "grpo_normalization": "batch"},
+    "grpo": {
+        "learn": {"algo": "grpo", "grpo_credit": "step"},
         "collect": {"num_prompts": 16, "group_size": 8},
     },
+    "appo": {"learn": {"algo": "appo"}},
     "tppo": {"learn": {"algo": "tppo"}},
+    "grpo_batch": {
+        "learn": {"algo": "grpo", "grpo_credit": "step", "grpo_normalization": "batch"},
+        "collect": {"num_prompts": 16, "group_size": 8},
+    },
 }
 RL_MIDDLEWARE = ("text_rollout", "reward_scoring", "onpolicy_learn")
 #: learner / collection statistics averaged over a run (diagnostics in the JSON)
@@ -64,12 +69,18 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(1)
     cfg = make_config(spec["config"])
     budget = spec["rl_seconds"]
-    refs: dict[str, Any] = {"rl_s": 0.0}
+    refs: dict[str, Any] = {"rl_s": 0.0, "clock": (time.process_time(), time.perf_counter())}
     train: dict[str, list[float]] = {}
 
-    def rl_budget(ctx: Any) -> Iterator[None]:
-        yield  # after the whole step: its timings are known
-        refs["rl_s"] += sum(ctx.timings.get(name, 0.0) for name in RL_MIDDLEWARE)
+    def rl_budget(ctx: Any) -> None:
+        # Runs after every other working middleware of the step. The step's CPU time (one
+        # torch thread: the process is single-threaded) is shared out by the middleware's wall
+        # times, so the budget counts compute, whatever else runs on the machine.
+        cpu, wall = time.process_time(), time.perf_counter()
+        step_cpu, step_wall = cpu - refs["clock"][0], wall - refs["clock"][1]
+        refs["clock"] = (cpu, wall)
+        rl_wall = sum(ctx.timings.get(name, 0.0) for name in RL_MIDDLEWARE)
+        refs["rl_s"] += step_cpu * min(1.0, rl_wall / step_wall) if step_wall > 0 else 0.0
         if ctx.train_output:
             stats = {**ctx.train_output, **ctx.train_output["collect"]}
             for key in TRAIN_STATS:
@@ -83,7 +94,17 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     task, parts = build_task(cfg, [middleware(rl_budget, name="rl_budget", setup=setup)])
     curve: list[dict[str, float]] = []
-    task.on(Event.EVAL_DONE, lambda ctx, r: curve.append({**r, "rl_s": refs["rl_s"]}))
+
+    def on_eval(ctx: Any, result: dict[str, float]) -> None:
+        curve.append({**result, "rl_s": refs["rl_s"]})
+        print(  # progress in the run's log (the parent reads stdout)
+            f"eval rl_s={refs['rl_s']:.0f} train_iter={ctx.train_iter} "
+            f"accuracy={result['accuracy']:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    task.on(Event.EVAL_DONE, on_eval)
     start = time.perf_counter()
     ctx = task.run(max_steps=1 if budget <= 0 else None)
     if budget > 0 and curve[-1]["train_iter"] != ctx.train_iter:
@@ -113,14 +134,23 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _launch(spec: dict[str, Any], log: Path) -> dict[str, Any]:
+_RECORD_LOCK = threading.Lock()
+
+
+def _launch(spec: dict[str, Any], log: Path, record: Path | None = None) -> dict[str, Any]:
+    """Run one worker process; its result is also appended to ``record`` (JSON lines) as
+    soon as it ends, so finished runs survive an interrupted benchmark."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     with log.open("w") as err:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"run failed (exit {proc.returncode}), log: {log}")
-    return json.loads(lines[-1][len("RESULT ") :])
+    result = json.loads(lines[-1][len("RESULT ") :])
+    if record is not None:
+        with _RECORD_LOCK, record.open("a") as f:
+            f.write(json.dumps({"log": log.name, **result}) + "\n")
+    return result
 
 
 def _plot(runs: list[dict[str, Any]], path: Path) -> None:
@@ -138,7 +168,7 @@ def _plot(runs: list[dict[str, Any]], path: Path) -> None:
         ax.plot(
             xs, ys, color=colors[run["variant"]], alpha=0.8, label=run["variant"] if first else None
         )
-    ax.set_xlabel("RL time (minutes, evaluation excluded)")
+    ax.set_xlabel("RL CPU time (minutes of one core, evaluation excluded)")
     ax.set_ylabel("held-out exact-answer accuracy (%)")
     ax.set_title("tiny char LM on multi-step arithmetic, after a supervised warm start")
     ax.grid(alpha=0.3)
@@ -190,7 +220,12 @@ def main() -> None:
             (
                 s,
                 v,
-                pool.submit(_launch, spec(s, v, 60 * args.rl_minutes), work / f"{v}_seed{s}.log"),
+                pool.submit(
+                    _launch,
+                    spec(s, v, 60 * args.rl_minutes),
+                    work / f"{v}_seed{s}.log",
+                    work / "runs.jsonl",
+                ),
             )
             for v in args.variants
             for s in args.seeds
