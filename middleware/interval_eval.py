@@ -24,8 +24,8 @@ def evaluate_episodes(
 
     Episodes are spread evenly over the environments (environment ``i`` plays
     ``ceil`` or ``floor`` of ``num_episodes / N``) so that short episodes are not
-    over-represented; environments that are done with their share step on unsearched (their
-    extra episodes are not counted).
+    over-represented; environments that are done with their share step on unsearched with
+    their first legal move (their extra episodes are not counted).
 
     Returns:
         ``(returns [num_episodes], lengths [num_episodes])``.
@@ -40,8 +40,12 @@ def evaluate_episodes(
     while (done < quota).any():
         active = np.flatnonzero(done < quota)
         act = policy.evaluate(obs.observation[active], obs.action_mask[active], obs.to_play[active])
-        # [N] indices, or [N, D] continuous actions
-        actions = np.zeros((n, *act.action.shape[1:]), dtype=act.action.dtype)
+        # [N] indices, or [N, D] continuous actions; an environment done with its share
+        # plays its first legal move (a masked env may reject a fixed one)
+        if act.action.ndim == 1:
+            actions = np.argmax(obs.action_mask, axis=1).astype(act.action.dtype)
+        else:
+            actions = np.zeros((n, *act.action.shape[1:]), dtype=act.action.dtype)
         actions[active] = act.action
         out = envs.step(actions)
         for i, stats in out.episodes:

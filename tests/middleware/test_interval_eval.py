@@ -68,3 +68,24 @@ def test_stop_value_finishes_the_task_with_a_real_policy():
 def test_bad_options_are_rejected():
     with pytest.raises(ValueError, match="eval_freq"):
         interval_eval({"eval_freq": 0, "n_evaluator_episode": 1}, Constant(), None)
+
+
+class FirstLegal:
+    """Plays the first legal move of each board."""
+
+    def evaluate(self, obs, action_mask, to_play):
+        n, a = action_mask.shape
+        act = np.argmax(action_mask, axis=1).astype(np.int64)
+        return ActResult(act, np.zeros((n, a)), np.zeros(n), np.zeros(n))
+
+
+def test_environments_done_with_their_share_only_play_legal_moves():
+    from pipezero.envs import GymAdapter
+    from pipezero.envs.board.gym_env import BoardGameGymEnv
+
+    # 3 episodes on 2 boards: board 1 finishes its share first and keeps stepping while
+    # board 0 plays its second game; filling cell 0 again would be an illegal move (error)
+    envs = BatchEnv([GymAdapter(BoardGameGymEnv("tictactoe"), seed=i) for i in range(2)])
+    returns, lengths = evaluate_episodes(FirstLegal(), envs, 3)
+    assert returns.shape == lengths.shape == (3,)
+    assert (lengths >= 5).all()  # a self-play TicTacToe game lasts at least 5 moves
