@@ -12,10 +12,10 @@ import pytest
 import torch
 
 transformers = pytest.importorskip(
-    "transformers", reason="transformers is not installed (optional: pip install transformers peft)"
+    "transformers", reason="transformers is not installed (optional: pip install 'pipezero[llm]')"
 )
 pytest.importorskip(
-    "peft", reason="peft is not installed (optional: pip install transformers peft)"
+    "peft", reason="peft is not installed (optional: pip install 'pipezero[llm]')"
 )
 tokenizers = pytest.importorskip("tokenizers", reason="tokenizers comes with transformers")
 

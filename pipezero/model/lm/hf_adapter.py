@@ -1,9 +1,9 @@
 """Use a Hugging Face ``transformers`` causal LM (with a ``peft`` LoRA adapter) as the policy's
 language model.
 
-``transformers`` and ``peft`` are optional: install them with
-``pip install transformers peft``. Models are loaded from a local directory only
-(``local_files_only=True``): nothing is downloaded.
+``transformers`` and ``peft`` are optional: install them with ``pip install "pipezero[llm]"``.
+Models are loaded from a local directory only (``local_files_only=True``): nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def require_hf() -> tuple[Any, Any]:
     except ImportError as exc:
         raise ImportError(
             f"the Hugging Face adapter needs transformers and peft ({exc}); install them with "
-            f"`pip install transformers peft`"
+            "`pip install 'pipezero[llm]'`"
         ) from exc
     return transformers, peft
 
