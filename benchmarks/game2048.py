@@ -7,7 +7,8 @@
 2. ``recipes/stochastic_muzero_2048.py`` trains for ``--minutes`` of wall time (a subprocess,
    optionally under ``nice -n NICE``), writing its final checkpoint.
 3. The final checkpoint plays ``--eval-episodes`` games with ``policy.evaluate`` (search
-   without noise, most visited move).
+   without noise, most visited move), with ``--eval-sims`` simulations if given (only this
+   final evaluation; training and its evaluations keep the recipe's settings).
 
 ``--oracle-sims S [S ...]`` instead plays ``--eval-episodes`` games with the search over the
 *true* 2048 model and zero values (``tests/stochastic/oracle2048.py``) for each number of
@@ -113,6 +114,13 @@ def main() -> None:
     parser.add_argument("--exp-dir", default=None, help="run directory (default: a temp dir)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--oracle-sims", type=int, nargs="+", default=None, metavar="S")
+    parser.add_argument(
+        "--eval-sims",
+        type=int,
+        default=None,
+        metavar="S",
+        help="simulations of the final evaluation (default: the recipe's eval settings)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.oracle_sims:
@@ -147,7 +155,12 @@ def main() -> None:
     run = json.loads(lines[-1][len("RESULT ") :])
 
     recipe = load_recipe()
-    cfg = merge_config(stochastic_muzero_config(recipe.GAME2048), parse_set_overrides(args.set))
+    overrides = parse_set_overrides(args.set)
+    if args.eval_sims is not None:
+        if args.eval_sims < 1:
+            raise SystemExit(f"--eval-sims must be >= 1, got {args.eval_sims}")
+        overrides.setdefault("policy", {})["eval_num_simulations"] = args.eval_sims
+    cfg = merge_config(stochastic_muzero_config(recipe.GAME2048), overrides)
     policy = recipe.make_policy(cfg, args.seed)
     policy.load_state_dict(load_checkpoint(Path(exp_dir) / "ckpt" / "final.pt")["policy"])
     t0 = time.perf_counter()
@@ -176,8 +189,12 @@ def main() -> None:
                 ],
                 "random_wall_s": random_s,
                 "final_eval_wall_s": eval_s,
+                "final_eval_num_simulations": int(
+                    cfg.policy.eval_num_simulations or cfg.policy.num_simulations
+                ),
                 "overrides": args.set,
-                "command": " ".join(cmd),
+                "command": " ".join(sys.argv),
+                "train_command": " ".join(cmd),
             }
         )
     )

@@ -7,7 +7,9 @@ chance outcome:
 - afterstate dynamics ``phi``: (state, action) -> afterstate latent ``[B, D]``;
 - afterstate prediction ``psi``: afterstate -> chance-code logits ``[B, C]`` (``sigma``) and
   afterstate value logits ``[B, 2S + 1]`` (``Q``);
-- dynamics ``g``: (afterstate, chance code) -> next state latent and reward logits;
+- dynamics ``g``: (afterstate, chance code) -> next state latent and reward logits (or, with
+  ``afterstate_reward=True``, ``phi`` predicts the reward: environments whose reward is
+  fixed by the move before the chance outcome, such as 2048);
 - prediction ``f``: state -> policy logits ``[B, A]`` and value logits;
 - encoder ``e``: (observation ``o_t``, next observation ``o_{t+1}``) -> one of ``C`` chance
   codes, a VQ-VAE with the fixed codebook of one-hot vectors: the code is the argmax of the
@@ -91,6 +93,19 @@ class StochasticMuZeroMLP(nn.Module):
             captures in board games are properties of neighbouring cells, which an MLP on the
             raw planes learns slowly (on 2048 boards, the reward of each move reached a test
             correlation of 0.93 after 500 supervised steps with 64 pair channels, 0.62 without).
+        line_channels: for board observations ``[C, H, W]``: channels of a two-layer line
+            encoder, a convolution with kernel ``(1, W)`` (each row) and one with ``(H, 1)``
+            (each column), each followed by a ``1 x 1`` convolution; the ``(H + W) *
+            line_channels`` features join the representation's input. A 2048 move slides and
+            merges whole lines, gaps included, so the reward of a move is a sum over lines of
+            one function of a line. 0 (default) adds none.
+        afterstate_reward: where the reward of a step is predicted. ``False`` (the paper's
+            form): by the dynamics ``g(as, c)``, on the edge from the chance node to the next
+            state. ``True``: by the afterstate dynamics ``phi(s, a)``, on the edge from the
+            decision node into the chance node, for environments whose reward is a function
+            of ``(s, a)`` alone (2048: the merges happen before the tile spawns), so the
+            reward does not depend on the sampled chance code. The tree's backup is the same
+            (``Q(s, a) = r + V(as)``, ``V(as) = E_c[discount * V(s')]``).
         latent_norm: ``"layernorm"``, ``"minmax"`` or ``"none"``.
         activation: hidden activation name.
 
@@ -115,6 +130,8 @@ class StochasticMuZeroMLP(nn.Module):
         num_hidden_layers: int = 1,
         encoder_hidden_dim: int = 128,
         pair_channels: int = 0,
+        line_channels: int = 0,
+        afterstate_reward: bool = False,
         latent_norm: str = "layernorm",
         activation: str = "relu",
     ) -> None:
@@ -156,6 +173,37 @@ class StochasticMuZeroMLP(nn.Module):
             self.pair_v = nn.Conv2d(ch, pair_channels, (2, 1))
             repr_in += pair_channels * (h * (w - 1) + (h - 1) * w)
         self.pair_act = make_activation(activation)
+        if (
+            isinstance(line_channels, bool)
+            or not isinstance(line_channels, int)
+            or line_channels < 0
+        ):
+            raise ValueError(f"line_channels must be an int >= 0, got {line_channels!r}")
+        self.line_rows: nn.Module | None = None
+        self.line_cols: nn.Module | None = None
+        if line_channels:
+            if len(self.observation_shape) != 3:
+                raise ValueError(
+                    f"line_channels needs board observations [C, H, W], got observation_shape "
+                    f"{self.observation_shape}; use line_channels=0"
+                )
+            ch, h, w = self.observation_shape
+            self.line_rows = nn.Sequential(
+                nn.Conv2d(ch, line_channels, (1, w)),
+                make_activation(activation),
+                nn.Conv2d(line_channels, line_channels, 1),
+                make_activation(activation),
+            )
+            self.line_cols = nn.Sequential(
+                nn.Conv2d(ch, line_channels, (h, 1)),
+                make_activation(activation),
+                nn.Conv2d(line_channels, line_channels, 1),
+                make_activation(activation),
+            )
+            repr_in += line_channels * (h + w)
+        if not isinstance(afterstate_reward, bool):
+            raise ValueError(f"afterstate_reward must be a bool, got {afterstate_reward!r}")
+        self.afterstate_reward = afterstate_reward
 
         self.repr_trunk = _trunk(repr_in, hidden_dim, num_hidden_layers, activation)
         self.repr_out = nn.Linear(hidden_dim, latent_dim)
@@ -193,6 +241,10 @@ class StochasticMuZeroMLP(nn.Module):
             pairs_h = self.pair_act(self.pair_h(obs)).flatten(1)
             pairs_v = self.pair_act(self.pair_v(obs)).flatten(1)
             x = torch.cat([x, pairs_h, pairs_v], dim=1)
+        if self.line_rows is not None and self.line_cols is not None:
+            rows = self.line_rows(obs).flatten(1)
+            cols = self.line_cols(obs).flatten(1)
+            x = torch.cat([x, rows, cols], dim=1)
         return self.latent_norm(self.repr_out(self.repr_trunk(x)))
 
     def _transition(
@@ -207,7 +259,15 @@ class StochasticMuZeroMLP(nn.Module):
 
     def afterstate_dynamics(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """``phi``: ``(state [B, D], action [B] int64)`` -> afterstate ``[B, D]``."""
-        return self._transition(latent, self.trans_token_embed(action.reshape(-1)))[0]
+        return self.afterstate_transition(latent, action)[0]
+
+    def afterstate_transition(
+        self, latent: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``phi`` with its reward output: ``(state [B, D], action [B] int64)`` ->
+        ``(afterstate [B, D], reward logits [B, 2S_r + 1])``; the reward logits are the
+        step's reward only with ``afterstate_reward=True`` (otherwise untrained)."""
+        return self._transition(latent, self.trans_token_embed(action.reshape(-1)))
 
     def dynamics(
         self, afterstate: torch.Tensor, code: torch.Tensor
@@ -215,7 +275,8 @@ class StochasticMuZeroMLP(nn.Module):
         """``g``: ``(afterstate [B, D], code)`` -> ``(next state [B, D], reward logits)``.
 
         ``code`` is ``[B]`` int64 code indices, or ``[B, C]`` one-hot rows (possibly with a
-        straight-through gradient from :meth:`encode_chance`).
+        straight-through gradient from :meth:`encode_chance`). With ``afterstate_reward=True``
+        the reward logits are untrained (the reward comes from :meth:`afterstate_transition`).
         """
         a = self.action_space_size
         if code.dim() == 1:
@@ -274,33 +335,43 @@ class StochasticMuZeroMLP(nn.Module):
         self, latent: torch.Tensor, action: torch.Tensor, hidden: Any = None
     ) -> NetworkOutput:
         """``phi`` then ``psi``: ``policy_logits`` holds the chance logits ``[B, C]``, ``value``
-        the afterstate value, ``reward`` zeros."""
-        after = self.afterstate_dynamics(latent, action)
+        the afterstate value, ``reward`` the move's reward with ``afterstate_reward=True``,
+        zeros otherwise."""
+        after, reward_logits = self.afterstate_transition(latent, action)
         chance, value_logits = self.afterstate_prediction(after)
+        value, reward = decode_value_and_reward(
+            self.value_support, value_logits, self.reward_support, reward_logits
+        )
+        if not self.afterstate_reward:
+            reward = torch.zeros_like(reward)
         return NetworkOutput(
             latent=after,
             policy_logits=chance,
-            value=self.value_support.logits_to_scalar(value_logits),
-            reward=after.new_zeros(after.shape[0]),
+            value=value,
+            reward=reward,
             value_logits=value_logits,
+            reward_logits=reward_logits if self.afterstate_reward else None,
         )
 
     def recurrent_inference(
         self, afterstate: torch.Tensor, code: torch.Tensor, hidden: Any = None
     ) -> NetworkOutput:
-        """``g`` then ``f``: next states from afterstates ``[B, D]`` and codes ``[B]``."""
+        """``g`` then ``f``: next states from afterstates ``[B, D]`` and codes ``[B]``
+        (``reward`` zeros with ``afterstate_reward=True``)."""
         latent, reward_logits = self.dynamics(afterstate, code)
         policy, value_logits = self.prediction(latent)
         value, reward = decode_value_and_reward(
             self.value_support, value_logits, self.reward_support, reward_logits
         )
+        if self.afterstate_reward:
+            reward = torch.zeros_like(reward)
         return NetworkOutput(
             latent=latent,
             policy_logits=policy,
             value=value,
             reward=reward,
             value_logits=value_logits,
-            reward_logits=reward_logits,
+            reward_logits=None if self.afterstate_reward else reward_logits,
         )
 
     def stochastic_recurrent_inference(
@@ -317,7 +388,7 @@ class StochasticMuZeroMLP(nn.Module):
             :class:`NetworkOutput` with ``latent [M, D]``, ``policy_logits [M, max(A, C)]``
             (chance logits in the first ``C`` columns of afterstate rows, policy logits in the
             first ``A`` of state rows, zeros elsewhere), ``value [M]`` and ``reward [M]``
-            (0 for afterstate rows).
+            (0 for afterstate rows, or for state rows with ``afterstate_reward=True``).
         """
         a, c = self.action_space_size, self.chance_space_size
         token = torch.where(to_chance, index, index + a)
@@ -336,7 +407,7 @@ class StochasticMuZeroMLP(nn.Module):
             latent=nxt,
             policy_logits=logits,
             value=value,
-            reward=torch.where(to_chance, torch.zeros_like(reward), reward),
+            reward=torch.where(to_chance == self.afterstate_reward, reward, 0.0),
             value_logits=value_logits,
             reward_logits=reward_logits,
         )

@@ -8,11 +8,17 @@ What changes from :class:`~pipezero.policy.muzero.MuZeroPolicy`:
 - the unroll alternates the two halves of an environment step: for ``k = 0 .. K - 1``,
   ``as_k = phi(s_k, a_k)`` (afterstate dynamics) and ``s_{k+1}, r_{k+1} = g(as_k, c_k)``
   where ``c_k`` is the VQ encoder's code of ``(o_{t+k}, o_{t+k+1})`` entering the dynamics
-  as a one-hot with a straight-through gradient;
+  as a one-hot with a straight-through gradient; with a model built with
+  ``afterstate_reward=True`` the reward of step ``k`` comes from ``phi(s_k, a_k)`` instead
+  (:meth:`~pipezero.model.stochastic.StochasticMuZeroMLP.afterstate_transition`);
+- ``eval_num_simulations`` (optional) gives the evaluation search its own number of
+  simulations;
 - losses added to MuZero's (policy, value, reward on the states):
 
   - afterstate value: ``Q(as_k)`` towards the same n-step target ``z_{t+k}`` as the state's
-    value (the return of taking ``a_k``), weight ``afterstate_value_loss_weight``;
+    value (the return of taking ``a_k``), or ``z_{t+k} - r_{t+k}`` when the model predicts
+    the reward on the afterstate (``afterstate_reward``), weight
+    ``afterstate_value_loss_weight``;
   - chance: cross-entropy of the afterstate's chance logits ``sigma_k`` against the
     (detached) code ``c_k``, weight ``chance_loss_weight``;
   - commitment: ``||softmax(e(o_{t+k}, o_{t+k+1})) - one_hot(c_k)||^2``, weight
@@ -85,6 +91,31 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
                 )
         super().__init__(cfg, model, **kwargs)
         self._unroll_obs: torch.Tensor | None = None
+        eval_sims = self.cfg.eval_num_simulations
+        if eval_sims is not None and (
+            isinstance(eval_sims, bool) or not isinstance(eval_sims, int) or eval_sims < 1
+        ):
+            raise ValueError(
+                f"eval_num_simulations must be a positive int, or None to use num_simulations; "
+                f"got {eval_sims!r}"
+            )
+        self.eval_search = self._make_eval_search(self.acting_model, int(kwargs.get("seed", 0)))
+
+    def _make_eval_search(self, model: torch.nn.Module, seed: int) -> MuZeroSearch:
+        """The evaluation search: ``eval_num_simulations`` (or ``num_simulations``), seed
+        ``seed + 1`` as in :class:`MuZeroPolicy`."""
+        mcts = self.mcts_config(seed)
+        sims = self.cfg.eval_num_simulations
+        if sims is not None:
+            mcts = mcts.replace(num_simulations=int(sims))
+        return self.search_class(model, mcts.replace(seed=seed + 1))
+
+    def acting_copy(self, seed: int) -> StochasticMuZeroPolicy:
+        """:meth:`MuZeroPolicy.acting_copy` with this policy's evaluation search settings."""
+        actor = super().acting_copy(seed)
+        assert isinstance(actor, StochasticMuZeroPolicy)
+        actor.eval_search = actor._make_eval_search(actor.acting_model, seed)
+        return actor
 
     @property
     def needs_unroll_obs(self) -> bool:
@@ -125,9 +156,16 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
             prev = torch.cat([obs[:, None], nxt[:, :-1]], dim=1)
             codes, one_hot, probs = model.encode_chance(prev.flatten(0, 1), nxt.flatten(0, 1))
             codes, one_hot, probs = codes.view(b, k), one_hot.view(b, k, -1), probs.view(b, k, -1)
+        # The reward of step k comes from phi(s_k, a_k) with afterstate_reward, else g(as_k, c_k).
+        after_reward = bool(getattr(model, "afterstate_reward", False))
         for step in range(k):
-            after = model.afterstate_dynamics(scale_gradient(latent, scale), actions[:, step])
-            latent, logits = model.dynamics(after, one_hot[:, step])  # type: ignore[index]
+            state = scale_gradient(latent, scale)
+            if after_reward:
+                after, logits = model.afterstate_transition(state, actions[:, step])
+                latent, _ = model.dynamics(after, one_hot[:, step])  # type: ignore[index]
+            else:
+                after = model.afterstate_dynamics(state, actions[:, step])
+                latent, logits = model.dynamics(after, one_hot[:, step])  # type: ignore[index]
             afters.append(after)
             latents.append(latent)
             reward_logits.append(logits)
@@ -155,6 +193,20 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
             chance_probs=probs,
         )
 
+    def afterstate_value_targets(self, targets: UnrollTargets, k: int) -> torch.Tensor:
+        """``[B, K]`` targets of ``Q(as_0 .. as_{K-1})``.
+
+        The afterstate's value is what the tree adds to the reward on the edge into it: the
+        n-step return ``z_{t+k}`` when the reward sits on the chance edges (it is earned after
+        the afterstate), and ``z_{t+k} - r_{t+k}`` with ``afterstate_reward`` (the move's
+        reward is already on the edge into the afterstate; counting it in the value too
+        would count it twice).
+        """
+        value = targets.value[:, :k]
+        if getattr(self.model, "afterstate_reward", False):
+            value = value - targets.reward[:, :k] * targets.reward_mask[:, :k]
+        return value
+
     def losses(
         self, unroll: Unroll, targets: UnrollTargets, batch: dict[str, np.ndarray]
     ) -> dict[str, torch.Tensor]:
@@ -168,7 +220,9 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
         c = self.cfg
         w = unroll_step_weights(k, self.device)[1:]
         after_ce = support_cross_entropy(
-            unroll.afterstate_value_logits, targets.value[:, :k], self.model.value_support
+            unroll.afterstate_value_logits,
+            self.afterstate_value_targets(targets, k),
+            self.model.value_support,
         )
         out["afterstate_value_loss"] = (after_ce * targets.value_mask[:, :k] * w).sum(1)
         mask = torch.as_tensor(batch["unroll_obs_mask"], dtype=torch.float32, device=self.device)

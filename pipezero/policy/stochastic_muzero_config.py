@@ -8,6 +8,13 @@ Keys added to the ``policy`` section:
 - ``model.encoder_hidden_dim``: width of the encoder's hidden layer;
 - ``model.pair_channels``: neighbouring-cell convolutions in the representation of board
   observations (``StochasticMuZeroMLP``); 0 for vector observations;
+- ``model.line_channels``: row and column encoders in the representation of board
+  observations (``StochasticMuZeroMLP``); 0 for none;
+- ``model.afterstate_reward``: predict the reward with the afterstate dynamics ``phi(s, a)``
+  instead of the dynamics ``g(as, c)`` (environments whose reward does not depend on the
+  chance outcome, such as 2048);
+- ``eval_num_simulations``: simulations of the evaluation search (``policy.evaluate``);
+  ``None`` uses ``num_simulations``;
 - ``afterstate_value_loss_weight``: weight of the afterstate value (``Q``) loss;
 - ``chance_loss_weight``: weight of the cross-entropy between the afterstate's chance
   distribution ``sigma`` and the encoder's code;
@@ -38,6 +45,8 @@ STOCHASTIC_MUZERO_CONFIG["policy"]["model"].update(
         "chance_space_size": 32,
         "encoder_hidden_dim": 128,
         "pair_channels": 0,
+        "line_channels": 0,
+        "afterstate_reward": False,
     }
 )
 STOCHASTIC_MUZERO_CONFIG["policy"].update(
@@ -46,6 +55,7 @@ STOCHASTIC_MUZERO_CONFIG["policy"].update(
         "chance_loss_weight": 1.0,
         "commitment_loss_weight": 0.25,
         "code_usage_loss_weight": 1.0,
+        "eval_num_simulations": None,
     }
 )
 STOCHASTIC_MUZERO_CONFIG = EasyDict(STOCHASTIC_MUZERO_CONFIG)

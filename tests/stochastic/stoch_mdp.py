@@ -105,3 +105,36 @@ class PerfectModel:
         for a in self.mdp[state]:
             mask[0, a] = True
         return mask
+
+
+# Every outcome of an action shares its reward (as in 2048, where the merges happen before the
+# tile spawns), so the reward can sit on the edge into the chance node.
+MOVE_REWARD = {
+    0: {
+        0: [(0.5, 1.0, 1), (0.3, 1.0, 2), (0.2, 1.0, 3)],
+        1: [(0.9, 2.5, 2), (0.1, 2.5, 3)],
+        2: [(1.0, 0.5, 1)],
+    },
+    1: {0: [(0.6, 3.0, 9), (0.4, 3.0, 9)], 1: [(0.5, 1.0, 9), (0.5, 1.0, 9)]},
+    2: {0: [(0.25, 2.0, 9), (0.75, 2.0, 9)], 2: [(0.5, 4.0, 9), (0.5, 4.0, 9)]},
+    3: {1: [(0.7, 6.0, 9), (0.3, 6.0, 9)]},
+}
+
+
+class AfterstateRewardModel(PerfectModel):
+    """:class:`PerfectModel` that reports a move's reward when the afterstate is created
+    (``to_chance`` rows) and 0 on the chance edges, like ``StochasticMuZeroMLP`` with
+    ``afterstate_reward=True``; ``mdp`` must give all outcomes of an action one reward."""
+
+    def stochastic_recurrent_inference(
+        self, latent: torch.Tensor, index: torch.Tensor, to_chance: torch.Tensor
+    ) -> NetworkOutput:
+        out = super().stochastic_recurrent_inference(latent, index, to_chance)
+        reward = torch.zeros(latent.shape[0])
+        for i in range(latent.shape[0]):
+            if bool(to_chance[i]):
+                outcomes = self.mdp[int(latent[i, 0])][int(index[i])]
+                reward[i] = outcomes[0][1]
+        return NetworkOutput(
+            latent=out.latent, policy_logits=out.policy_logits, value=out.value, reward=reward
+        )

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from stoch_mdp import ONE_LEVEL, TWO_LEVEL, PerfectModel, expectimax_q
+from stoch_mdp import (
+    MOVE_REWARD,
+    ONE_LEVEL,
+    TWO_LEVEL,
+    AfterstateRewardModel,
+    PerfectModel,
+    expectimax_q,
+)
 
 from pipezero.mcts import Forest, MCTSConfig
 from pipezero.mcts.stochastic import StochasticMuZeroSearch
@@ -36,6 +43,30 @@ def test_root_q_values_match_expectimax_on_a_two_level_mdp():
     np.testing.assert_allclose(q, exact, atol=0.03)
     # Decision nodes below the root average over their actions, so they never overshoot.
     assert (q <= exact + 1e-5).all()
+
+
+def test_reward_on_the_edge_into_the_chance_node_backs_up_like_expectimax():
+    # Q(s, a) = r(s, a) + sum_c P(c) discount V(s'_c): the values of the reward on the chance
+    # edges, when every outcome of a move has the move's reward (as in 2048).
+    one_level = {0: MOVE_REWARD[0]}
+    model = AfterstateRewardModel(one_level)
+    cfg = MCTSConfig(num_simulations=200, discount_factor=DISCOUNT)
+    search = StochasticMuZeroSearch(model, cfg, leaf_mask_fn=model.leaf_mask)
+    root = model.initial_inference(torch.zeros(1, 1))
+    result = search.search(root, model.root_mask(0), add_exploration_noise=False)
+    exact = expectimax_q(one_level, 0, DISCOUNT)
+    np.testing.assert_allclose(result.q_values[0].numpy(), exact, atol=1e-5)
+
+    exact = expectimax_q(MOVE_REWARD, 0, DISCOUNT)
+    for model_class in (PerfectModel, AfterstateRewardModel):
+        model = model_class(MOVE_REWARD)
+        cfg = MCTSConfig(num_simulations=5000, discount_factor=DISCOUNT)
+        search = StochasticMuZeroSearch(model, cfg, leaf_mask_fn=model.leaf_mask)
+        root = model.initial_inference(torch.zeros(3, 1))
+        result = search.search(root, np.eye(3, dtype=bool), add_exploration_noise=False)
+        q = np.diag(result.q_values.numpy())
+        np.testing.assert_allclose(q, exact, atol=0.1)
+        assert (q <= exact + 1e-5).all()
 
 
 def test_full_search_prefers_the_expectimax_action():

@@ -89,3 +89,45 @@ def test_pair_convolutions_for_board_observations():
     assert not torch.allclose(out.latent[0], out.latent[1])
     with pytest.raises(ValueError, match="pair_channels needs board observations"):
         StochasticMuZeroMLP(10, 2, 4, pair_channels=4)
+
+
+def test_afterstate_reward_moves_the_reward_onto_the_afterstate_rows():
+    torch.manual_seed(0)
+    model = StochasticMuZeroMLP(
+        (2, 3), 4, 6, latent_dim=8, hidden_dim=16, support_size=5, afterstate_reward=True
+    )
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    latent = model.initial_inference(torch.randn(6, 2, 3)).latent
+    index = torch.tensor([0, 5, 3, 1, 2, 4])
+    to_chance = torch.tensor([True, False, True, False, False, True])
+    fused = model.stochastic_recurrent_inference(latent, index, to_chance)
+    after = model.afterstate_recurrent_inference(latent[to_chance], index[to_chance])
+    state = model.recurrent_inference(latent[~to_chance], index[~to_chance])
+    # The move's reward comes with the afterstate; the chance edge carries none.
+    assert (after.reward != 0).all() and (state.reward == 0).all()
+    torch.testing.assert_close(fused.reward[to_chance], after.reward)
+    assert (fused.reward[~to_chance] == 0).all()
+    _, logits = model.afterstate_transition(latent[to_chance], index[to_chance])
+    torch.testing.assert_close(after.reward_logits, logits)
+    with pytest.raises(ValueError, match="afterstate_reward must be a bool"):
+        StochasticMuZeroMLP(4, 2, 3, afterstate_reward=1)
+
+
+def test_line_encoders_see_whole_rows_and_columns():
+    torch.manual_seed(0)
+    model = StochasticMuZeroMLP((16, 4, 4), 4, 32, latent_dim=8, hidden_dim=16, line_channels=5)
+    assert model.repr_trunk[0].in_features == 16 * 16 + 5 * (4 + 4)
+    obs = torch.zeros(2, 16, 4, 4)
+    obs[:, 0] = 1.0
+    obs[1, 0, 2, 0] = obs[1, 0, 2, 3] = 0.0
+    obs[1, 1, 2, 0] = obs[1, 1, 2, 3] = 1.0  # two equal tiles at both ends of a row
+    rows = model.line_rows(obs)
+    assert rows.shape == (2, 5, 4, 1)
+    assert torch.equal(rows[0, :, [0, 1, 3]], rows[1, :, [0, 1, 3]])
+    assert not torch.equal(rows[0, :, 2], rows[1, :, 2])
+    assert model.initial_inference(obs).latent.shape == (2, 8)
+    with pytest.raises(ValueError, match="line_channels needs board observations"):
+        StochasticMuZeroMLP(10, 2, 4, line_channels=4)
+    with pytest.raises(ValueError, match="line_channels must be an int"):
+        StochasticMuZeroMLP((16, 4, 4), 4, 32, line_channels=-1)

@@ -144,3 +144,57 @@ def test_recipe_chain_runs(tmp_path, capsys):
     assert (tmp_path / "ckpt" / "final.pt").is_file()
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("RESULT ") :])
     assert result["algorithm"] == "stochastic_muzero" and result["eval_history"]
+
+
+def test_evaluation_search_can_use_its_own_number_of_simulations():
+    torch.manual_seed(0)
+    model = StochasticMuZeroMLP((16, 4, 4), 4, **MODEL)
+    policy = StochasticMuZeroPolicy(POLICY | {"eval_num_simulations": 11}, model, seed=0)
+    assert policy.collect_search.config.num_simulations == 6
+    assert policy.eval_search.config.num_simulations == 11
+    actor = policy.acting_copy(seed=5)
+    assert actor.eval_search.config.num_simulations == 11
+    assert actor.collect_search.config.num_simulations == 6
+    envs = BatchEnv.make(ENV_ID, 2, seed=0)
+    obs = envs.reset()
+    act = policy.evaluate(obs.observation, obs.action_mask, obs.to_play)
+    assert obs.action_mask[np.arange(2), act.action].all()
+    assert policy.eval_search.network_calls == 11
+    with pytest.raises(ValueError, match="eval_num_simulations must be a positive int"):
+        StochasticMuZeroPolicy(POLICY | {"eval_num_simulations": 0}, model)
+
+
+def test_afterstate_reward_is_learned_through_the_afterstate_dynamics():
+    torch.manual_seed(0)
+    model = StochasticMuZeroMLP((16, 4, 4), 4, **MODEL, afterstate_reward=True)
+    policy = StochasticMuZeroPolicy(POLICY, model, seed=0)
+    batch = fill_buffer(policy).sample(32, with_unroll_obs=True)
+    first = policy.learn(batch)
+    for _ in range(30):
+        last = policy.learn(batch)
+    assert last.info["reward_loss"] < 0.5 * first.info["reward_loss"]
+    # The unroll's reward logits are phi's, whatever the chance codes.
+    obs = torch.as_tensor(batch["obs"][:4])
+    actions = torch.as_tensor(batch["actions"][:4])
+    policy._unroll_obs = torch.as_tensor(batch["unroll_obs"][:4])
+    with torch.no_grad():
+        unroll = policy.unroll(obs, actions)
+        latent = model.representation(obs)
+        _, expected = model.afterstate_transition(latent, actions[:, 0])
+    policy._unroll_obs = None
+    torch.testing.assert_close(unroll.reward_logits[:, 0], expected)
+
+
+def test_afterstate_value_target_leaves_out_the_reward_already_on_the_edge():
+    from pipezero.policy.targets import UnrollTargets
+
+    value = torch.tensor([[10.0, 6.0, 3.0]])
+    reward = torch.tensor([[4.0, 8.0]])
+    ones = torch.ones(1, 3)
+    targets = UnrollTargets(value, reward, torch.zeros(1, 3, 4), ones, ones[:, :2], ones)
+    for afterstate_reward, expected in ((False, [10.0, 6.0]), (True, [6.0, -2.0])):
+        model = StochasticMuZeroMLP((16, 4, 4), 4, **MODEL, afterstate_reward=afterstate_reward)
+        policy = StochasticMuZeroPolicy(POLICY, model)
+        torch.testing.assert_close(
+            policy.afterstate_value_targets(targets, 2), torch.tensor([expected])
+        )
