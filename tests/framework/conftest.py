@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -29,3 +30,15 @@ def no_leftover_threads() -> Iterator[None]:
     while engine_threads() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert engine_threads() == [], "runner threads left behind"
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt in this process during the test, as in a terminal.
+
+    A process started in the background by a non-interactive shell inherits SIGINT ignored,
+    and then a simulated Ctrl-C would do nothing (the run under test would never stop).
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -334,7 +334,7 @@ def test_keyboard_interrupt_in_a_role_finishes_gracefully() -> None:
     assert saved == [("interrupted", ctx.train_iter)] and ctx.train_iter >= 5
 
 
-def test_ctrl_c_in_the_calling_thread_finishes_gracefully() -> None:
+def test_ctrl_c_in_the_calling_thread_finishes_gracefully(ctrl_c_raises: None) -> None:
     def press_ctrl_c(ctx: ToyContext) -> None:
         if ctx.task_step == 20:
             _thread.interrupt_main()  # what a terminal's Ctrl-C does to the caller

@@ -142,7 +142,7 @@ def test_finish_in_the_parent_stops_the_child() -> None:
     assert 10 <= task.role_steps["collector"] <= 10 + 2 + 1  # capacity, one step in flight
 
 
-def test_ctrl_c_finishes_gracefully_and_children_ignore_it() -> None:
+def test_ctrl_c_finishes_gracefully_and_children_ignore_it(ctrl_c_raises: None) -> None:
     def press_ctrl_c(ctx: ProcContext) -> None:
         if ctx.train_iter == 20:  # what a terminal's Ctrl-C does: SIGINT to every process
             for child in multiprocessing.active_children():
