@@ -35,13 +35,20 @@ def test_shapes_of_every_function(model):
     assert (one_hot.argmax(1) == code).all() and (one_hot.detach().sum(1) == 1).all()
 
 
-def test_fused_search_call_matches_the_two_separate_calls(model):
+def fused_and_separate_calls(model):
+    """One fused search call over mixed leaves, and the two separate calls it replaces:
+    ``(latent, index, to_chance, fused, afterstate outputs, state outputs)``."""
     latent = model.initial_inference(torch.randn(6, 2, 3)).latent
     index = torch.tensor([0, 5, 3, 1, 2, 4])
     to_chance = torch.tensor([True, False, True, False, False, True])
     fused = model.stochastic_recurrent_inference(latent, index, to_chance)
     after = model.afterstate_recurrent_inference(latent[to_chance], index[to_chance])
     state = model.recurrent_inference(latent[~to_chance], index[~to_chance])
+    return latent, index, to_chance, fused, after, state
+
+
+def test_fused_search_call_matches_the_two_separate_calls(model):
+    _, _, to_chance, fused, after, state = fused_and_separate_calls(model)
     assert fused.policy_logits.shape == (6, 6)
     torch.testing.assert_close(fused.latent[to_chance], after.latent)
     torch.testing.assert_close(fused.policy_logits[to_chance], after.policy_logits)
@@ -98,12 +105,7 @@ def test_afterstate_reward_moves_the_reward_onto_the_afterstate_rows():
     )
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.3)
-    latent = model.initial_inference(torch.randn(6, 2, 3)).latent
-    index = torch.tensor([0, 5, 3, 1, 2, 4])
-    to_chance = torch.tensor([True, False, True, False, False, True])
-    fused = model.stochastic_recurrent_inference(latent, index, to_chance)
-    after = model.afterstate_recurrent_inference(latent[to_chance], index[to_chance])
-    state = model.recurrent_inference(latent[~to_chance], index[~to_chance])
+    latent, index, to_chance, fused, after, state = fused_and_separate_calls(model)
     # The move's reward comes with the afterstate; the chance edge carries none.
     assert (after.reward != 0).all() and (state.reward == 0).all()
     torch.testing.assert_close(fused.reward[to_chance], after.reward)
