@@ -188,18 +188,16 @@ class StochasticMuZeroMLP(nn.Module):
                     f"{self.observation_shape}; use line_channels=0"
                 )
             ch, h, w = self.observation_shape
-            self.line_rows = nn.Sequential(
-                nn.Conv2d(ch, line_channels, (1, w)),
-                make_activation(activation),
-                nn.Conv2d(line_channels, line_channels, 1),
-                make_activation(activation),
-            )
-            self.line_cols = nn.Sequential(
-                nn.Conv2d(ch, line_channels, (h, 1)),
-                make_activation(activation),
-                nn.Conv2d(line_channels, line_channels, 1),
-                make_activation(activation),
-            )
+            def line_encoder(kernel: tuple[int, int]) -> nn.Module:
+                return nn.Sequential(
+                    nn.Conv2d(ch, line_channels, kernel),
+                    make_activation(activation),
+                    nn.Conv2d(line_channels, line_channels, 1),
+                    make_activation(activation),
+                )
+
+            self.line_rows = line_encoder((1, w))
+            self.line_cols = line_encoder((h, 1))
             repr_in += line_channels * (h + w)
         if not isinstance(afterstate_reward, bool):
             raise ValueError(f"afterstate_reward must be a bool, got {afterstate_reward!r}")
