@@ -113,6 +113,13 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=0, help="run training under nice -n NICE")
     parser.add_argument("--exp-dir", default=None, help="run directory (default: a temp dir)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--mode",
+        choices=("sync", "async"),
+        default="sync",
+        help="the recipe's --mode: async collects in its own process beside the learner (both "
+        "cores of this machine)",
+    )
     parser.add_argument("--oracle-sims", type=int, nargs="+", default=None, metavar="S")
     parser.add_argument(
         "--eval-sims",
@@ -142,7 +149,7 @@ def main() -> None:
 
     exp_dir = args.exp_dir or tempfile.mkdtemp(prefix="pipezero-2048-")
     cmd = [sys.executable, str(RECIPE), "--seed", str(args.seed), "--exp-dir", exp_dir]
-    cmd += ["--max-wall-s", str(args.minutes * 60)]
+    cmd += ["--max-wall-s", str(args.minutes * 60), "--mode", args.mode]
     for item in args.set:
         cmd += ["--set", item]
     if args.nice:
@@ -180,6 +187,7 @@ def main() -> None:
                 "target_ratio": 3.0,
                 "passed": ratio >= 3.0,
                 "train_minutes": args.minutes,
+                "mode": args.mode,
                 "env_step": run["env_step"],
                 "train_iter": run["train_iter"],
                 "train_wall_s": run["wall_s"],

@@ -142,7 +142,8 @@ def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv
         evaluator.step,
         name="interval_eval",
         role="evaluator",
-        reads=("train_iter", "last_eval_iter"),
+        # env_step: the evaluator role's copy is mirrored only when declared (async mode)
+        reads=("train_iter", "env_step", "last_eval_iter"),
         writes=("eval_result", "best_eval_return", "last_eval_iter"),
         setup=evaluator.setup,
     )

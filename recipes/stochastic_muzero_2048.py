@@ -32,12 +32,19 @@ from pipezero.middleware.time_limit import time_limit
 from pipezero.checkpoint import resume
 from pipezero.data import ReplayBuffer
 from pipezero.envs import BatchEnv
-from pipezero.envs.game2048 import ENV_ID
+from pipezero.envs.game2048 import ENV_ID, symmetries
 from pipezero.framework import Event, Task, TrainContext
 from pipezero.model.stochastic import StochasticMuZeroMLP
 from pipezero.policy.stochastic_muzero import StochasticMuZeroPolicy
 from pipezero.policy.stochastic_muzero_config import stochastic_muzero_config
-from pipezero.recipe import build_config, recipe_parser, result_line, seed_everything
+from pipezero.recipe import (
+    acting_policy,
+    build_config,
+    engine_options,
+    recipe_parser,
+    result_line,
+    seed_everything,
+)
 
 # 2048 settings on top of pipezero/policy/stochastic_muzero_config.py.
 GAME2048 = {
@@ -90,7 +97,7 @@ def make_policy(cfg: EasyDict, seed: int) -> StochasticMuZeroPolicy:
     """The 2048 model and policy of a built config (also used to load checkpoints)."""
     p = cfg.policy
     model = StochasticMuZeroMLP((16, 4, 4), 4, **p.model)
-    return StochasticMuZeroPolicy(p, model, seed=seed)
+    return StochasticMuZeroPolicy(p, model, seed=seed, symmetries=symmetries())
 
 
 def main(argv: list[str] | None = None) -> TrainContext:
@@ -112,9 +119,9 @@ def main(argv: list[str] | None = None) -> TrainContext:
     if args.resume:
         resume(args.resume, ctx, policy, buffer)
 
-    task = Task(ctx)
-    task.use(interval_eval(p, policy, eval_envs))
-    task.use(env_collect(p, policy, collect_envs))
+    task = Task(ctx, **engine_options(args, p))  # --mode async: backend, weight store
+    task.use(interval_eval(p, acting_policy(policy, args, cfg.seed), eval_envs))
+    task.use(env_collect(p, acting_policy(policy, args, cfg.seed), collect_envs))
     task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
     task.use(calc_update_count(p))
     task.use(offpolicy_learn(p, policy, buffer))

@@ -92,6 +92,9 @@ class _ActorHost:
         import torch
 
         torch.set_num_threads(torch_threads)
+        # As the policies do (pipezero.policy.schedules.flush_denormals): denormal weights
+        # slow the actor's network calls several-fold.
+        torch.set_flush_denormal(True)
         self.index = index
         self.version = -1
         self.worker = make_worker(index, seed)

@@ -268,6 +268,31 @@ class Game2048:
         return int(2 ** int(self.board.max())) if self.board.any() else 0
 
 
+def symmetries() -> tuple[np.ndarray, np.ndarray]:
+    """The board's 8 rotations and reflections as gather indices, for data augmentation.
+
+    Returns:
+        ``(cell_perms [8, 16], action_perms [8, 4])`` in the convention of the board games'
+        ``symmetries()``: the transformed board is ``board.reshape(-1)[cell_perms[g]]``, its
+        move ``a`` is the original move ``action_perms[g, a]`` (so a policy transforms as
+        ``policy[action_perms[g]]``), and merges, rewards and legality carry over. Row 0 is the
+        identity.
+    """
+    grid = np.arange(NUM_CELLS).reshape(SIZE, SIZE)
+    views = [np.rot90(grid, k) for k in range(4)]
+    views += [np.fliplr(v) for v in views]
+    steps = ((-1, 0), (0, 1), (1, 0), (0, -1))  # up, right, down, left as (row, col) steps
+    cells = np.stack([v.reshape(-1) for v in views]).astype(np.int64)
+    actions = np.empty((len(views), NUM_ACTIONS), dtype=np.int64)
+    for g, view in enumerate(views):
+        for a, (dr, dc) in enumerate(steps):
+            # Where a step from an inner cell of the view lands on the original board.
+            r0, c0 = divmod(int(view[1, 1]), SIZE)
+            r1, c1 = divmod(int(view[1 + dr, 1 + dc]), SIZE)
+            actions[g, a] = steps.index((r1 - r0, c1 - c0))
+    return cells, actions
+
+
 def encode_board(board: np.ndarray, num_planes: int = 16) -> np.ndarray:
     """``[num_planes, 4, 4]`` float32 one-hot planes of the exponents (plane 0: empty cells;
     exponents beyond the last plane share it)."""

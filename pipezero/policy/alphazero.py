@@ -35,7 +35,7 @@ from pipezero.policy.alphazero_config import ALPHAZERO_CONFIG
 from pipezero.policy.base import ActResult, LearnResult
 from pipezero.policy.losses import soft_cross_entropy
 from pipezero.policy.policy_state import PolicyStateMixin
-from pipezero.policy.schedules import make_lr_scheduler, make_optimizer
+from pipezero.policy.schedules import flush_denormals, make_lr_scheduler, make_optimizer
 from pipezero.policy.temperature import sample_actions
 
 logger = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class AlphaZeroPolicy(PolicyStateMixin):
             if share_acting_model
             else copy.deepcopy(self.model).eval().requires_grad_(False)
         )
+        flush_denormals()  # weight-decayed weights turn denormal and slow the CPU
         self.optimizer = make_optimizer(self.model.parameters(), self.cfg)
         self.lr_scheduler = make_lr_scheduler(self.optimizer, self.cfg)
         self.train_iter = 0

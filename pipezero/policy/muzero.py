@@ -18,6 +18,9 @@ Learning, for a batch of ``B`` positions unrolled ``K = num_unroll_steps`` steps
    ``grad_clip_value``, step the optimizer and the LR schedule, update the target network;
 5. new priorities ``|predicted root value - value target| + priority_eps``.
 
+With ``use_augmentation`` (and the game's ``symmetries``) each sampled row is first replaced
+by a random board symmetry of itself (:mod:`pipezero.policy.augment`).
+
 The acting model is the learner model itself unless ``share_acting_model=False`` (for an
 acting thread beside the learner): then it is a copy refreshed by :meth:`set_weights`.
 """
@@ -36,6 +39,7 @@ from torch import nn
 
 from pipezero.config import merge_config
 from pipezero.mcts import MCTSConfig, MuZeroSearch
+from pipezero.policy.augment import augment_batch, check_symmetries
 from pipezero.policy.base import ActResult, LearnResult
 from pipezero.policy.losses import (
     scale_gradient,
@@ -46,7 +50,12 @@ from pipezero.policy.losses import (
 from pipezero.policy.muzero_config import MUZERO_CONFIG
 from pipezero.policy.policy_state import PolicyStateMixin
 from pipezero.policy.reanalyze import num_reanalyzed_rows, reanalyze_policy
-from pipezero.policy.schedules import make_lr_scheduler, make_optimizer, update_target
+from pipezero.policy.schedules import (
+    flush_denormals,
+    make_lr_scheduler,
+    make_optimizer,
+    update_target,
+)
 from pipezero.policy.targets import UnrollTargets, bootstrapped_value_targets, unroll_targets
 from pipezero.policy.temperature import sample_actions, visit_count_temperature
 
@@ -84,6 +93,8 @@ class MuZeroPolicy(PolicyStateMixin):
         share_acting_model: act with the learner model itself (sync mode). ``False`` keeps a
             separate acting copy, updated only by :meth:`set_weights`.
         device: where the model lives and the batches go.
+        symmetries: ``(cell_perms [G, H * W], action_perms [G, A])`` of a board game (e.g.
+            :func:`pipezero.envs.game2048.symmetries`), needed when ``use_augmentation``.
     """
 
     default_config: Mapping[str, Any] = MUZERO_CONFIG["policy"]
@@ -100,8 +111,15 @@ class MuZeroPolicy(PolicyStateMixin):
         seed: int = 0,
         share_acting_model: bool = True,
         device: torch.device | str = "cpu",
+        symmetries: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.cfg = merge_config(self.default_config, cfg)
+        self.symmetries = None if symmetries is None else check_symmetries(symmetries, "MuZero")
+        if self.cfg.use_augmentation and self.symmetries is None:
+            raise ValueError(
+                f"{type(self).__name__}: use_augmentation=True needs the game's symmetries "
+                f"(symmetries=game.symmetries()); pass them or set policy.use_augmentation=False"
+            )
         for name in ("representation", "dynamics", "prediction", "value_support"):
             if not hasattr(model, name):
                 raise TypeError(
@@ -118,6 +136,7 @@ class MuZeroPolicy(PolicyStateMixin):
             if share_acting_model
             else copy.deepcopy(self.model).eval().requires_grad_(False)
         )
+        flush_denormals()  # weight-decayed weights turn denormal and slow the CPU
         self.optimizer = make_optimizer(self.model.parameters(), self.cfg)
         self.lr_scheduler = make_lr_scheduler(self.optimizer, self.cfg)
         self.train_iter = 0
@@ -206,6 +225,9 @@ class MuZeroPolicy(PolicyStateMixin):
     def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
         """One gradient update on a batch of ``ReplayBuffer.sample``; see the module doc."""
         self.model.train()
+        if self.cfg.use_augmentation:
+            assert self.symmetries is not None
+            batch = augment_batch(batch, self.symmetries, self.rng)
         # Normalisation statistics move during the forward pass; keep them to undo a skip.
         saved_buffers = [b.detach().clone() for b in self.model.buffers()]
         targets = self.compute_targets(batch)

@@ -82,6 +82,8 @@ MUZERO_CONFIG: dict[str, Any] = {
         "target_update_freq": 100,
         "target_update_theta": 0.005,
         "reanalyze_ratio": 0.0,
+        # a random board symmetry per sampled row (needs MuZeroPolicy(symmetries=...))
+        "use_augmentation": False,
         "max_consecutive_nan": 5,
         # -- evaluation ----------------------------------------------------------------------
         "eval_freq": 100,  # train iterations between evaluations

@@ -129,14 +129,20 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
                 "Stochastic MuZero's chance encoder needs the observations along the unroll; "
                 "sample the batch with ReplayBuffer.sample(..., with_unroll_obs=True)"
             )
-        # MuZeroPolicy.learn calls unroll(obs, actions); the encoder also needs the next
-        # observations, handed over here for the duration of this update.
+        return super().learn(batch)
+
+    def forward_losses(
+        self, batch: dict[str, np.ndarray], targets: UnrollTargets
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """:meth:`MuZeroPolicy.forward_losses`, which calls ``unroll(obs, actions)``; the
+        encoder also needs the next observations (of the batch as augmented), handed over
+        here for the duration of this forward pass."""
         if "unroll_obs" in batch:
             self._unroll_obs = torch.as_tensor(
                 batch["unroll_obs"], dtype=torch.float32, device=self.device
             )
         try:
-            return super().learn(batch)
+            return super().forward_losses(batch, targets)
         finally:
             self._unroll_obs = None
 

@@ -55,7 +55,7 @@ from pipezero.policy.base import ActResult
 from pipezero.policy.losses import soft_cross_entropy, support_cross_entropy
 from pipezero.policy.muzero import MuZeroPolicy
 from pipezero.policy.rezero_reanalyze import ReanalyzeResult
-from pipezero.policy.schedules import make_lr_scheduler, make_optimizer
+from pipezero.policy.schedules import flush_denormals, make_lr_scheduler, make_optimizer
 from pipezero.policy.targets import UnrollTargets
 from pipezero.policy.temperature import sample_actions, visit_count_temperature
 from pipezero.policy.unizero_config import UNIZERO_CONFIG
@@ -107,6 +107,7 @@ class UniZeroPolicy(MuZeroPolicy):
             if share_acting_model
             else copy.deepcopy(self.model).eval().requires_grad_(False)
         )
+        flush_denormals()  # weight-decayed weights turn denormal and slow the CPU
         self.optimizer = make_optimizer(self.model.parameters(), self.cfg)
         self.lr_scheduler = make_lr_scheduler(self.optimizer, self.cfg)
         self.train_iter = 0

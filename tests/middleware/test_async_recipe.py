@@ -41,6 +41,7 @@ def load_recipe(name: str):
         ("muzero_cartpole", "process"),
         ("muzero_cartpole", "thread"),
         ("efficientzero_cartpole", "process"),
+        ("stochastic_muzero_2048", "process"),
     ],
 )
 def test_recipe_runs_async(name: str, backend: str, tmp_path: Path, capsys) -> None:
@@ -57,6 +58,11 @@ def test_recipe_runs_async(name: str, backend: str, tmp_path: Path, capsys) -> N
     assert (ckpt / "best.pt").is_file(), "EVAL_DONE reached the checkpointer"
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("RESULT ") :])
     assert result["eval_history"], "evaluations were delivered to the recipe's handler"
+    # The evaluator process sees the collector's env_step (it was 0 in every result before).
+    # (A 2048 evaluation of two games outlasts the tiny run: it has only the first one.)
+    later = [e for e in result["eval_history"] if e["train_iter"] > 0]
+    assert later or name == "stochastic_muzero_2048"
+    assert all(e["env_step"] > 0 for e in later)
     assert multiprocessing.active_children() == []
 
 

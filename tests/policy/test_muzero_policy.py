@@ -177,3 +177,13 @@ def test_efficientzero_needs_a_model_with_consistency_heads():
 
     with pytest.raises(TypeError, match="project"):
         EfficientZeroPolicy({}, MuZeroMLP(4, 2, latent_dim=8, hidden_dim=8, support_size=3))
+
+
+@pytest.mark.parametrize("kind", ["muzero", "efficientzero"])
+def test_building_a_policy_flushes_denormal_floats(kind):
+    """Denormal weights (weight decay on unused inputs) slow CPU matmuls several-fold; a
+    policy switches the CPU to flushing them to zero."""
+    torch.set_flush_denormal(False)
+    assert float(torch.tensor([1e-39]) * 1.0) > 0  # denormals kept
+    tiny_policy(kind)
+    assert float(torch.tensor([1e-39]) * 1.0) == 0.0
