@@ -5,7 +5,8 @@
 
 1. The random policy (uniform over the legal moves) plays ``--random-episodes`` games.
 2. ``recipes/stochastic_muzero_2048.py`` trains for ``--minutes`` of wall time (a subprocess,
-   optionally under ``nice -n NICE``), writing its final checkpoint.
+   optionally under ``nice -n NICE``; ``--mode async`` by default, so the learner and the
+   collector each have a core), writing its final checkpoint.
 3. The final checkpoint plays ``--eval-episodes`` games with ``policy.evaluate`` (search
    without noise, most visited move), with ``--eval-sims`` simulations if given (only this
    final evaluation; training and its evaluations keep the recipe's settings).
@@ -116,9 +117,9 @@ def main() -> None:
     parser.add_argument(
         "--mode",
         choices=("sync", "async"),
-        default="sync",
-        help="the recipe's --mode: async collects in its own process beside the learner (both "
-        "cores of this machine)",
+        default="async",
+        help="the recipe's --mode (default async: the collector and the evaluator in their own "
+        "processes beside the learner, so training uses both cores of this machine)",
     )
     parser.add_argument("--oracle-sims", type=int, nargs="+", default=None, metavar="S")
     parser.add_argument(
