@@ -19,6 +19,11 @@ Children are forked (Linux), so middleware, policies and environments need not b
 what crosses processes (channel items, mirrored fields, weights, event arguments) must be.
 Ctrl-C is handled by the calling process only (children ignore SIGINT and stop through the
 stop flag after their current step).
+
+A forked child cannot use the OpenMP thread pool of its parent: once the parent has run a
+parallel torch operation, a child that runs one with more than one thread waits forever for
+pool threads that were not forked. So children run torch on one thread (set first thing, if
+the parent has imported torch); a role that needs more cores belongs in the calling process.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -329,6 +335,9 @@ def _rebuild_error(report: dict[str, Any]) -> BaseException:
 def _child_main(runner: _ProcessRunner, send: Any, parent_pid: int) -> None:
     """Body of a runner process: run the role's loop, report steps, fields and any error."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the calling process's business
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)  # the parent's OpenMP pool is not forked (module docstring)
     role, loop, backend = runner.role, runner.loop, runner._backend
     control = loop.control
     nice = backend.niceness.get(role, 0)

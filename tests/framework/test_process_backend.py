@@ -274,3 +274,52 @@ def test_backend_arguments_are_checked() -> None:
         ProcessBackend(processes="collector")
     with pytest.raises(ValueError, match="weights_capacity_mb"):
         ProcessBackend(weights_capacity_mb=0)
+
+
+TORCH_AFTER_FORK = """
+import torch
+from pipezero.framework import ProcessBackend, Task, TrainContext, middleware
+
+torch.set_num_threads(2)
+conv = torch.nn.Conv2d(16, 64, (1, 4))
+x = torch.randn(768, 16, 4, 4)
+conv(x).sum().backward()  # the parent's OpenMP pool is now running
+
+def collect(ctx):
+    conv(x)  # would wait forever for the unforked pool threads without the fix
+    ctx.new_segments = [torch.get_num_threads()]
+    ctx.env_step += 1
+
+def learn(ctx):
+    ctx.train_iter += 1
+    print("child threads", ctx.new_segments[0], flush=True)
+
+task = Task(TrainContext(), backend=ProcessBackend(processes=("collector",)))
+task.use(middleware(collect, role="collector", reads=("env_step",),
+                    writes=("new_segments", "env_step")))
+task.use(middleware(learn, role="learner", reads=("new_segments", "train_iter"),
+                    writes=("train_iter",)))
+task.run(max_steps=3, mode="async")
+print("parent threads", torch.get_num_threads())
+"""
+
+
+def test_a_child_runs_torch_after_the_parent_used_its_thread_pool() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TORCH_AFTER_FORK],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=30)  # a fixed run takes ~3 s
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the forked collector hung in a torch operation (parent used 2 threads)")
+    assert proc.returncode == 0, out
+    assert out.count("child threads 1") == 3 and "parent threads 2" in out, out
