@@ -73,6 +73,44 @@ def _trunk(in_dim: int, hidden_dim: int, num_layers: int, activation: str) -> nn
     return nn.Sequential(*layers)
 
 
+class LineEncoder(nn.Sequential):
+    """One two-layer MLP applied to every row (``rows=True``) or every column of a board.
+
+    ``[B, C, H, W]`` -> ``[B, channels * L]`` (``L`` lines, channel-major): a convolution with
+    kernel ``(1, W)`` / ``(H, 1)`` then a ``1 x 1`` one, each followed by the activation. The
+    parameters are the two ``nn.Conv2d`` s (so checkpoints keep their layout), but the forward
+    pass runs them as matrix products over the lines: on one CPU thread 2.2x faster forward +
+    backward than the convolutions (768 2048 boards: 2.2 vs 4.8 ms).
+
+    Args:
+        in_channels: ``C``.
+        length: cells per line (``W`` for rows, ``H`` for columns).
+        channels: output features per line.
+        activation: hidden activation name.
+        rows: encode rows (else columns).
+    """
+
+    def __init__(
+        self, in_channels: int, length: int, channels: int, activation: str, rows: bool
+    ) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, channels, (1, length) if rows else (length, 1)),
+            make_activation(activation),
+            nn.Conv2d(channels, channels, 1),
+            make_activation(activation),
+        )
+        self.rows = rows
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        conv1, act1, conv2, act2 = self
+        # lines [B, L, C * length], features ordered (channel, cell) as in the kernels
+        lines = obs.permute(0, 2, 1, 3) if self.rows else obs.permute(0, 3, 1, 2)
+        b, n = lines.shape[:2]
+        x = act1(F.linear(lines.reshape(b, n, -1), conv1.weight.flatten(1), conv1.bias))
+        x = act2(F.linear(x, conv2.weight.flatten(1), conv2.bias))  # [B, L, channels]
+        return x.transpose(1, 2).reshape(b, -1)
+
+
 class StochasticMuZeroMLP(nn.Module):
     """Stochastic MuZero with MLP functions, for vector or small board observations.
 
@@ -93,12 +131,11 @@ class StochasticMuZeroMLP(nn.Module):
             captures in board games are properties of neighbouring cells, which an MLP on the
             raw planes learns slowly (on 2048 boards, the reward of each move reached a test
             correlation of 0.93 after 500 supervised steps with 64 pair channels, 0.62 without).
-        line_channels: for board observations ``[C, H, W]``: channels of a two-layer line
-            encoder, a convolution with kernel ``(1, W)`` (each row) and one with ``(H, 1)``
-            (each column), each followed by a ``1 x 1`` convolution; the ``(H + W) *
-            line_channels`` features join the representation's input. A 2048 move slides and
-            merges whole lines, gaps included, so the reward of a move is a sum over lines of
-            one function of a line. 0 (default) adds none.
+        line_channels: for board observations ``[C, H, W]``: width of two
+            :class:`LineEncoder` s, one shared by the rows and one by the columns; the
+            ``(H + W) * line_channels`` features join the representation's input. A 2048 move
+            slides and merges whole lines, gaps included, so the reward of a move is a sum over
+            lines of one function of a line. 0 (default) adds none.
         afterstate_reward: where the reward of a step is predicted. ``False`` (the paper's
             form): by the dynamics ``g(as, c)``, on the edge from the chance node to the next
             state. ``True``: by the afterstate dynamics ``phi(s, a)``, on the edge from the
@@ -188,16 +225,8 @@ class StochasticMuZeroMLP(nn.Module):
                     f"{self.observation_shape}; use line_channels=0"
                 )
             ch, h, w = self.observation_shape
-            def line_encoder(kernel: tuple[int, int]) -> nn.Module:
-                return nn.Sequential(
-                    nn.Conv2d(ch, line_channels, kernel),
-                    make_activation(activation),
-                    nn.Conv2d(line_channels, line_channels, 1),
-                    make_activation(activation),
-                )
-
-            self.line_rows = line_encoder((1, w))
-            self.line_cols = line_encoder((h, 1))
+            self.line_rows = LineEncoder(ch, w, line_channels, activation, rows=True)
+            self.line_cols = LineEncoder(ch, h, line_channels, activation, rows=False)
             repr_in += line_channels * (h + w)
         if not isinstance(afterstate_reward, bool):
             raise ValueError(f"afterstate_reward must be a bool, got {afterstate_reward!r}")

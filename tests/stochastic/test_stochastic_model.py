@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipezero.model.stochastic import StochasticModelProtocol, StochasticMuZeroMLP
+from pipezero.model.stochastic import LineEncoder, StochasticModelProtocol, StochasticMuZeroMLP
 
 
 @pytest.fixture
@@ -124,8 +124,7 @@ def test_line_encoders_see_whole_rows_and_columns():
     obs[:, 0] = 1.0
     obs[1, 0, 2, 0] = obs[1, 0, 2, 3] = 0.0
     obs[1, 1, 2, 0] = obs[1, 1, 2, 3] = 1.0  # two equal tiles at both ends of a row
-    rows = model.line_rows(obs)
-    assert rows.shape == (2, 5, 4, 1)
+    rows = model.line_rows(obs).reshape(2, 5, 4)  # channel-major: [B, channels, rows]
     assert torch.equal(rows[0, :, [0, 1, 3]], rows[1, :, [0, 1, 3]])
     assert not torch.equal(rows[0, :, 2], rows[1, :, 2])
     assert model.initial_inference(obs).latent.shape == (2, 8)
@@ -133,3 +132,20 @@ def test_line_encoders_see_whole_rows_and_columns():
         StochasticMuZeroMLP(10, 2, 4, line_channels=4)
     with pytest.raises(ValueError, match="line_channels must be an int"):
         StochasticMuZeroMLP((16, 4, 4), 4, 32, line_channels=-1)
+
+
+@pytest.mark.parametrize("rows", [True, False])
+def test_line_encoder_computes_the_line_convolutions(rows: bool):
+    """The matrix-product forward pass equals running its two convolutions (kernel (1, W) or
+    (H, 1), then 1 x 1), in the same feature order, with the same gradients."""
+    torch.manual_seed(0)
+    obs = torch.randn(6, 16, 4, 3)  # H != W, so rows and columns cannot be confused
+    encoder = LineEncoder(16, 3 if rows else 4, 5, "relu", rows=rows)
+    conv1, _, conv2, _ = encoder
+    assert conv1.kernel_size == ((1, 3) if rows else (4, 1))
+    want = torch.relu(conv2(torch.relu(conv1(obs)))).flatten(1)
+    (grad_want,) = torch.autograd.grad(want.square().sum(), conv1.weight)
+    got = encoder(obs)
+    (grad_got,) = torch.autograd.grad(got.square().sum(), conv1.weight)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(grad_got, grad_want)
