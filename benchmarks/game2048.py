@@ -16,7 +16,10 @@
 simulations: how far pure lookahead gets without any learned value.
 
 Prints one JSON object: both mean scores with their standard errors, the ratio (the target
-is >= 3), the run's counters and evaluation history, and the exact command.
+is >= 3), the run's counters and evaluation history, the exact command, and two timings of
+fixed work that index the machine's speed (``random_us_per_move``: the random games;
+``final_eval_ms_per_move``: the final evaluation's search): this shared machine has run at
+half speed for hours, and a wall-clock budget buys half the updates then.
 """
 
 from __future__ import annotations
@@ -45,18 +48,20 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "stochastic_muzero_2048.py"
 
 
-def random_scores(episodes: int, seed: int) -> np.ndarray:
-    """Scores of the uniform-random legal policy over ``episodes`` games."""
+def random_scores(episodes: int, seed: int) -> tuple[np.ndarray, int]:
+    """Scores of the uniform-random legal policy over ``episodes`` games, and their moves."""
     game = Game2048(seed)
     rng = np.random.default_rng(seed + 1)
     scores = np.empty(episodes)
+    moves = 0
     for i in range(episodes):
         game.reset()
         over = False
         while not over:
             _, over = game.step(int(rng.choice(np.flatnonzero(game.legal_actions()))))
+            moves += 1
         scores[i] = game.score
-    return scores
+    return scores, moves
 
 
 def load_recipe() -> ModuleType:
@@ -138,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.oracle_sims:
-        rand = random_scores(args.random_episodes, args.seed + 123)
+        rand, _ = random_scores(args.random_episodes, args.seed + 123)
         out = {"benchmark": "game2048_oracle_search", "random_score": summary(rand)}
         for sims in args.oracle_sims:
             t0 = time.perf_counter()
@@ -151,7 +156,7 @@ def main() -> None:
         return
 
     t0 = time.perf_counter()
-    rand = random_scores(args.random_episodes, args.seed + 123)
+    rand, random_moves = random_scores(args.random_episodes, args.seed + 123)
     random_s = time.perf_counter() - t0
 
     exp_dir = args.exp_dir or tempfile.mkdtemp(prefix="pipezero-2048-")
@@ -204,6 +209,9 @@ def main() -> None:
                 ],
                 "random_wall_s": random_s,
                 "final_eval_wall_s": eval_s,
+                # the machine-speed index: fixed work, timed (compare runs of different hours)
+                "random_us_per_move": random_s / random_moves * 1e6,
+                "final_eval_ms_per_move": eval_s / float(np.sum(lengths)) * 1e3,
                 "final_eval_num_simulations": int(
                     cfg.policy.eval_num_simulations or cfg.policy.num_simulations
                 ),
