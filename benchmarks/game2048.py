@@ -18,8 +18,8 @@ simulations: how far pure lookahead gets without any learned value.
 Prints one JSON object: both mean scores with their standard errors, the ratio (the target
 is >= 3), the run's counters and evaluation history, the exact command, and two timings of
 fixed work that index the machine's speed (``random_us_per_move``: the random games;
-``final_eval_ms_per_move``: the final evaluation's search): this shared machine has run at
-half speed for hours, and a wall-clock budget buys half the updates then.
+``final_eval_ms_per_move``: the final evaluation's search): this shared machine's speed has
+varied 2x between sessions, and a wall-clock budget then buys half the updates.
 """
 
 from __future__ import annotations

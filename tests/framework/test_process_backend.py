@@ -6,6 +6,8 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -305,9 +307,6 @@ print("parent threads", torch.get_num_threads())
 
 
 def test_a_child_runs_torch_after_the_parent_used_its_thread_pool() -> None:
-    import subprocess
-    import sys
-
     proc = subprocess.Popen(
         [sys.executable, "-c", TORCH_AFTER_FORK],
         stdout=subprocess.PIPE,
