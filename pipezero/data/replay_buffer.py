@@ -282,6 +282,8 @@ class ReplayBuffer:
             ``reward_sum [B, K + 1]``, ``bootstrap_discount [B, K + 1]`` float32,
             ``bootstrap_obs [M, *O]`` and ``bootstrap_index [M]`` (flat into ``B * (K + 1)``):
             the n-step value-target inputs, see :mod:`pipezero.data.targets`;
+            ``bootstrap_search_values [M]`` float32: the stored search (root) value of each
+            bootstrap observation, NaN at a final observation (never searched);
             ``weights [B]`` float32 importance weights; ``indices [B]`` int64 transition ids
             for :meth:`update_priorities`; ``segment_ids [B]`` and ``positions [B]`` int64.
         """
@@ -356,8 +358,13 @@ class ReplayBuffer:
         boot_rows, boot_cols = np.nonzero(boot_offset >= 0)
         boot_pos = positions[boot_rows] + boot_offset[boot_rows, boot_cols]
         bootstrap_obs = np.zeros((boot_rows.size, *obs_shape), dtype=obs_dtype)
+        # the search value there; NaN at a final observation (it was never searched)
+        bootstrap_search = np.full(boot_rows.size, np.nan, dtype=np.float32)
         for j, (row, p) in enumerate(zip(boot_rows.tolist(), boot_pos.tolist(), strict=True)):
-            bootstrap_obs[j] = segments[row].obs[p]
+            seg = segments[row]
+            bootstrap_obs[j] = seg.obs[p]
+            if p != seg.episode_end:
+                bootstrap_search[j] = seg.root_values[p]
 
         batch = {
             "obs": obs,
@@ -373,6 +380,7 @@ class ReplayBuffer:
             "bootstrap_discount": discount,
             "bootstrap_obs": bootstrap_obs,
             "bootstrap_index": (boot_rows * (k + 1) + boot_cols).astype(np.int64),
+            "bootstrap_search_values": bootstrap_search,
             "weights": weights,
             "indices": ids,
             "segment_ids": seg_ids,

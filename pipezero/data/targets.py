@@ -7,7 +7,8 @@ when the episode goes on), with ``n = td_steps`` and ``gamma = discount_factor``
     z_u = sum_{i < b - u} gamma^i s(u, u+i) r_{u+i}     # reward_sum
           + gamma^(b - u) s(u, b) V(obs_b)              # discount * V(bootstrap obs)
 
-where ``V(obs_b)`` is the target network's value. The bootstrap term is dropped when the episode
+where ``V(obs_b)`` is the target network's value (or the search value stored at ``b``: the
+buffer hands out both, see ``value_bootstrap``). The bootstrap term is dropped when the episode
 *terminated* at ``b == E`` (a terminal state is worth 0) and kept when it was *truncated*
 (the final observation is an ordinary state). Positions after ``E`` are absorbing: target 0.
 ``s(u, j)`` is ``-1`` when ``to_play`` at ``j`` differs from ``to_play`` at ``u`` in two-player

@@ -6,7 +6,8 @@ and takes the most visited action.
 
 Learning, for a batch of ``B`` positions unrolled ``K = num_unroll_steps`` steps:
 
-1. targets: n-step values bootstrapped by the target network, rewards, search policies
+1. targets: n-step values bootstrapped by the target network (or by the stored search
+   values, ``value_bootstrap="search"``), rewards, search policies
    (optionally refreshed by a new search on ``reanalyze_ratio`` of the rows), masks;
 2. unroll: ``representation`` on the observation, then ``K`` dynamics steps on the stored
    actions, each entered through a gradient scaled by ``dynamics_gradient_scale`` (0.5);
@@ -56,7 +57,12 @@ from pipezero.policy.schedules import (
     make_optimizer,
     update_target,
 )
-from pipezero.policy.targets import UnrollTargets, bootstrapped_value_targets, unroll_targets
+from pipezero.policy.targets import (
+    VALUE_BOOTSTRAP_SOURCES,
+    UnrollTargets,
+    bootstrapped_value_targets,
+    unroll_targets,
+)
 from pipezero.policy.temperature import sample_actions, visit_count_temperature
 
 logger = logging.getLogger(__name__)
@@ -119,6 +125,11 @@ class MuZeroPolicy(PolicyStateMixin):
             raise ValueError(
                 f"{type(self).__name__}: use_augmentation=True needs the game's symmetries "
                 f"(symmetries=game.symmetries()); pass them or set policy.use_augmentation=False"
+            )
+        if self.cfg.value_bootstrap not in VALUE_BOOTSTRAP_SOURCES:
+            raise ValueError(
+                f"policy.value_bootstrap must be one of {VALUE_BOOTSTRAP_SOURCES}, got "
+                f"{self.cfg.value_bootstrap!r}"
             )
         for name in ("representation", "dynamics", "prediction", "value_support"):
             if not hasattr(model, name):
@@ -287,7 +298,9 @@ class MuZeroPolicy(PolicyStateMixin):
     def compute_targets(self, batch: dict[str, np.ndarray]) -> UnrollTargets:
         """Value, reward and policy targets of a batch, with their masks (reanalysing the
         first ``reanalyze_ratio`` of the rows)."""
-        value = bootstrapped_value_targets(batch, self.target_model, self.device)
+        value = bootstrapped_value_targets(
+            batch, self.target_model, self.device, str(self.cfg.value_bootstrap)
+        )
         rows = num_reanalyzed_rows(len(batch["obs"]), float(self.cfg.reanalyze_ratio))
         if rows:
             batch = dict(batch)

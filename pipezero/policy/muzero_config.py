@@ -62,6 +62,9 @@ MUZERO_CONFIG: dict[str, Any] = {
         "batch_size": 256,
         "num_unroll_steps": 5,
         "td_steps": 5,
+        # n-step bootstrap values: "target_network" (a fresh inference per update) or
+        # "search" (the root values stored at collection: no inference, older values)
+        "value_bootstrap": "target_network",
         "update_per_collect": None,  # fixed updates per collect; None: use replay_ratio
         "replay_ratio": 0.25,  # updates per collected transition
         "min_buffer_transitions": 256,  # no update before the buffer holds this many

@@ -65,19 +65,41 @@ def loss_masks(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     return value_mask, value_mask[:, 1:].copy(), batch["policy_mask"].astype(np.float32)
 
 
+#: Where the n-step value targets take their bootstrap values from (``value_bootstrap``).
+VALUE_BOOTSTRAP_SOURCES = ("target_network", "search")
+
+
 @torch.no_grad()
 def bootstrapped_value_targets(
     batch: dict[str, np.ndarray],
     target_model: MuZeroModelProtocol,
     device: torch.device | str = "cpu",
+    source: str = "target_network",
 ) -> torch.Tensor:
-    """``[B, K + 1]`` n-step value targets, bootstrapped by ``target_model``'s values.
+    """``[B, K + 1]`` n-step value targets.
 
-    Runs ``target_model.initial_inference`` once on the ``M`` bootstrap observations of the
-    batch (none when no position needs one).
+    Args:
+        batch: from :meth:`~pipezero.data.ReplayBuffer.sample`.
+        target_model: supplies the bootstrap values.
+        device: where the targets go.
+        source: ``"target_network"`` runs ``target_model.initial_inference`` once on the
+            ``M`` bootstrap observations (none when no position needs one);
+            ``"search"`` takes the search value the collector stored at each bootstrap
+            position (MuZero's original target: no inference, but values as old as the
+            data) and runs the target network only on the final observations of
+            truncated episodes, which were never searched.
     """
+    if source not in VALUE_BOOTSTRAP_SOURCES:
+        raise ValueError(
+            f"value_bootstrap must be one of {VALUE_BOOTSTRAP_SOURCES}, got {source!r}"
+        )
     inputs = value_target_inputs(batch, device)
-    if inputs.obs.shape[0] == 0:
+    if source == "search":
+        values = torch.as_tensor(batch["bootstrap_search_values"], device=device).clone()
+        unsearched = torch.isnan(values)
+        if unsearched.any():
+            values[unsearched] = target_model.initial_inference(inputs.obs[unsearched]).value
+    elif inputs.obs.shape[0] == 0:
         values = inputs.reward_sum.new_zeros(0)
     else:
         values = target_model.initial_inference(inputs.obs).value

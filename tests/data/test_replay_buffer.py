@@ -56,6 +56,8 @@ def test_nstep_targets_across_the_segment_boundary():
     # bootstrap observations of the first sample: obs 5 and obs 6 (from the padding)
     assert batch["bootstrap_index"][:2].tolist() == [0, 1]
     assert batch["bootstrap_obs"][:2, 0].tolist() == [5.0, 6.0]
+    # and their stored search values (root value 10 * obs), the padding's included
+    assert batch["bootstrap_search_values"][:2].tolist() == [50.0, 60.0]
 
 
 def test_nstep_targets_at_a_terminal_episode_end():
@@ -81,6 +83,8 @@ def test_nstep_targets_at_a_truncated_end_bootstrap_from_the_final_observation()
     assert batch["reward_sum"][0].tolist() == [7.0, 0.0]
     assert batch["bootstrap_discount"][0].tolist() == [0.5, 1.0]
     assert batch["bootstrap_obs"][:2, 0].tolist() == [7.0, 7.0]
+    # the final observation was never searched: no stored value to bootstrap from
+    assert np.isnan(batch["bootstrap_search_values"][:2]).all()
     inputs = value_target_inputs(batch)
     values = torch.full((inputs.obs.shape[0],), 10.0)
     targets = compute_value_targets(inputs, values)
@@ -202,7 +206,7 @@ def test_save_load_round_trip(tmp_path):
     one, two = buffer.sample(16, with_unroll_obs=True), loaded.sample(16, with_unroll_obs=True)
     assert one.keys() == two.keys()
     for key in one:
-        assert np.array_equal(one[key], two[key]), key
+        assert np.array_equal(one[key], two[key], equal_nan=one[key].dtype.kind == "f"), key
     # the loaded buffer keeps working: new ids continue, eviction continues
     loaded.push(_segments(4)[0])
     assert loaded.num_transitions == 10 and loaded.segments()[-1].length == 4

@@ -7,6 +7,7 @@ import pytest
 import torch
 from policy_toy import copy_batch, fill_buffer, tiny_policy
 
+from pipezero.data import compute_value_targets, value_target_inputs
 from pipezero.policy import ActResult, LearnResult, PolicyProtocol
 
 KINDS = ["muzero", "efficientzero"]
@@ -123,6 +124,23 @@ def test_soft_target_update_moves_the_target_part_way():
     policy.learn(fill_buffer(policy, 20).sample(16))
     new_online = policy.model.state_dict()[w]
     torch.testing.assert_close(policy.target_model.state_dict()[w], 0.5 * old + 0.5 * new_online)
+
+
+def test_search_bootstrap_learns_from_the_stored_root_values():
+    policy = tiny_policy("muzero", value_bootstrap="search")
+    batch = fill_buffer(policy, 40).sample(16)
+    assert not np.isnan(batch["bootstrap_search_values"]).any()  # CartPole terminates
+    # the untrained model's search values are ~0: give the positions distinct ones
+    m = len(batch["bootstrap_search_values"])
+    batch["bootstrap_search_values"] = np.linspace(1.0, 2.0, m, dtype=np.float32)
+    stored = compute_value_targets(
+        value_target_inputs(batch), torch.as_tensor(batch["bootstrap_search_values"])
+    )
+    torch.testing.assert_close(policy.compute_targets(batch).value, stored)
+    network = tiny_policy("muzero").compute_targets(batch).value
+    assert not torch.allclose(network, stored)
+    result = policy.learn(copy_batch(batch))
+    assert not result.skipped and np.isfinite(result.info["value_loss"])
 
 
 def test_reanalysis_replaces_the_policy_targets_of_the_first_rows():

@@ -22,10 +22,15 @@ from pipezero.policy.targets import (
 
 
 class FirstFeatureValue(torch.nn.Module):
-    """Target-network stub: ``value(obs) = obs[:, 0]``."""
+    """Target-network stub: ``value(obs) = obs[:, 0]``; counts the observations it valued."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.num_valued = 0
 
     def initial_inference(self, obs: torch.Tensor) -> NetworkOutput:
         b = obs.shape[0]
+        self.num_valued += b
         return NetworkOutput(obs, torch.zeros(b, 2), obs[:, 0], torch.zeros(b))
 
 
@@ -50,6 +55,8 @@ def hand_batch() -> dict[str, np.ndarray]:
         # flat index in B * (K + 1) = 9 slots: row 0 all three, row 2 positions 0 and 1
         "bootstrap_obs": np.array([[4.0], [8.0], [12.0], [2.0], [2.0]], f32),
         "bootstrap_index": np.array([0, 1, 2, 6, 7]),
+        # stored search values; row 2's bootstrap is its final observation: never searched
+        "bootstrap_search_values": np.array([3.0, 5.0, 7.0, np.nan, np.nan], f32),
         "weights": np.ones(3, f32),
     }
 
@@ -65,6 +72,27 @@ def test_value_targets_add_the_discounted_bootstrap_value():
     )
     assert z.shape == (3, 3)
     torch.testing.assert_close(z, expected)
+
+
+def test_search_bootstrap_uses_stored_values_and_the_network_only_where_none_is_stored():
+    network = FirstFeatureValue()
+    z = bootstrapped_value_targets(hand_batch(), network, source="search")
+    expected = torch.tensor(
+        [
+            [1.5 + 0.25 * 3, 2.0 + 0.25 * 5, 0.5 + 0.25 * 7],
+            [1.0, 0.0, 0.0],
+            [1.0 + 0.5 * 2, 0.0 + 1.0 * 2, 0.0],  # the truncated row's final obs: network
+        ]
+    )
+    torch.testing.assert_close(z, expected)
+    assert network.num_valued == 2
+
+
+def test_unknown_bootstrap_source_is_rejected_with_the_choices():
+    with pytest.raises(ValueError, match=r"target_network.*search.*'stale'"):
+        bootstrapped_value_targets(hand_batch(), FirstFeatureValue(), source="stale")
+    with pytest.raises(ValueError, match=r"policy\.value_bootstrap"):
+        tiny_policy("muzero", value_bootstrap="stale")
 
 
 def test_terminal_rows_train_absorbing_states_truncated_rows_do_not():
