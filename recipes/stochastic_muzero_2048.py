@@ -76,7 +76,11 @@ GAME2048 = {
         "manual_temperature_decay": False,
         "fixed_temperature_value": 0.5,
         "td_steps": 10,
-        "num_unroll_steps": 5,
+        # 3 unroll steps (not 5) and the stored search values as bootstrap (no target-network
+        # inference per update) make updates cheaper; the learner, the bottleneck, makes ~1.5x
+        # the updates in 30 minutes and scores higher (docs/performance.md).
+        "num_unroll_steps": 3,
+        "value_bootstrap": "search",
         "game_segment_length": 100,
         "collect_env_steps": 8,
         "batch_size": 128,
@@ -87,7 +91,7 @@ GAME2048 = {
         "use_augmentation": True,
         "replay_buffer_size": 50_000,
         "learning_rate": 3e-3,
-        # Cosine decay to 3e-4 over the ~37k updates of a 30-minute async run: at a constant
+        # Cosine decay to 3e-4 over 36k updates (a 30-minute run with 5 unroll steps); at a constant
         # 3e-3 the scores stopped rising after ~15 minutes.
         "lr_schedule": "cosine",
         "lr_decay_iters": 36_000,
