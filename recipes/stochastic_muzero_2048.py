@@ -91,9 +91,9 @@ GAME2048 = {
         "use_augmentation": True,
         "replay_buffer_size": 50_000,
         "learning_rate": 3e-3,
-        # Cosine decay to 3e-4 over 36k updates (fitted to 30 minutes with 5 unroll steps; now
-        # ~57k updates follow at 3e-4): at a constant 3e-3 the scores stopped rising after ~15
-        # minutes.
+        # Cosine decay to 3e-4 over 36k updates (fitted to 30 minutes with 5 unroll steps; the
+        # rest of the ~57k updates now run at 3e-4): at a constant 3e-3 the scores stopped
+        # rising after ~15 minutes.
         "lr_schedule": "cosine",
         "lr_decay_iters": 36_000,
         "lr_final_ratio": 0.1,
