@@ -93,13 +93,20 @@ def bootstrapped_value_targets(
         raise ValueError(
             f"value_bootstrap must be one of {VALUE_BOOTSTRAP_SOURCES}, got {source!r}"
         )
-    inputs = value_target_inputs(batch, device)
     if source == "search":
-        values = torch.as_tensor(batch["bootstrap_search_values"], device=device).clone()
-        unsearched = torch.isnan(values)
+        stored = batch["bootstrap_search_values"]
+        unsearched = np.isnan(stored)
+        # only the never-searched observations go to the device and the network
+        inputs = value_target_inputs(
+            {**batch, "bootstrap_obs": batch["bootstrap_obs"][unsearched]}, device
+        )
+        values = torch.as_tensor(stored, device=device).clone()
         if unsearched.any():
-            values[unsearched] = target_model.initial_inference(inputs.obs[unsearched]).value
-    elif inputs.obs.shape[0] == 0:
+            rows = torch.as_tensor(unsearched, device=device)
+            values[rows] = target_model.initial_inference(inputs.obs).value
+        return compute_value_targets(inputs, values)
+    inputs = value_target_inputs(batch, device)
+    if inputs.obs.shape[0] == 0:
         values = inputs.reward_sum.new_zeros(0)
     else:
         values = target_model.initial_inference(inputs.obs).value
