@@ -139,4 +139,5 @@ def battle_eval(
         reads=("train_iter", "last_eval_iter"),
         writes=("eval_result", "best_eval_return", "last_eval_iter"),
         setup=battles.setup,
+        acts_with=policy,
     )

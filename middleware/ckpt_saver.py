@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ class _Saver:
         self.buffer = buffer if save_buffer else None
         self.save_freq = save_freq
         self.keep_last = keep_last
+        self.config: dict[str, Any] | None = None
         self.task: Task | None = None
         self.next_save: int | None = None  # train_iter of the next periodic checkpoint
         self.started = False
@@ -147,6 +150,8 @@ class _Saver:
     def _write(
         self, ctx: TrainContext, path: Path, state: dict[str, Any], buffer: ReplayBuffer | None
     ) -> None:
+        if self.config is not None:
+            state["config"] = self.config
         save_checkpoint(path, state, buffer)
         logger.info("checkpoint saved: %s (train_iter=%d)", path, ctx.train_iter)
         assert self.task is not None  # writes happen in steps or handlers, after setup()
@@ -172,9 +177,10 @@ def ckpt_saver(
     exp_dir: str | os.PathLike[str],
     policy: Stateful,
     buffer: ReplayBuffer | None = None,
-    save_freq: int = 1000,
+    save_freq: int | None = None,
     save_buffer: bool = False,
     keep_last: int = 3,
+    config: Mapping[str, Any] | None = None,
 ) -> Middleware:
     """Write checkpoints of the run under ``exp_dir/ckpt`` (layout in :mod:`pipezero.checkpoint`).
 
@@ -196,10 +202,15 @@ def ckpt_saver(
         policy: saved through ``state_dict()``.
         buffer: the replay buffer, saved beside periodic and final checkpoints when
             ``save_buffer`` is true.
-        save_freq: train iterations between periodic checkpoints.
+        save_freq: train iterations between periodic checkpoints (default: the config's
+            ``save_freq`` when ``config`` has one, else 1000).
         save_buffer: also save ``buffer`` (can be large: one copy per kept checkpoint).
         keep_last: periodic checkpoints kept on disk.
+        config: the run's config, stored in every checkpoint as ``state["config"]`` (plain
+            JSON types), so that a checkpoint file alone can rebuild its agent.
     """
+    if save_freq is None:
+        save_freq = (config or {}).get("save_freq", 1000)
     _positive_int("save_freq", save_freq)
     _positive_int("keep_last", keep_last)
     if save_buffer and buffer is None:
@@ -207,6 +218,7 @@ def ckpt_saver(
             "ckpt_saver: save_buffer=True but no buffer was given; pass buffer=your_buffer"
         )
     saver = _Saver(Path(exp_dir), policy, buffer, save_freq, save_buffer, keep_last)
+    saver.config = None if config is None else json.loads(json.dumps(config, default=str))
     return middleware(
         saver.step,
         name="ckpt_saver",

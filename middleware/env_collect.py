@@ -189,4 +189,5 @@ def env_collect(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) 
         reads=("env_step",),
         writes=("new_segments", "collect_episode_returns", "env_step", "env_episode"),
         setup=collector.setup,
+        acts_with=policy,
     )

@@ -146,4 +146,5 @@ def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv
         reads=("train_iter", "env_step", "last_eval_iter"),
         writes=("eval_result", "best_eval_return", "last_eval_iter"),
         setup=evaluator.setup,
+        acts_with=policy,
     )

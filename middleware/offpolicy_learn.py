@@ -134,4 +134,5 @@ def offpolicy_learn(
         reads=("update_count", "train_iter"),
         writes=("train_output", "train_iter"),
         setup=learner.setup,
+        acts_with=policy,
     )

@@ -1,9 +1,11 @@
-"""progress_bar: a console progress bar of the run (tqdm)."""
+"""progress_bar: a console progress bar of the run (tqdm), or progress lines in a log."""
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -13,6 +15,8 @@ from pipezero.checkpoint import eval_mean_return
 from pipezero.framework import Event, Middleware, Task, TrainContext, middleware
 
 __all__ = ["progress_bar"]
+
+logger = logging.getLogger("pipezero.progress")
 
 
 def _fmt(value: float | None) -> str:
@@ -24,9 +28,17 @@ class _Progress:
     return of the last collection episodes."""
 
     def __init__(
-        self, total: int | None, enable: bool | None, file: TextIO | None, mininterval: float
+        self,
+        total: int | None,
+        enable: bool | None,
+        file: TextIO | None,
+        mininterval: float,
+        log_every: float,
     ) -> None:
         self.total = total
+        self.log_every = log_every
+        self.log_start: tuple[float, int] | None = None  # (time, env_step) of the first step
+        self.next_log = 0.0
         self.enable = enable
         self.file = file
         self.mininterval = mininterval
@@ -60,6 +72,35 @@ class _Progress:
             refresh=False,
         )
         bar.update(ctx.env_step - bar.n)
+        if bar.disable and self.log_every > 0:
+            self._log(ctx)
+
+    def _log(self, ctx: TrainContext, final: bool = False) -> None:
+        """Without a bar: one line every ``log_every`` seconds (and a last one at the end)."""
+        now = time.monotonic()
+        if self.log_start is None:
+            self.log_start = (now, ctx.env_step)
+            self.next_log = now + self.log_every
+        if now < self.next_log and not final:
+            return
+        self.next_log = now + self.log_every
+        elapsed = max(now - self.log_start[0], 1e-9)
+        rate = (ctx.env_step - self.log_start[1]) / elapsed
+        eta = "-"
+        if self.total is not None and rate > 0:
+            eta = f"{max(self.total - ctx.env_step, 0) / rate / 60:.1f} min"
+        total = f"/{self.total}" if self.total is not None else ""
+        logger.info(
+            "env_step %d%s (%.1f/s) train_iter %d eval %s best %s collect %s eta %s",
+            ctx.env_step,
+            total,
+            rate,
+            ctx.train_iter,
+            _fmt(self.last_eval),
+            _fmt(max(self.best_eval, ctx.best_eval_return)),
+            _fmt(self.last_collect),
+            eta,
+        )
 
     def step(self, ctx: TrainContext) -> Iterator[None]:
         yield  # after the whole chain: this step's env steps and updates are counted
@@ -77,6 +118,8 @@ class _Progress:
         if self.bar is None:
             return
         self._show(ctx)
+        if self.bar.disable and self.log_every > 0:
+            self._log(ctx, final=True)
         self.bar.refresh()
         self.bar.close()
         self.bar = None
@@ -100,6 +143,7 @@ def progress_bar(
     enable: bool | None = None,
     file: TextIO | None = None,
     mininterval: float = 0.5,
+    log_every: float = 30.0,
 ) -> Middleware:
     """Show a progress bar of environment steps with training status.
 
@@ -119,6 +163,9 @@ def progress_bar(
             stay clean); ``True``/``False`` force it on or off.
         file: where to draw (default ``sys.stderr``).
         mininterval: seconds between redraws at most.
+        log_every: when the bar is off, seconds between progress lines logged at INFO level
+            on the ``pipezero.progress`` logger (env steps, steps/s, train iterations, last
+            and best evaluation, ETA), plus one at the end; 0: none.
     """
     if total_env_steps is not None and (
         isinstance(total_env_steps, bool)
@@ -130,7 +177,9 @@ def progress_bar(
         )
     if enable not in (None, True, False):
         raise ValueError(f"progress_bar: enable must be None, True or False, got {enable!r}")
-    progress = _Progress(total_env_steps, enable, file, mininterval)
+    if isinstance(log_every, bool) or not isinstance(log_every, (int, float)) or log_every < 0:
+        raise ValueError(f"progress_bar: log_every must be a number >= 0, got {log_every!r}")
+    progress = _Progress(total_env_steps, enable, file, mininterval, float(log_every))
     return middleware(
         progress.step,
         name="progress_bar",

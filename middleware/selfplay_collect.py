@@ -184,4 +184,5 @@ def selfplay_collect(
         reads=("env_step",),
         writes=("new_segments", "env_step", "env_episode"),
         setup=collector.setup,
+        acts_with=policy,
     )

@@ -1,17 +1,25 @@
-"""The ``pipezero`` command: play a trained agent (or a bot) in the terminal.
+"""The ``pipezero`` command: list, train, evaluate, render and play the recipes.
 
-    pipezero play tictactoe runs/alphazero_tictactoe           # run directory: best.pt
+    pipezero list                                   # the recipes, one line each
+    pipezero train muzero_cartpole --seed 1 --set policy.num_simulations=50
+    pipezero train muzero_cartpole --resume latest  # the newest run of the recipe
+    pipezero eval runs/muzero_cartpole/RUN --episodes 32 [--ckpt best|final|PATH]
+    pipezero render runs/muzero_cartpole/RUN --out cartpole.gif
+    pipezero play tictactoe runs/alphazero_tictactoe/RUN       # run directory: best.pt
     pipezero play connect4 runs/alphazero_connect4/ckpt/final.pt --second
     pipezero play gomoku runs/alphazero_gomoku --simulations 400
     pipezero play tictactoe minimax                            # no checkpoint: a bot
 
-Type ``help`` for how to enter a move and ``quit`` (or Ctrl-D) to leave. An illegal or
-unreadable move is explained and asked again; it never ends the game.
+``pipezero train NAME --help`` lists the flags every recipe takes (those of ``python
+recipes/NAME.py``). In ``play``, type ``help`` for how to enter a move and ``quit`` (or
+Ctrl-D) to leave. An illegal or unreadable move is explained and asked again; it never ends
+the game.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import TextIO
 
@@ -106,8 +114,24 @@ def play(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pipezero", description="pipezero command line")
+    parser = argparse.ArgumentParser(
+        prog="pipezero",
+        description="pipezero: train, evaluate, render and play MCTS agents",
+        epilog="pipezero train NAME --help: the flags of every recipe",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the recipes with their one-line descriptions")
+    t = commands.add_parser("train", help="train a recipe: pipezero train NAME [flags]")
+    t.add_argument("recipe", help="a recipe name (pipezero list) or a recipe .py file")
+    t.add_argument("flags", nargs=argparse.REMAINDER, help="the recipe's flags")
+    e = commands.add_parser("eval", help="evaluate a trained run, print JSON")
+    _run_args(e)
+    e.add_argument("--episodes", type=int, default=None, help="episodes (default: the run's)")
+    r = commands.add_parser("render", help="write evaluation episodes as a GIF")
+    _run_args(r)
+    r.add_argument("--episodes", type=int, default=1, help="episodes to record")
+    r.add_argument("--out", required=True, help="the .gif file to write")
+    r.add_argument("--fps", type=int, default=30, help="frames per second")
     p = commands.add_parser("play", help="play a trained agent or a bot in the terminal")
     p.add_argument("game", choices=sorted(GAMES))
     p.add_argument(
@@ -120,17 +144,85 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="the run directory (holds config.json and ckpt/)")
+    parser.add_argument("--ckpt", default="best", help="best, final or a checkpoint path")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="environment seed (default: fresh episodes)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+
+
+def list_recipes(out: TextIO) -> int:
+    from pipezero.recipe import describe, recipe_names
+
+    names = recipe_names()
+    width = max(len(n) for n in names)
+    for name in names:
+        out.write(f"{name:<{width}}  {describe(name)}\n")
+    return 0
+
+
+def evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    from pipezero.evaluate import eval_run
+
+    result = eval_run(
+        args.run_dir, ckpt=args.ckpt, episodes=args.episodes, seed=args.seed, device=args.device
+    )
+    out.write(json.dumps(result, default=str) + "\n")
+    return 0
+
+
+def render(args: argparse.Namespace, out: TextIO) -> int:
+    from pipezero.render import render_run
+
+    result = render_run(
+        args.run_dir,
+        args.out,
+        ckpt=args.ckpt,
+        episodes=args.episodes,
+        seed=args.seed,
+        device=args.device,
+        fps=args.fps,
+    )
+    out.write(json.dumps(result, default=str) + "\n")
+    return 0
+
+
 def main(
     argv: list[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> int:
-    """Entry point of the ``pipezero`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``pipezero`` console script; returns the exit code (2: a usage
+    error, shown as one line)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     stdin = stdin if stdin is not None else sys.stdin
     stdout = stdout if stdout is not None else sys.stdout
+    parser = build_parser()
+    if argv[:1] == ["train"] and len(argv) > 1 and not argv[1].startswith("-"):
+        from pipezero.recipe import train
+
+        try:
+            train(argv[1], argv[2:], prog=f"pipezero train {argv[1]}")
+        except ValueError as err:  # an unknown recipe
+            parser.error(str(err))
+        return 0
+    args = parser.parse_args(argv)
     try:
+        if args.command == "list":
+            return list_recipes(stdout)
+        if args.command == "train":  # a flag before the recipe name
+            parser.error("pipezero train needs a recipe name first (pipezero list shows them)")
+        if args.command in ("eval", "render"):
+            from pipezero.recipe import UsageError
+
+            try:
+                return evaluate(args, stdout) if args.command == "eval" else render(args, stdout)
+            except UsageError as err:
+                sys.stderr.write(f"pipezero {args.command}: {err}\n")
+                return 2
         return play(args, stdin, stdout)
     except KeyboardInterrupt:
-        stdout.write("\nGame abandoned.\n")
+        stdout.write("\nGame abandoned.\n" if args.command == "play" else "\nInterrupted.\n")
         return 130
 
 

@@ -1,23 +1,22 @@
 """MuZero on CartPole-v0 (200-step episodes): 8 collector environments, 25 simulations.
 
-    python recipes/muzero_cartpole.py --seed 0 --exp-dir runs/muzero_cartpole
-    python recipes/muzero_cartpole.py --set policy.num_simulations=50 --set policy.batch_size=128
-    python recipes/muzero_cartpole.py --resume runs/muzero_cartpole
-    python recipes/muzero_cartpole.py --mode async    # roles run concurrently
+    pipezero train muzero_cartpole --seed 0            # or: python recipes/muzero_cartpole.py
+    pipezero train muzero_cartpole --set policy.num_simulations=50 --mode async
+    pipezero train muzero_cartpole --resume latest
     torchrun --nproc_per_node=2 recipes/muzero_cartpole.py --ddp    # 2 learner processes
-    python recipes/muzero_cartpole.py --ray-actors 2                # 2 Ray self-play actors
+    pipezero train muzero_cartpole --ray-actors 2                   # 2 Ray self-play actors
+    pipezero eval runs/muzero_cartpole/RUN --episodes 32
 
 The run stops when the mean evaluation return reaches ``policy.stop_value`` (195) or after
-``--max-env-step`` environment steps. The last line printed is ``RESULT {json}``: counters,
-wall time and the evaluation history (``benchmarks/learning.py`` reads it).
+``max_env_step`` environment steps. The chain, the model and the policy are those of every
+MuZero-family recipe on a vector observation; ``efficientzero_cartpole`` and the Gumbel,
+ReZero and UniZero CartPole recipes reuse :func:`build` with their own policy.
 """
 
 from __future__ import annotations
 
-import time
 from functools import partial
 
-import torch
 from pipezero.middleware import (
     calc_update_count,
     ckpt_saver,
@@ -26,88 +25,58 @@ from pipezero.middleware import (
     env_collect,
     interval_eval,
     offpolicy_learn,
-    progress_bar,
     ray_collect,
-    tb_logger,
     termination,
 )
 
-from pipezero.checkpoint import resume
 from pipezero.data import ReplayBuffer
 from pipezero.distributed import all_reduce_sum, rank0_only
 from pipezero.envs import BatchEnv
-from pipezero.framework import Event, Task, TrainContext
+from pipezero.framework import Task, TrainContext
 from pipezero.model import MuZeroMLP
 from pipezero.policy import MuZeroPolicy, muzero_config
-from pipezero.recipe import (
-    acting_policy,
-    build_config,
-    engine_options,
-    recipe_parser,
-    result_line,
-    seed_everything,
-    start_scale_out,
+from pipezero.recipe import Run, main
+
+SCALE_OUT = True
+CONFIG = muzero_config(
+    {
+        "max_env_step": 20_000,
+        "env": {"env_id": "CartPole-v0", "collector_env_num": 8, "evaluator_env_num": 8},
+        "policy": {
+            "num_simulations": 25,
+            "td_steps": 10,  # 10-step returns carry the value faster through 200-step episodes
+            "replay_ratio": 0.5,  # updates per collected transition
+            "value_loss_weight": 0.5,
+            "eval_freq": 50,
+            "stop_value": 195.0,
+        },
+    }
 )
 
-# CartPole settings on top of pipezero/policy/muzero_config.py.
-CARTPOLE = {
-    "exp_dir": "runs/muzero_cartpole",
-    "max_env_step": 20_000,
-    "env": {"env_id": "CartPole-v0", "collector_env_num": 8, "evaluator_env_num": 8},
-    "policy": {
-        "num_simulations": 25,
-        "td_steps": 10,  # 10-step returns carry the value faster through 200-step episodes
-        "replay_ratio": 0.5,  # updates per collected transition
-        "value_loss_weight": 0.5,
-        "eval_freq": 50,
-        "stop_value": 195.0,
-    },
-}
 
-
-def main(argv: list[str] | None = None) -> TrainContext:
-    parser = recipe_parser(__doc__, scale_out=True)
-    args = parser.parse_args(argv)
-    cfg = build_config(muzero_config, CARTPOLE, args, parser)
-    start_scale_out(args, cfg, parser)  # --ddp: process group, a seed per rank
-    seed_everything(cfg.seed)
-    torch.set_num_threads(1)  # batches of 8 in the search: extra threads cost more than they give
-
-    collect_envs = BatchEnv.make(cfg.env.env_id, cfg.env.collector_env_num, seed=cfg.seed)
-    eval_envs = BatchEnv.make(cfg.env.env_id, cfg.env.evaluator_env_num, seed=cfg.seed + 10_000)
-    p = cfg.policy
-    obs_shape, num_actions = collect_envs.observation_shape, collect_envs.action_space_size
-    model = MuZeroMLP(obs_shape, num_actions, **p.model)
-    policy = MuZeroPolicy(p, model, seed=cfg.seed)
+def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, ctx=None) -> Task:
+    cfg, p = run.cfg, run.cfg.policy
+    collect_envs, eval_envs = run.envs()
+    model = model_class(collect_envs.observation_shape, collect_envs.action_space_size, **p.model)
+    policy = policy_class(p, model, seed=cfg.seed, device=run.device)
     buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
-    ctx = TrainContext()
-    if args.resume:
-        resume(args.resume, ctx, policy, buffer)
-
-    task = Task(ctx, **engine_options(args, p))  # --mode async: backend, weight store
-    task.use(rank0_only(interval_eval(p, acting_policy(policy, args, cfg.seed), eval_envs)))
-    if args.ray_actors:
-        make_envs = partial(BatchEnv.make, cfg.env.env_id, cfg.env.collector_env_num)
-        n, seed = args.ray_actors, cfg.seed
-        task.use(ray_collect(p, policy, make_envs, collector=env_collect, num_actors=n, seed=seed))
+    task = run.task(ctx or TrainContext(), policy, buffer)
+    task.use(rank0_only(interval_eval(p, run.acting(policy, "evaluator"), eval_envs)))
+    if run.ray_actors:
+        make = partial(BatchEnv.make, cfg.env.env_id, cfg.env.collector_env_num)
+        n = run.ray_actors
+        task.use(ray_collect(p, policy, make, collector=env_collect, num_actors=n, seed=cfg.seed))
     else:
-        task.use(env_collect(p, acting_policy(policy, args, cfg.seed), collect_envs))
+        task.use(env_collect(p, run.acting(policy), collect_envs))
     task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
     task.use(calc_update_count(p, reduce_sum=all_reduce_sum))
-    if args.ddp:
+    if run.ddp:
         task.use(ddp_sync(p, policy, buffer))
     task.use(offpolicy_learn(p, policy, buffer))
-    task.use(rank0_only(ckpt_saver(cfg.exp_dir, policy, buffer, save_freq=1000, save_buffer=True)))
-    task.use(rank0_only(tb_logger(cfg.exp_dir)))
-    task.use(rank0_only(progress_bar(cfg.max_env_step)))
+    task.use(rank0_only(ckpt_saver(run.exp_dir, policy, buffer, save_buffer=True, config=cfg)))
     task.use(termination(max_env_step=cfg.max_env_step))
-
-    start, history = time.perf_counter(), []
-    task.on(Event.EVAL_DONE, lambda c, r: history.append(r | {"unix_time": time.time()}))
-    ctx = task.run(mode=args.mode)
-    print(result_line(ctx, algorithm="muzero", seed=cfg.seed, start=start, eval_history=history))
-    return ctx
+    return task
 
 
 if __name__ == "__main__":
-    main()
+    main(__file__)

@@ -28,7 +28,7 @@ def test_section_given_a_scalar_is_rejected():
 
 
 def test_scalar_given_a_mapping_is_rejected():
-    with pytest.raises(ConfigError, match="takes a int"):
+    with pytest.raises(ConfigError, match="takes an int"):
         merge_config(DEFAULTS, {"seed": {"a": 1}})
 
 

@@ -44,6 +44,10 @@ class Middleware:
             ``task.weights``, keep the task to call ``task.finish``.
         declared: ``False`` for a plain callable given to ``Task.use``; such middleware are not
             validated and take part in no cross-role transfer in async mode.
+        acts_with: the object this step acts with or trains (a policy), if any. In async mode
+            no object may be declared by middleware of two roles: a collector searching with
+            the learner's own policy while the optimizer steps it would race (each role needs
+            its own copy; see ``policy.acting_copy``).
     """
 
     fn: MiddlewareFn
@@ -53,6 +57,7 @@ class Middleware:
     writes: tuple[str, ...] = ()
     setup: SetupFn | None = field(default=None, compare=False)
     declared: bool = True
+    acts_with: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
@@ -96,6 +101,7 @@ def middleware(
     reads: Iterable[str] = (),
     writes: Iterable[str] = (),
     setup: SetupFn | None = None,
+    acts_with: Any = None,
 ) -> Middleware: ...
 
 
@@ -108,6 +114,7 @@ def middleware(
     reads: Iterable[str] = (),
     writes: Iterable[str] = (),
     setup: SetupFn | None = None,
+    acts_with: Any = None,
 ) -> Callable[[MiddlewareFn], Middleware]: ...
 
 
@@ -119,6 +126,7 @@ def middleware(
     reads: Iterable[str] = (),
     writes: Iterable[str] = (),
     setup: SetupFn | None = None,
+    acts_with: Any = None,
 ) -> Middleware | Callable[[MiddlewareFn], Middleware]:
     """Declare a middleware; call it directly or use it as a decorator.
 
@@ -133,6 +141,7 @@ def middleware(
         reads: context fields read by the forward part.
         writes: context fields written.
         setup: ``setup(task)``, called once by ``Task.use``.
+        acts_with: the policy (or other object) the step acts with; see :class:`Middleware`.
     """
 
     def wrap(f: MiddlewareFn) -> Middleware:
@@ -144,6 +153,7 @@ def middleware(
             reads=_field_tuple(mw_name, "reads", reads),
             writes=_field_tuple(mw_name, "writes", writes),
             setup=setup,
+            acts_with=acts_with,
         )
 
     return wrap if fn is None else wrap(fn)

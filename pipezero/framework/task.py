@@ -16,7 +16,7 @@ from .partition import assign_roles, plan_roles
 from .runners import Backend, RunControl, ThreadBackend
 from .shared import LocalState, StateCell
 from .step import run_step
-from .validation import check_fields, validate_chain
+from .validation import check_fields, check_role_sharing, validate_chain
 from .weights import WeightStore
 
 __all__ = ["Task"]
@@ -109,6 +109,7 @@ class Task(Generic[C]):
         validate_chain(self._chain, type(self.ctx))
         if mode == "async":
             plan_roles(self._chain, type(self.ctx))
+            check_role_sharing(self._chain, assign_roles(self._chain))
 
     # ---------------------------------------------------------------- events
     def on(self, event: EventName, handler: H) -> H:

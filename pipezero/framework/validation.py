@@ -8,7 +8,7 @@ from .context import ENGINE_FIELDS, Context
 from .errors import ChainError, closest_hint
 from .middleware import Middleware
 
-__all__ = ["check_fields", "validate_chain"]
+__all__ = ["check_fields", "check_role_sharing", "validate_chain"]
 
 
 def check_fields(mw: Middleware, ctx_cls: type[Context]) -> None:
@@ -61,3 +61,27 @@ def validate_chain(chain: Sequence[Middleware], ctx_cls: type[Context]) -> None:
                     f"add a middleware that writes {f} before {mw.name}"
                 )
         available.update(mw.writes)
+
+
+def check_role_sharing(chain: Sequence[Middleware], roles: Sequence[str]) -> None:
+    """Async mode: fail if middleware of two roles declare the same ``acts_with`` object.
+
+    Args:
+        chain: the middleware.
+        roles: the role each one runs in (``assign_roles``).
+
+    Raises:
+        ChainError: naming both middleware and the fix.
+    """
+    owner: dict[int, tuple[str, str]] = {}
+    for mw, role in zip(chain, roles, strict=True):
+        if mw.acts_with is None:
+            continue
+        seen = owner.setdefault(id(mw.acts_with), (mw.name, role))
+        if seen[1] != role:
+            raise ChainError(
+                f"{seen[0]} ({seen[1]}) and {mw.name} ({role}) act with the same "
+                f"{type(mw.acts_with).__name__} object; in async mode their roles run "
+                f"concurrently, so give each role its own copy (policy.acting_copy(seed); a "
+                f"recipe's run.acting(policy) does it)"
+            )

@@ -19,6 +19,7 @@ ALPHAZERO_CONFIG: dict[str, Any] = {
     "seed": 0,
     "exp_dir": "runs/alphazero",
     "max_env_step": 200_000,
+    "save_freq": 1000,  # train iterations between periodic checkpoints
     "max_train_iter": None,  # None: no limit
     "env": {
         "game": "tictactoe",  # tictactoe | connect4 | gomoku

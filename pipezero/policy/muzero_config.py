@@ -19,6 +19,7 @@ MUZERO_CONFIG: dict[str, Any] = {
     "seed": 0,
     "exp_dir": "runs/muzero",
     "max_env_step": 100_000,
+    "save_freq": 1000,  # train iterations between periodic checkpoints
     "env": {
         "env_id": "CartPole-v0",
         "collector_env_num": 8,  # environments stepped together by env_collect
@@ -91,7 +92,7 @@ MUZERO_CONFIG: dict[str, Any] = {
         # -- evaluation ----------------------------------------------------------------------
         "eval_freq": 100,  # train iterations between evaluations
         "n_evaluator_episode": 8,
-        "stop_value": 195.0,
+        "stop_value": None,  # mean evaluation return that ends the run (None: never)
         # -- async mode (--mode async; ignored in sync mode) ---------------------------------
         "max_policy_lag": 256,  # train iterations a collector's weights may lag; None: no bound
         "async_channel_capacity": 1,  # collected batches queued for the learner at most
