@@ -167,6 +167,8 @@ class Run:
         ray_actors: Ray self-play actors (recipes with ``SCALE_OUT``; 0: none).
         purpose: ``"train"``, or ``"eval"`` / ``"render"`` when ``pipezero eval`` / ``render``
             builds the recipe to evaluate a checkpoint (nothing is written then).
+        render_frames: ``pipezero render``: receives the frames of the first evaluation
+            environment (:meth:`envs` asks string ids for ``render_mode="rgb_array"``).
     """
 
     recipe: str
@@ -204,7 +206,9 @@ class Run:
         env_cfg = self.cfg.env
         make = env_cfg.env_id if make is None else make
         collect_kwargs = make_kwargs.pop("collect_kwargs", {})
-        eval_kwargs = make_kwargs.pop("eval_kwargs", {})
+        eval_kwargs = dict(make_kwargs.pop("eval_kwargs", {}))
+        if self.render_frames is not None and isinstance(make, str):
+            eval_kwargs.setdefault("render_mode", "rgb_array")
         collect = BatchEnv.make(
             make, env_cfg.collector_env_num, seed=self.seed, **make_kwargs, **collect_kwargs
         )
@@ -370,7 +374,7 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
         UsageError: there is none.
     """
     path = Path(run_dir)
-    for directory in (path, path.parent, path.parent.parent):
+    for directory in (path.parent, path.parent.parent) if path.is_file() else (path,):
         candidate = directory / CONFIG_FILE
         if candidate.is_file():
             return json.loads(candidate.read_text())

@@ -92,10 +92,20 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file under the process's umask (``mkstemp`` would
+    give 0600 whatever the umask)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through a synced temporary file renamed over it; no partial file stays."""
+    """Write ``path`` through a synced temporary file renamed over it; no partial file stays.
+    The file gets the permissions a plain ``open()`` would give it (the umask applies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, _file_mode())
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

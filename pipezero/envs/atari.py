@@ -109,6 +109,7 @@ def make_atari_env(
     max_episode_frames: int = ATARI_100K["max_episode_frames"],
     episode_life: bool = False,
     clip_rewards: bool = False,
+    render_mode: str | None = None,
 ) -> gym.Env:
     """An ALE game with the standard preprocessing (see the module doc).
 
@@ -125,6 +126,8 @@ def make_atari_env(
         max_episode_frames: emulator frames after which the episode is truncated.
         episode_life: a lost life ends the episode (training only).
         clip_rewards: rewards become their sign (training only).
+        render_mode: the emulator's ``render_mode`` (``"rgb_array"``: ``render()`` returns
+            the full-size colour screen; ``pipezero render`` records it).
 
     Returns:
         A gymnasium environment with ``[frame_stack, screen_size, screen_size]`` uint8
@@ -155,6 +158,7 @@ def make_atari_env(
         repeat_action_probability=float(sticky_action_prob),
         full_action_space=bool(full_action_space),
         max_num_frames_per_episode=int(max_episode_frames),
+        render_mode=render_mode,
     )
     env = gym.wrappers.AtariPreprocessing(
         env,

@@ -31,6 +31,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from pipezero.envs.grid_render import grid_frame
+
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 ACTION_NAMES = ("up", "right", "down", "left")
 NUM_ACTIONS = 4
@@ -314,9 +316,19 @@ class Game2048Env(gym.Env):
         num_planes: observation planes (exponents beyond the last share it).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
-    def __init__(self, max_episode_steps: int | None = None, num_planes: int = 16) -> None:
+    def __init__(
+        self,
+        max_episode_steps: int | None = None,
+        num_planes: int = 16,
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(
+                f"render_mode must be None, 'ansi' or 'rgb_array', got {render_mode!r}"
+            )
+        self.render_mode = render_mode
         if num_planes < 2:
             raise ValueError(f"num_planes must be >= 2, got {num_planes}")
         self.num_planes = num_planes
@@ -362,9 +374,12 @@ class Game2048Env(gym.Env):
         obs = encode_board(self.game.board, self.num_planes)
         return obs, float(reward), over, truncated and not over, info
 
-    def render(self) -> str:
-        """The board as text (tile values, ``.`` for empty cells)."""
+    def render(self) -> str | np.ndarray:
+        """The board as text (tile values, ``.`` for empty cells), or with ``render_mode=
+        "rgb_array"`` as a ``[160, 160, 3]`` picture of the tiles."""
         values = np.where(self.game.board > 0, 2 ** self.game.board.astype(np.int64), 0)
+        if self.render_mode == "rgb_array":
+            return grid_frame(self.game.board, values)
         return "\n".join(
             " ".join(f"{v:>5}" if v else "    ." for v in row) for row in values.tolist()
         )

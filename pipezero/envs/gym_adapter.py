@@ -21,6 +21,7 @@ an all-ones mask and ``to_play = -1``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,20 @@ def _space_name(space: gym.Space) -> str:
     return type(space).__name__
 
 
+_MADE_IDS: set[str] = set()
+
+
+def _make(env_id: str, **make_kwargs: Any) -> gym.Env:
+    """``gym.make``, with gymnasium's "environment is out of date" notice (CartPole-v0 and
+    other old versions) shown for the first environment of an id only, not once per copy."""
+    if env_id not in _MADE_IDS:
+        _MADE_IDS.add(env_id)
+        return gym.make(env_id, **make_kwargs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is out of date.*")
+        return gym.make(env_id, **make_kwargs)
+
+
 class GymAdapter:
     """Wrap a gymnasium environment for MuZero-family collection.
 
@@ -113,7 +128,7 @@ class GymAdapter:
 
     def __init__(self, env: str | gym.Env, seed: int | None = None, **make_kwargs: Any) -> None:
         if isinstance(env, str):
-            self.env: gym.Env = gym.make(env, **make_kwargs)
+            self.env: gym.Env = _make(env, **make_kwargs)
         elif make_kwargs:
             raise ValueError(
                 f"make_kwargs {sorted(make_kwargs)} were given with an Env instance; pass "

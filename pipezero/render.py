@@ -1,0 +1,101 @@
+"""Watch a trained run: ``pipezero render RUN_DIR --out FILE.gif``.
+
+The run's evaluator plays ``--episodes`` episodes on one environment (as ``pipezero eval``
+does) while a gymnasium wrapper records a frame after every reset and step: the
+environment's own ``rgb_array`` picture where it draws one (classic control through pygame,
+Atari, 2048), else a grid picture of a ``[C, H, W]`` observation
+(:func:`~pipezero.envs.grid_render.observation_frame`). The frames are written as an
+animated GIF (Pillow, ``pip install "pipezero[render]"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from pipezero.envs.grid_render import observation_frame
+from pipezero.recipe import UsageError
+
+__all__ = ["FrameRecorder", "record_frames", "render_run", "write_gif"]
+
+
+class FrameRecorder(gym.Wrapper):
+    """Appends a ``[H, W, 3]`` uint8 frame to ``frames`` after every reset and step."""
+
+    def __init__(self, env: gym.Env, frames: list[np.ndarray]) -> None:
+        super().__init__(env)
+        self.frames = frames
+
+    def _record(self, obs: Any) -> None:
+        if self.env.render_mode == "rgb_array":
+            try:
+                frame = self.env.render()
+            except gym.error.DependencyNotInstalled as exc:
+                raise UsageError(
+                    f"{self.env.spec.id if self.env.spec else self.env}: drawing its frames "
+                    f"needs a package that is not installed ({exc}); "
+                    f'pip install "pipezero[render]"'
+                ) from None
+        else:
+            frame = observation_frame(obs)
+        self.frames.append(np.asarray(frame, dtype=np.uint8))
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._record(obs)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._record(obs)
+        return obs, reward, terminated, truncated, info
+
+
+def record_frames(envs: Any, frames: list[np.ndarray]) -> None:
+    """Record the frames of the first environment of a :class:`~pipezero.envs.BatchEnv`."""
+    adapter = envs.envs[0]
+    adapter.env = FrameRecorder(adapter.env, frames)
+
+
+def write_gif(frames: list[np.ndarray], path: str | Path, fps: int = 30) -> Path:
+    """Write ``frames`` (``[H, W, 3]`` uint8) as a looping GIF at ``fps`` frames per second."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise UsageError('writing a GIF needs Pillow: pip install "pipezero[render]"') from None
+    if not frames:
+        raise UsageError("no frames were recorded: the evaluation played no step")
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise UsageError(f"--out {path}: pipezero render writes .gif files; name it NAME.gif")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(f) for f in frames]
+    duration = max(1, round(1000 / max(fps, 1)))
+    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0)
+    return path
+
+
+def render_run(
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    ckpt: str = "best",
+    episodes: int = 1,
+    seed: int | None = None,
+    device: str = "cpu",
+    fps: int = 30,
+) -> dict[str, Any]:
+    """Play ``episodes`` evaluation episodes of a run's checkpoint on one environment and
+    write their frames to ``out`` (a ``.gif``). Returns the evaluation result with ``out``
+    and ``frames`` (the number written)."""
+    from pipezero.evaluate import eval_run
+
+    frames: list[np.ndarray] = []
+    result = eval_run(
+        run_dir, ckpt=ckpt, episodes=episodes, seed=seed, device=device, render_frames=frames
+    )
+    path = write_gif(frames, out, fps=fps)
+    return result | {"out": str(path), "frames": len(frames)}
