@@ -231,3 +231,16 @@ def test_result_line_is_parseable_json_with_counters():
     assert summary["env_step"] == 12 and summary["train_iter"] == 3
     assert summary["algorithm"] == "muzero" and summary["eval_history"] == [1]
     assert summary["finish_reason"] == "max_steps"
+
+
+def test_the_recipe_of_docs_middleware_runs_from_its_own_file(tmp_path, capsys):
+    import re
+
+    doc = (Path(__file__).parents[1] / "docs" / "middleware.md").read_text()
+    (source,) = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "def build(run" in b]
+    recipe = tmp_path / "my_recipe.py"
+    recipe.write_text(source)
+    cli(["train", str(recipe), "--exp-dir", str(tmp_path / "run"), "--smoke"])
+    result = result_of(capsys.readouterr().out)
+    assert result["recipe"] == "my_recipe" and result["env_step"] >= 200
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["recipe"] == "my_recipe"
