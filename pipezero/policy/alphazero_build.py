@@ -1,7 +1,8 @@
 """Build the parts of an AlphaZero board-game run from its config, and read them back.
 
 The recipes (``recipes/alphazero_*.py``) call :func:`build_alphazero` and then list their
-middleware; ``pipezero play`` calls :func:`load_alphazero_player` on a checkpoint.
+middleware; ``pipezero play`` calls :func:`find_run_config` and :func:`load_alphazero_player`
+on a checkpoint.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pipezero.policy.alphazero import AlphaZeroPolicy, outcome_buffer_settings
 from pipezero.policy.alphazero_config import ALPHAZERO_CONFIG
 from pipezero.policy.board_player import AlphaZeroPlayer
 
-#: File with the run's full config, written in ``exp_dir`` by :func:`save_run_config`.
+#: The run's configuration in its run directory, written by the recipe runner
+#: (:data:`pipezero.recipe.CONFIG_FILE`): ``{"recipe", "algorithm", "config", ...}``.
 CONFIG_NAME = "config.json"
 
 
@@ -51,13 +53,15 @@ def build_network(cfg: Mapping[str, Any], game: BoardGame) -> AlphaZeroNet:
     return AlphaZeroNet(game.observation_shape, game.num_actions, **cfg["policy"]["model"])
 
 
-def build_alphazero(cfg: Mapping[str, Any]) -> AlphaZeroParts:
+def build_alphazero(cfg: Mapping[str, Any], device: str = "cpu") -> AlphaZeroParts:
     """Build the game factory, network, policy, buffer, agent and opponents of ``cfg``
-    (a full AlphaZero config: ``seed``, ``env``, ``policy``)."""
+    (a full AlphaZero config: ``seed``, ``env``, ``policy``); the network lives on
+    ``device``."""
     env, p, seed = cfg["env"], cfg["policy"], int(cfg["seed"])
     make_game = game_factory(env["game"], **env["game_kwargs"])
     game = make_game()
-    policy = AlphaZeroPolicy(p, build_network(cfg, game), symmetries=game.symmetries(), seed=seed)
+    model = build_network(cfg, game)
+    policy = AlphaZeroPolicy(p, model, symmetries=game.symmetries(), seed=seed, device=device)
     use_priority = bool(p["use_priority"])
     buffer = ReplayBuffer(
         capacity=int(p["replay_buffer_size"]),
@@ -73,14 +77,6 @@ def build_alphazero(cfg: Mapping[str, Any]) -> AlphaZeroParts:
     if env["battle_mode"] == "play_with_bot":
         bot = make_opponent(env["bot"], seed=seed + 99)
     return AlphaZeroParts(make_game, policy, buffer, AlphaZeroPlayer(policy), opponents, bot)
-
-
-def save_run_config(cfg: Mapping[str, Any], algorithm: str) -> Path:
-    """Write ``{"algorithm": ..., "config": cfg}`` to ``cfg.exp_dir/config.json``."""
-    path = Path(cfg["exp_dir"]) / CONFIG_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"algorithm": algorithm, "config": cfg}, indent=2, default=str))
-    return path
 
 
 def find_run_config(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -1,8 +1,9 @@
 """Load a trained board-game agent from a checkpoint, as a player (``pipezero play``, benchmarks).
 
 A checkpoint is found from a run directory (``best.pt``, else the newest of ``final.pt`` and
-the periodic ones) or given as a file. The run's ``config.json`` (written by the board-game
-recipes) says which algorithm and game it is; AlphaZero checkpoints also carry their policy
+the periodic ones) or given as a file. The run's ``config.json`` (written by the recipe
+runner, :mod:`pipezero.recipe`) says which algorithm (``alphazero``, ``muzero`` or
+``gumbel_muzero``) and game it is; AlphaZero checkpoints also carry their policy
 config, so a lone AlphaZero ``.pt`` file loads too.
 """
 
@@ -82,10 +83,12 @@ def load_board_player(
     game = game_of_run(run_config, game_name)
     state = load_checkpoint(path)
     algorithm = run_config["algorithm"] if run_config is not None else None
-    if algorithm == "muzero":
+    if algorithm in ("muzero", "gumbel_muzero"):
         return _load_muzero(state["policy"], run_config, game, num_simulations), game, path
     if algorithm not in (None, "alphazero"):
-        raise ValueError(f"{path}: pipezero play knows alphazero and muzero, not {algorithm!r}")
+        raise ValueError(
+            f"{path}: pipezero play knows alphazero, muzero and gumbel_muzero, not {algorithm!r}"
+        )
     if algorithm is None and "config" not in state["policy"]:
         raise ValueError(
             f"cannot tell how to load {path}: its run has no config.json saying the algorithm "
@@ -102,14 +105,16 @@ def _load_muzero(
     num_simulations: int | None,
 ) -> Any:
     from pipezero.model import MuZeroMLP
+    from pipezero.policy import GumbelMuZeroPolicy, MuZeroPolicy
     from pipezero.policy.board_player import PolicyPlayer
-    from pipezero.policy.muzero import MuZeroPolicy
 
+    algorithm = run_config["algorithm"]
     cfg = dict(run_config["config"]["policy"])
     if num_simulations is not None:
         cfg["num_simulations"] = int(num_simulations)
     model = MuZeroMLP(game.observation_shape, game.num_actions, **cfg["model"])
-    policy = MuZeroPolicy(cfg, model)
+    policy_class = GumbelMuZeroPolicy if algorithm == "gumbel_muzero" else MuZeroPolicy
+    policy = policy_class(cfg, model)
     policy.model.load_state_dict(policy_state["model"])
     single = run_config["config"]["env"].get("battle_mode") == "play_with_bot"
-    return PolicyPlayer(policy, single_player=single, name="muzero")
+    return PolicyPlayer(policy, single_player=single, name=algorithm)

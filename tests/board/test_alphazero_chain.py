@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from pipezero.checkpoint import FINAL_NAME, checkpoint_dir
-from pipezero.policy.alphazero_config import alphazero_config
+from pipezero.evaluate import eval_run
 from pipezero.policy.board_checkpoint import load_board_player
-from pipezero.recipe import build_config, recipe_parser
-
-ROOT = Path(__file__).resolve().parents[2]
+from pipezero.recipe import load_recipe, train
 
 TINY = [
     "env.collector_env_num=8",
@@ -28,20 +24,12 @@ TINY = [
 ]
 
 
-def load_recipe(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_alphazero_tictactoe_chain_trains_evaluates_checkpoints_and_resumes(
     tmp_path, capsys
 ) -> None:
-    recipe = load_recipe("alphazero_tictactoe")
     argv = ["--exp-dir", str(tmp_path), "--seed", "3", "--max-env-step", "96"]
     argv += [f"--set={item}" for item in TINY]
-    ctx = recipe.main(argv)
+    ctx = train("alphazero_tictactoe", argv)
     assert ctx.env_step == 96 and ctx.train_iter > 0 and ctx.env_episode > 0
     assert ctx.finish_reason.startswith("max_env_step reached")
     result = json.loads(capsys.readouterr().out.splitlines()[-1][len("RESULT ") :])
@@ -51,14 +39,19 @@ def test_alphazero_tictactoe_chain_trains_evaluates_checkpoints_and_resumes(
     assert (checkpoint_dir(tmp_path) / FINAL_NAME).is_file()
     assert json.loads((tmp_path / "config.json").read_text())["algorithm"] == "alphazero"
 
-    resumed = recipe.main(
-        [*argv[:4], "--max-env-step", "160", "--resume", str(tmp_path), *argv[6:]]
+    resumed = train(
+        "alphazero_tictactoe",
+        [*argv[:4], "--max-env-step", "160", "--resume", str(tmp_path), *argv[6:]],
     )
     assert resumed.env_step == 160 and resumed.train_iter > ctx.train_iter
 
     player, game, path = load_board_player(tmp_path, "tictactoe")
     assert path.name in ("best.pt", FINAL_NAME)
     assert game.legal_actions_mask()[player.act(game)]
+    # pipezero eval: the recipe's battle_eval once, --episodes games per opponent
+    evaluated = eval_run(tmp_path, episodes=6)
+    assert evaluated["recipe"] == "alphazero_tictactoe" and evaluated["ckpt"] == str(path)
+    assert {evaluated[f"vs_{o}"]["games"] for o in ("random", "rule_bot", "minimax")} == {6}
 
 
 @pytest.mark.parametrize(
@@ -69,10 +62,9 @@ def test_alphazero_tictactoe_chain_trains_evaluates_checkpoints_and_resumes(
     ],
 )
 def test_connect4_and_gomoku_recipes_run_their_chain(name, extra, tmp_path, capsys) -> None:
-    recipe = load_recipe(name)
     argv = ["--exp-dir", str(tmp_path), "--seed", "1", "--max-env-step", "256"]
     argv += [f"--set={item}" for item in [*TINY, *extra]]
-    ctx = recipe.main(argv)
+    ctx = train(name, argv)
     assert ctx.env_step == 256 and ctx.train_iter > 0
     result = json.loads(capsys.readouterr().out.splitlines()[-1][len("RESULT ") :])
     assert result["game"] == name.split("_")[1] and result["eval_history"]
@@ -81,16 +73,15 @@ def test_connect4_and_gomoku_recipes_run_their_chain(name, extra, tmp_path, caps
 
 
 def test_connect4_evaluates_on_the_targets_match_with_a_mirror_averaged_agent() -> None:
-    recipe = load_recipe("alphazero_connect4")
-    args = recipe_parser(None, modes=("sync",), time_budget=True).parse_args([])
-    p = build_config(alphazero_config, recipe.CONNECT4, args).policy
+    p = load_recipe("alphazero_connect4").CONFIG.policy
     assert p.eval_opponents == ["rule_bot"] and p.stop_opponent is None
     assert p.n_evaluator_episode == 100 and p.eval_sides == "both"
     assert p.eval_average_symmetries and p.eval_num_simulations > p.num_simulations
 
 
-def test_board_recipes_refuse_async_mode_as_a_usage_error(capsys) -> None:
-    recipe = load_recipe("alphazero_tictactoe")
+@pytest.mark.parametrize("name", ["alphazero_tictactoe", "alphazero_connect4", "alphazero_gomoku"])
+def test_alphazero_recipes_refuse_async_mode_as_a_usage_error(name, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
-        recipe.main(["--mode", "async"])
-    assert exc.value.code == 2 and "invalid choice: 'async'" in capsys.readouterr().err
+        train(name, ["--mode", "async"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"{name} runs with --mode sync (got --mode async)" in err

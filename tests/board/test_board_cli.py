@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 
@@ -14,8 +15,8 @@ from pipezero.cli import board_text, main
 from pipezero.config import merge_config
 from pipezero.envs.board import make_game
 from pipezero.framework import TrainContext
-from pipezero.policy.alphazero_build import save_run_config
 from pipezero.policy.alphazero_config import ALPHAZERO_CONFIG
+from pipezero.recipe import CONFIG_FILE
 
 
 def play(argv: list[str], lines: list[str]) -> tuple[int, str]:
@@ -26,10 +27,12 @@ def play(argv: list[str], lines: list[str]) -> tuple[int, str]:
 
 @pytest.fixture
 def run_dir(tmp_path):
-    """A run directory with an (untrained) AlphaZero TicTacToe checkpoint and config.json."""
+    """A run directory with an (untrained) AlphaZero TicTacToe checkpoint and config.json
+    (as the recipe runner writes it)."""
     policy = tiny_alphazero()
     cfg = merge_config(ALPHAZERO_CONFIG, {"exp_dir": str(tmp_path), "policy": dict(policy.cfg)})
-    save_run_config(cfg, "alphazero")
+    run_config = {"recipe": "alphazero_tictactoe", "algorithm": "alphazero", "config": cfg}
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(run_config))
     state = build_state(TrainContext(), policy, kind="final")
     save_checkpoint(checkpoint_dir(tmp_path) / FINAL_NAME, state)
     return tmp_path

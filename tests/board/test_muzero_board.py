@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
+import pytest
 from pipezero.middleware.env_collect import env_collect
 
 from pipezero.data import ReplayBuffer
 from pipezero.envs import BatchEnv, GymAdapter
 from pipezero.envs.board import BoardGameGymEnv, make_game
+from pipezero.evaluate import eval_run
 from pipezero.framework import Task, TrainContext, run_step
 from pipezero.model import MuZeroMLP
 from pipezero.policy import MuZeroPolicy
 from pipezero.policy.board_checkpoint import load_board_player
 from pipezero.policy.board_player import PolicyPlayer
+from pipezero.recipe import train
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL_MODEL = {"latent_dim": 16, "hidden_dim": 16, "support_size": 5, "reward_support_size": 2}
 
 
@@ -79,15 +79,7 @@ def test_policy_player_passes_the_game_player_or_minus_one() -> None:
     assert seen == [[2], [-1, -1]]
 
 
-def load_recipe(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_muzero_recipe_runs_in_both_battle_modes_and_on_connect4(tmp_path, capsys) -> None:
-    recipe = load_recipe("muzero_tictactoe")
     tiny = [
         "env.collector_env_num=4",
         "policy.num_simulations=4",
@@ -112,7 +104,7 @@ def test_muzero_recipe_runs_in_both_battle_modes_and_on_connect4(tmp_path, capsy
             str(steps),
             f"--set=env.battle_mode={mode}",
         ]
-        ctx = recipe.main(argv + [f"--set={item}" for item in tiny + extra])
+        ctx = train("muzero_tictactoe", argv + [f"--set={item}" for item in tiny + extra])
         assert ctx.train_iter > 0
         result = json.loads(capsys.readouterr().out.splitlines()[-1][len("RESULT ") :])
         assert (result["battle_mode"], result["game"]) == (mode, game)
@@ -120,3 +112,29 @@ def test_muzero_recipe_runs_in_both_battle_modes_and_on_connect4(tmp_path, capsy
         player, board, _ = load_board_player(exp, game)
         assert player.single_player == (mode == "play_with_bot")
         assert board.legal_actions_mask()[player.act(board)]
+
+
+def test_muzero_recipe_runs_async_with_its_own_evaluator_policy_and_evaluates(
+    tmp_path, capsys
+) -> None:
+    argv = ["--smoke", "--mode", "async", "--exp-dir", str(tmp_path), "--log-every", "0"]
+    ctx = train("muzero_tictactoe", argv)
+    assert ctx.env_step >= 200 and ctx.train_iter > 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1][len("RESULT ") :])
+    assert result["eval_history"]
+    assert json.loads((tmp_path / "config.json").read_text())["algorithm"] == "muzero"
+    # pipezero eval: --episodes sets eval.n_evaluator_episode (the agent moves first)
+    evaluated = eval_run(tmp_path, episodes=4)
+    assert evaluated["recipe"] == "muzero_tictactoe"
+    assert evaluated["vs_rule_bot"]["as_first"]["games"] == 4
+    assert evaluated["vs_random"]["games"] == 4
+
+
+def test_agent_player_is_a_side_name_in_the_config(tmp_path, capsys) -> None:
+    env = BoardGameGymEnv("tictactoe", battle_mode="play_with_bot", agent_player="second")
+    env.reset(seed=0)
+    assert env.agent_player == 2 and env.game.to_play == 2  # the bot has moved
+    with pytest.raises(SystemExit) as exc:
+        train("muzero_tictactoe", ["--exp-dir", str(tmp_path), "--set", "env.agent_player=2"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "config key 'env.agent_player' takes a string" in err

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pipezero.policy.board_checkpoint import load_board_player
+from pipezero.recipe import train
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -68,17 +71,19 @@ def test_cartpole_recipe_rejects_puct_keys(tmp_path, capsys):
 
 @pytest.mark.parametrize("battle_mode", ["play_with_bot", "self_play"])
 def test_tictactoe_recipe_runs(battle_mode, tmp_path, capsys):
-    recipe = load_recipe("gumbel_muzero_tictactoe")
     argv = ["--seed", "1", "--exp-dir", str(tmp_path), "--max-env-step", "64"]
     small = [*SMALL, f"env.battle_mode={battle_mode}", "eval.n_evaluator_episode=4"]
     for item in small:
         argv += ["--set", item]
-    ctx = recipe.main(argv)
+    ctx = train("gumbel_muzero_tictactoe", argv)
     assert ctx.env_step >= 64 and ctx.train_iter > 0
     assert (tmp_path / "ckpt" / "final.pt").is_file()
     result = result_of(capsys)
     assert result["battle_mode"] == battle_mode
     assert "vs_rule_bot" in result["eval_history"][0]
+    assert result["algorithm"] == "gumbel_muzero"
+    player, board, _ = load_board_player(tmp_path, "tictactoe")  # as pipezero play does
+    assert board.legal_actions_mask()[player.act(board)]
 
 
 def test_cartpole_recipe_resumes_a_run(tmp_path, capsys):

@@ -25,6 +25,8 @@ from pipezero.envs.board.base import BoardGame
 from pipezero.envs.board.registry import make_game, make_opponent
 
 BATTLE_MODES = ("self_play", "play_with_bot")
+#: ``agent_player`` names: the side of the agent in play-with-bot mode.
+SIDES = {"first": 1, "second": 2}
 
 
 class BoardGameGymEnv(gym.Env):
@@ -35,8 +37,9 @@ class BoardGameGymEnv(gym.Env):
         battle_mode: ``"self_play"`` or ``"play_with_bot"`` (see the module doc).
         bot: the opponent in play-with-bot mode, a name for
             :func:`~pipezero.envs.board.make_opponent` (default ``"rule_bot"``) or a player.
-        agent_player: the agent's side in play-with-bot mode: 1 (moves first, LightZero's
-            default), 2, or ``"random"`` (drawn at each reset).
+        agent_player: the agent's side in play-with-bot mode: 1 or ``"first"`` (moves first,
+            LightZero's default), 2 or ``"second"``, or ``"random"`` (drawn at each reset).
+            The recipes' configs use the names (a config value has one type).
         game_kwargs: arguments of :func:`make_game` when ``game`` is a name.
         bot_kwargs: arguments of :func:`make_opponent` when ``bot`` is a name (e.g.
             ``{"randomness": 3.0}`` for a less predictable rule bot).
@@ -61,9 +64,11 @@ class BoardGameGymEnv(gym.Env):
             raise ValueError(
                 f"BoardGameGymEnv: battle_mode must be one of {BATTLE_MODES}, got {battle_mode!r}"
             )
+        agent_player = SIDES.get(agent_player, agent_player)
         if agent_player not in (1, 2, "random"):
             raise ValueError(
-                f"BoardGameGymEnv: agent_player must be 1, 2 or 'random', got {agent_player!r}"
+                f"BoardGameGymEnv: agent_player must be 1 or 'first', 2 or 'second', or "
+                f"'random', got {agent_player!r}"
             )
         self.game = make_game(game, **(game_kwargs or {})) if isinstance(game, str) else game
         self.battle_mode = battle_mode
