@@ -8,9 +8,8 @@
     pipezero eval runs/muzero_cartpole/RUN --episodes 32
 
 The run stops when the mean evaluation return reaches ``policy.stop_value`` (195) or after
-``max_env_step`` environment steps. The chain, the model and the policy are those of every
-MuZero-family recipe on a vector observation; ``efficientzero_cartpole`` and the Gumbel,
-ReZero and UniZero CartPole recipes reuse :func:`build` with their own policy.
+``max_env_step`` environment steps. The other MuZero-family CartPole recipes and
+``stochastic_muzero_2048`` reuse :func:`build` with their own policy and model.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from pipezero.middleware import (
     ray_collect,
     termination,
 )
+from pipezero.middleware.buffer_reanalyze import ReanalyzeContext, buffer_reanalyze
 
 from pipezero.data import ReplayBuffer
 from pipezero.distributed import all_reduce_sum, rank0_only
@@ -38,29 +38,31 @@ from pipezero.policy import MuZeroPolicy, muzero_config
 from pipezero.recipe import Run, main
 
 SCALE_OUT = True
-CONFIG = muzero_config(
-    {
-        "max_env_step": 20_000,
-        "env": {"env_id": "CartPole-v0", "collector_env_num": 8, "evaluator_env_num": 8},
-        "policy": {
-            "num_simulations": 25,
-            "td_steps": 10,  # 10-step returns carry the value faster through 200-step episodes
-            "replay_ratio": 0.5,  # updates per collected transition
-            "value_loss_weight": 0.5,
-            "eval_freq": 50,
-            "stop_value": 195.0,
-        },
-    }
-)
+#: The settings of every MuZero-family CartPole recipe (their own come on top).
+CARTPOLE = {
+    "max_env_step": 20_000,
+    "env": {"env_id": "CartPole-v0", "collector_env_num": 8, "evaluator_env_num": 8},
+    "policy": {
+        "num_simulations": 25,
+        "td_steps": 10,  # 10-step returns carry the value faster through 200-step episodes
+        "replay_ratio": 0.5,  # updates per collected transition
+        "value_loss_weight": 0.5,
+        "eval_freq": 50,
+        "stop_value": 195.0,
+    },
+}
+CONFIG = muzero_config(CARTPOLE)
 
 
-def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, ctx=None) -> Task:
+def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, save_buffer=True) -> Task:
+    """The chain; ``buffer_reanalyze`` too where ``buffer_reanalyze_freq`` > 0 (ReZero, UniZero)."""
     cfg, p = run.cfg, run.cfg.policy
     collect_envs, eval_envs = run.envs()
     model = model_class(collect_envs.observation_shape, collect_envs.action_space_size, **p.model)
     policy = policy_class(p, model, seed=cfg.seed, device=run.device)
     buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
-    task = run.task(ctx or TrainContext(), policy, buffer)
+    reanalyze = "buffer_reanalyze_freq" in p  # ReZero, UniZero: its counters in the context
+    task = run.task(ReanalyzeContext() if reanalyze else TrainContext(), policy, buffer)
     task.use(rank0_only(interval_eval(p, run.acting(policy, "evaluator"), eval_envs)))
     if run.ray_actors:
         make = partial(BatchEnv.make, cfg.env.env_id, cfg.env.collector_env_num)
@@ -69,11 +71,15 @@ def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, ctx=None) 
     else:
         task.use(env_collect(p, run.acting(policy), collect_envs))
     task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
+    if reanalyze and (p.buffer_reanalyze_freq or 0) > 0:
+        task.use(buffer_reanalyze(p, policy, buffer))
     task.use(calc_update_count(p, reduce_sum=all_reduce_sum))
     if run.ddp:
         task.use(ddp_sync(p, policy, buffer))
     task.use(offpolicy_learn(p, policy, buffer))
-    task.use(rank0_only(ckpt_saver(run.exp_dir, policy, buffer, save_buffer=True, config=cfg)))
+    task.use(
+        rank0_only(ckpt_saver(run.exp_dir, policy, buffer, save_buffer=save_buffer, config=cfg))
+    )
     task.use(termination(max_env_step=cfg.max_env_step))
     return task
 

@@ -1,62 +1,90 @@
 """Sampled EfficientZero on Pendulum-v1 (continuous torque, 200-step episodes).
 
-    python recipes/sampled_efficientzero_pendulum.py --seed 0 --exp-dir runs/sez_pendulum
-    python recipes/sampled_efficientzero_pendulum.py --set policy.num_of_sampled_actions=10
-    python recipes/sampled_efficientzero_pendulum.py --set policy.sample_from_prior=False
+    pipezero train sampled_efficientzero_pendulum --seed 0
+    pipezero train sampled_efficientzero_pendulum --set policy.num_of_sampled_actions=10
+    pipezero train sampled_efficientzero_pendulum --set policy.sample_from_prior=False
+    pipezero train sampled_efficientzero_pendulum --env-id CartPole-v1   # a categorical head
 
-The policy is a tanh-squashed Gaussian over the torque in ``[-1, 1]`` (the environment adapter
-rescales it to ``[-2, 2]``); every search node considers ``num_of_sampled_actions`` sampled
-torques. The run stops when the mean evaluation return reaches ``policy.stop_value`` (-200) or
-after ``--max-env-step`` environment steps; the last line printed is ``RESULT {json}``
-(``benchmarks/sampled.py`` reads it).
+The policy is a tanh-squashed Gaussian over the torque in ``[-1, 1]`` (rescaled to ``[-2, 2]``
+by the environment adapter), searched over ``num_of_sampled_actions`` sampled torques per node.
+The run stops at ``policy.stop_value`` (-200) or after ``max_env_step`` environment steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from pipezero.middleware import (
+    calc_update_count,
+    ckpt_saver,
+    data_push,
+    env_collect,
+    interval_eval,
+    offpolicy_learn,
+    termination,
+)
 
-from pipezero.framework import TrainContext
-from pipezero.sampled_recipe import train_sampled_efficientzero
+from pipezero.data import ReplayBuffer
+from pipezero.framework import Context, Task, TrainContext
+from pipezero.model.sampled_efficientzero import SampledEfficientZeroMLP
+from pipezero.policy.sampled_efficientzero import SampledEfficientZeroPolicy
+from pipezero.policy.sampled_efficientzero_config import sampled_efficientzero_config
+from pipezero.recipe import Run, main
 
-# Pendulum settings on top of pipezero/policy/sampled_efficientzero_config.py.
-PENDULUM = {
-    "exp_dir": "runs/sampled_efficientzero_pendulum",
-    "max_env_step": 50_000,
-    "env": {"env_id": "Pendulum-v1", "collector_env_num": 8, "evaluator_env_num": 8},
-    "policy": {
-        "model": {
-            "latent_dim": 64,
-            "hidden_dim": 128,
-            "support_size": 30,  # values reach about -500 (rewards >= -16.3, discount 0.97)
-            "reward_support_size": 10,  # value prefixes of up to 5 rewards, about -80
-            "lstm_hidden_size": 64,
+ALGORITHM = "sampled_efficientzero"
+CONFIG = sampled_efficientzero_config(
+    {
+        "max_env_step": 50_000,
+        "env": {"env_id": "Pendulum-v1", "collector_env_num": 8, "evaluator_env_num": 8},
+        "policy": {
+            "model": {
+                "latent_dim": 64,
+                "hidden_dim": 128,
+                "support_size": 30,  # values reach about -500 (rewards >= -16.3, discount 0.97)
+                "reward_support_size": 10,  # value prefixes of up to 5 rewards, about -80
+                "lstm_hidden_size": 64,
+            },
+            "num_simulations": 25,
+            "num_of_sampled_actions": 10,
+            "discount_factor": 0.97,
+            "td_steps": 5,
+            "game_segment_length": 50,
+            "collect_env_steps": 25,  # 8 envs x 25 steps = 200 transitions per collect
+            "fixed_temperature_value": 0.25,  # collect: visit counts sharpened (LightZero's)
+            "replay_ratio": 0.25,
+            "batch_size": 256,
+            "learning_rate": 3e-3,
+            "value_loss_weight": 0.5,
+            "eval_freq": 500,
+            "n_evaluator_episode": 8,
+            "stop_value": -200.0,
+            "new_data_priority": "value_error",
         },
-        "num_simulations": 25,
-        "num_of_sampled_actions": 10,
-        "discount_factor": 0.97,
-        "td_steps": 5,
-        "game_segment_length": 50,
-        "collect_env_steps": 25,  # 8 envs x 25 steps = 200 transitions per collect
-        "fixed_temperature_value": 0.25,  # collect: visit counts sharpened (LightZero's value)
-        "replay_ratio": 0.25,
-        "batch_size": 256,
-        "learning_rate": 3e-3,
-        "value_loss_weight": 0.5,
-        "eval_freq": 500,
-        "n_evaluator_episode": 8,
-        "stop_value": -200.0,
-        "new_data_priority": "value_error",
-    },
-}
+    }
+)
 
 
-def main(argv: list[str] | None = None, settings: Mapping[str, Any] = PENDULUM) -> TrainContext:
-    """Train with ``settings``; flags from ``argv`` (``None``: the command line)."""
-    ctx, summary = train_sampled_efficientzero(__doc__, settings, argv)
-    print(summary)
-    return ctx
+def build(run: Run) -> Task:
+    """The Sampled EfficientZero chain; also ``sampled_efficientzero_mountaincar``'s."""
+    cfg, p = run.cfg, run.cfg.policy
+    envs, eval_envs = run.envs()
+    size = envs.action_dim if envs.continuous else envs.action_space_size  # Box: a Gaussian
+    shape, continuous = envs.observation_shape, envs.continuous
+    model = SampledEfficientZeroMLP(shape, size, continuous_action_space=continuous, **p.model)
+    policy = SampledEfficientZeroPolicy(p, model, seed=cfg.seed, device=run.device)
+    buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
+    task = run.task(TrainContext(), policy, buffer)
+    task.use(interval_eval(p, run.acting(policy, "evaluator"), eval_envs))
+    task.use(env_collect(p, run.acting(policy), envs))
+    task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
+    task.use(calc_update_count(p))
+    task.use(offpolicy_learn(p, policy, buffer))
+    task.use(ckpt_saver(run.exp_dir, policy, buffer, save_buffer=True, config=cfg))
+    task.use(termination(max_env_step=cfg.max_env_step))
+    return task
+
+
+def summary(run: Run, ctx: Context) -> dict[str, str]:
+    return {"env_id": run.cfg.env.env_id}
 
 
 if __name__ == "__main__":
-    main()
+    main(__file__)

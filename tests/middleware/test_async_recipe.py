@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import multiprocessing
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from pipezero.recipe import train
 
 TINY = [
     "policy.collect_env_steps=4",  # 8 envs x 4 = 32 env steps per collector step
@@ -28,13 +27,6 @@ TINY = [
 ]
 
 
-def load_recipe(name: str):
-    spec = importlib.util.spec_from_file_location(f"async_{name}", ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     ("name", "backend"),
     [
@@ -45,12 +37,11 @@ def load_recipe(name: str):
     ],
 )
 def test_recipe_runs_async(name: str, backend: str, tmp_path: Path, capsys) -> None:
-    recipe = load_recipe(name)
     argv = ["--seed", "3", "--exp-dir", str(tmp_path), "--max-env-step", "160"]
     argv += ["--mode", "async", "--backend", backend]
     for item in TINY:
         argv += ["--set", item]
-    ctx = recipe.main(argv)
+    ctx = train(name, argv)
     assert ctx.finish_reason.startswith("max_env_step reached")
     assert ctx.env_step >= 160 and ctx.train_iter > 0
     ckpt = tmp_path / "ckpt"
@@ -67,20 +58,20 @@ def test_recipe_runs_async(name: str, backend: str, tmp_path: Path, capsys) -> N
 
 
 def test_async_mode_needs_a_known_backend(tmp_path: Path, capsys) -> None:
-    recipe = load_recipe("muzero_cartpole")
     with pytest.raises(SystemExit) as exc:
-        recipe.main(["--exp-dir", str(tmp_path), "--mode", "async", "--backend", "ray"])
+        train(
+            "muzero_cartpole", ["--exp-dir", str(tmp_path), "--mode", "async", "--backend", "ray"]
+        )
     assert exc.value.code == 2
     assert "invalid choice: 'ray'" in capsys.readouterr().err
 
 
 def test_stop_value_reached_in_the_evaluator_process_finishes_the_run(tmp_path: Path) -> None:
-    recipe = load_recipe("muzero_cartpole")
     argv = ["--seed", "1", "--exp-dir", str(tmp_path), "--max-env-step", "100000"]
     argv += ["--mode", "async"]
     for item in [*TINY, "policy.stop_value=1.0"]:  # any evaluation reaches it
         argv += ["--set", item]
-    ctx = recipe.main(argv)
+    ctx = train("muzero_cartpole", argv)
     assert ctx.finish_reason == "stop_value reached"
     assert ctx.best_eval_return >= 1.0 and ctx.env_step < 100000
     assert (tmp_path / "ckpt" / "final.pt").is_file()

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_recipe(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from pipezero.recipe import train
 
 SMALL = [
     "policy.collect_env_steps=4",  # 8 envs x 4 = 32 env steps per task step
@@ -35,11 +25,10 @@ SMALL = [
 
 @pytest.mark.parametrize("name", ["muzero_cartpole", "efficientzero_cartpole"])
 def test_recipe_chain_runs(name, tmp_path, capsys):
-    recipe = load_recipe(name)
     argv = ["--seed", "3", "--exp-dir", str(tmp_path), "--max-env-step", "64"]
     for item in SMALL:
         argv += ["--set", item]
-    ctx = recipe.main(argv)
+    ctx = train(name, argv)
     assert ctx.env_step == 64
     assert ctx.finish_reason.startswith("max_env_step reached")
     assert (tmp_path / "ckpt" / "final.pt").is_file()
@@ -48,20 +37,18 @@ def test_recipe_chain_runs(name, tmp_path, capsys):
 
 
 def test_recipe_rejects_unknown_keys_as_a_usage_error(tmp_path, capsys):
-    recipe = load_recipe("muzero_cartpole")
     with pytest.raises(SystemExit) as exc:
-        recipe.main(["--exp-dir", str(tmp_path), "--set", "policy.num_simulation=3"])
+        train("muzero_cartpole", ["--exp-dir", str(tmp_path), "--set", "policy.num_simulation=3"])
     assert exc.value.code == 2
     assert "did you mean 'num_simulations'" in capsys.readouterr().err
 
 
 def test_recipe_resumes_a_run(tmp_path, capsys):
-    recipe = load_recipe("muzero_cartpole")
     argv = ["--seed", "1", "--exp-dir", str(tmp_path)]
     for item in SMALL:
         argv += ["--set", item]
-    first = recipe.main([*argv, "--max-env-step", "128"])
+    first = train("muzero_cartpole", [*argv, "--max-env-step", "128"])
     iters = first.train_iter
-    second = recipe.main([*argv, "--max-env-step", "256", "--resume", str(tmp_path)])
+    second = train("muzero_cartpole", [*argv, "--max-env-step", "256", "--resume", str(tmp_path)])
     assert second.env_step == 256  # continued from 128, not restarted from 0
     assert second.train_iter > iters > 0
