@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from pipezero.policy.board_checkpoint import load_board_player
 from pipezero.recipe import train
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_recipe(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 SMALL = [
     "policy.collect_env_steps=4",
@@ -39,11 +27,10 @@ def result_of(capsys) -> dict:
 
 
 def test_cartpole_recipe_runs(tmp_path, capsys):
-    recipe = load_recipe("gumbel_muzero_cartpole")
     argv = ["--seed", "3", "--exp-dir", str(tmp_path), "--max-env-step", "128"]
     for item in [*SMALL, "policy.n_evaluator_episode=2", "env.evaluator_env_num=2"]:
         argv += ["--set", item]
-    ctx = recipe.main(argv)
+    ctx = train("gumbel_muzero_cartpole", argv)
     assert ctx.env_step == 128 and ctx.train_iter > 0
     assert (tmp_path / "ckpt" / "final.pt").is_file()
     result = result_of(capsys)
@@ -52,19 +39,19 @@ def test_cartpole_recipe_runs(tmp_path, capsys):
 
 def test_cartpole_recipe_logs_to_mlflow(tmp_path, capsys):
     pytest.importorskip("mlflow")
-    recipe = load_recipe("gumbel_muzero_cartpole")
     argv = ["--exp-dir", str(tmp_path), "--max-env-step", "32", "--mlflow"]
     for item in [*SMALL, "policy.n_evaluator_episode=2", "env.evaluator_env_num=2"]:
         argv += ["--set", item]
-    recipe.main(argv)
+    train("gumbel_muzero_cartpole", argv)
     assert list((tmp_path / "mlruns").glob("*/*/artifacts/checkpoints/final.pt"))
     assert list((tmp_path / "mlruns").glob("*/*/params/policy.max_num_considered_actions"))
 
 
 def test_cartpole_recipe_rejects_puct_keys(tmp_path, capsys):
-    recipe = load_recipe("gumbel_muzero_cartpole")
     with pytest.raises(SystemExit) as exc:
-        recipe.main(["--exp-dir", str(tmp_path), "--set", "policy.pb_c_init=1.0"])
+        train(
+            "gumbel_muzero_cartpole", ["--exp-dir", str(tmp_path), "--set", "policy.pb_c_init=1.0"]
+        )
     assert exc.value.code == 2
     assert "unknown config key 'policy.pb_c_init'" in capsys.readouterr().err
 
@@ -87,11 +74,12 @@ def test_tictactoe_recipe_runs(battle_mode, tmp_path, capsys):
 
 
 def test_cartpole_recipe_resumes_a_run(tmp_path, capsys):
-    recipe = load_recipe("gumbel_muzero_cartpole")
     argv = ["--seed", "1", "--exp-dir", str(tmp_path)]
     for item in [*SMALL, "policy.n_evaluator_episode=2", "env.evaluator_env_num=2"]:
         argv += ["--set", item]
-    first = recipe.main([*argv, "--max-env-step", "128"])
-    second = recipe.main([*argv, "--max-env-step", "192", "--resume", str(tmp_path)])
+    first = train("gumbel_muzero_cartpole", [*argv, "--max-env-step", "128"])
+    second = train(
+        "gumbel_muzero_cartpole", [*argv, "--max-env-step", "192", "--resume", str(tmp_path)]
+    )
     assert second.env_step == 192  # continued from 128, not restarted from 0
     assert second.train_iter > first.train_iter > 0
