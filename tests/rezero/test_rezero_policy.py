@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +14,8 @@ from pipezero.framework import TrainContext
 from pipezero.model import MuZeroMLP
 from pipezero.policy import ReZeroPolicy, rezero_config
 from pipezero.policy.rezero_reanalyze import SegmentReanalyzer
+from pipezero.recipe import train
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY_MODEL = {"latent_dim": 16, "hidden_dim": 16, "support_size": 5, "reward_support_size": 5}
 
 
@@ -59,16 +57,8 @@ def test_reanalysis_of_collected_cartpole_segments_reuses_values():
     assert reuse.num_states == full.num_states == sum(s.length + s.num_padding for s in segments)
 
 
-def load_recipe(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("pure", [False, True])
 def test_rezero_cartpole_recipe_runs_its_chain(tmp_path, capsys, pure):
-    recipe = load_recipe("rezero_cartpole")
     argv = ["--seed", "1", "--exp-dir", str(tmp_path), "--max-env-step", "160"]
     for item in (
         "policy.collect_env_steps=4",
@@ -86,7 +76,7 @@ def test_rezero_cartpole_recipe_runs_its_chain(tmp_path, capsys, pure):
         f"policy.collect_with_pure_policy={pure}",
     ):
         argv += ["--set", item]
-    ctx = recipe.main(argv)
+    ctx = train("rezero_cartpole", argv)
     assert ctx.env_step == 160 and ctx.train_iter > 0
     assert ctx.reanalyzed_states > 0
     assert ctx.reanalyze_state_evaluations < ctx.reanalyzed_states * (1 + 4)

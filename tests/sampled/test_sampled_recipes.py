@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from pipezero.recipe import train
 
 SMALL = [
     "policy.collect_env_steps=4",  # 8 envs x 4 = 32 env steps per task step
@@ -30,13 +29,6 @@ SMALL = [
 ]
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _argv(tmp_path: Path, *extra: str) -> list[str]:
     argv = ["--seed", "1", "--exp-dir", str(tmp_path), "--max-env-step", "96"]
     for item in [*SMALL, *extra]:
@@ -53,7 +45,6 @@ def _argv(tmp_path: Path, *extra: str) -> list[str]:
     ],
 )
 def test_sampled_recipe_chain_runs(name, extra, tmp_path, capsys, monkeypatch):
-    recipe = _load(name)
     if name.endswith("mountaincar"):
         import gymnasium as gym
 
@@ -61,7 +52,7 @@ def test_sampled_recipe_chain_runs(name, extra, tmp_path, capsys, monkeypatch):
         monkeypatch.setattr(
             gym, "make", lambda env_id, **kw: make(env_id, max_episode_steps=50, **kw)
         )
-    ctx = recipe.main(_argv(tmp_path, *extra))
+    ctx = train(name, _argv(tmp_path, *extra))
     assert ctx.env_step == 96 and ctx.train_iter > 0
     assert (tmp_path / "ckpt" / "final.pt").is_file()
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("RESULT ") :])
@@ -70,9 +61,8 @@ def test_sampled_recipe_chain_runs(name, extra, tmp_path, capsys, monkeypatch):
 
 def test_pendulum_recipe_runs_a_discrete_environment(tmp_path, capsys):
     """The same chain with a categorical head: K of CartPole's 2 actions."""
-    recipe = _load("sampled_efficientzero_pendulum")
-    settings = {**recipe.PENDULUM, "env": {**recipe.PENDULUM["env"], "env_id": "CartPole-v1"}}
-    ctx = recipe.main(_argv(tmp_path, "policy.stop_value=None"), settings=settings)
+    argv = [*_argv(tmp_path, "policy.stop_value=None"), "--env-id", "CartPole-v1"]
+    ctx = train("sampled_efficientzero_pendulum", argv)
     assert ctx.env_step == 96 and ctx.train_iter > 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1][7:])["env_id"] == (
         "CartPole-v1"

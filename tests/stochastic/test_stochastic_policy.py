@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +15,8 @@ from pipezero.model import MuZeroMLP
 from pipezero.model.stochastic import StochasticMuZeroMLP
 from pipezero.policy.base import PolicyProtocol
 from pipezero.policy.stochastic_muzero import StochasticMuZeroPolicy
+from pipezero.recipe import train
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = {
     "latent_dim": 16,
     "hidden_dim": 32,
@@ -116,11 +114,6 @@ def test_policy_rejects_a_plain_muzero_model():
 
 
 def test_recipe_chain_runs(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "stochastic_muzero_2048", ROOT / "recipes" / "stochastic_muzero_2048.py"
-    )
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
     argv = ["--seed", "2", "--exp-dir", str(tmp_path), "--max-env-step", "64"]
     for item in (
         "policy.collect_env_steps=4",
@@ -139,7 +132,7 @@ def test_recipe_chain_runs(tmp_path, capsys):
         "policy.eval_freq=1000",
     ):
         argv += ["--set", item]
-    ctx = recipe.main(argv)
+    ctx = train("stochastic_muzero_2048", argv)
     assert ctx.env_step == 64 and ctx.train_iter > 0
     assert (tmp_path / "ckpt" / "final.pt").is_file()
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("RESULT ") :])

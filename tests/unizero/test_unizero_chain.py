@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 from pipezero.middleware import (
     calc_update_count,
@@ -19,8 +17,7 @@ from unizero_toy import tiny_policy
 from pipezero.data import ReplayBuffer
 from pipezero.envs import BatchEnv
 from pipezero.framework import Task
-
-ROOT = Path(__file__).resolve().parents[2]
+from pipezero.recipe import train
 
 
 def test_chain_collects_segments_reanalyses_and_trains():
@@ -41,15 +38,7 @@ def test_chain_collects_segments_reanalyses_and_trains():
     assert ctx.last_eval_iter >= 0
 
 
-def _load_recipe(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_cartpole_recipe_runs_its_chain(tmp_path, capsys):
-    recipe = _load_recipe("unizero_cartpole")
     small = [
         "policy.num_segments=8",
         "policy.game_segment_length=6",
@@ -69,7 +58,7 @@ def test_cartpole_recipe_runs_its_chain(tmp_path, capsys):
     argv = ["--seed", "1", "--exp-dir", str(tmp_path), "--max-env-step", "100"]
     for item in small:
         argv += ["--set", item]
-    ctx = recipe.main(argv)
+    ctx = train("unizero_cartpole", argv)
     assert ctx.env_step >= 100 and ctx.train_iter > 0 and ctx.reanalyzed_states > 0
     assert (tmp_path / "ckpt" / "final.pt").is_file()
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("RESULT ") :])
