@@ -20,6 +20,14 @@ from pipezero.recipes.alphazero_tictactoe import MODES, build, summary  # noqa: 
 from pipezero.policy.alphazero_config import alphazero_config
 from pipezero.recipe import main
 
+#: Learning on the larger boards (``alphazero_gomoku`` too): larger batches and replay buffer,
+#: fewer updates per move than TicTacToe.
+LARGE_BOARD = {
+    "batch_size": 256,
+    "replay_buffer_size": 100_000,
+    "replay_ratio": 0.05,
+    "min_buffer_transitions": 1000,
+}
 CONFIG = alphazero_config(
     {
         "max_env_step": 300_000,
@@ -29,10 +37,7 @@ CONFIG = alphazero_config(
             "eval_average_symmetries": True,  # mirrored positions played alike (see below)
             "root_dirichlet_alpha": 1.0,
             "temperature_moves": 8,
-            "batch_size": 256,
-            "replay_buffer_size": 100_000,
-            "replay_ratio": 0.05,
-            "min_buffer_transitions": 1000,
+            **LARGE_BOARD,
             "lr_schedule": "cosine",  # to lr_final_ratio over ~30 minutes of updates
             "lr_decay_iters": 15_000,
             # The benchmark's match: 100 games, 50 on each side. No early stop: the

@@ -13,6 +13,7 @@ games as first player) every 500 updates; the run stops at ``max_env_step`` or
 
 from __future__ import annotations
 
+from pipezero.recipes.alphazero_connect4 import LARGE_BOARD
 from pipezero.recipes.alphazero_tictactoe import MODES, build, summary  # noqa: F401
 
 from pipezero.policy.alphazero_config import alphazero_config
@@ -25,10 +26,7 @@ CONFIG = alphazero_config(
         "policy": {
             "eval_num_simulations": 50,
             "temperature_moves": 6,
-            "batch_size": 256,
-            "replay_buffer_size": 100_000,
-            "replay_ratio": 0.05,
-            "min_buffer_transitions": 1000,
+            **LARGE_BOARD,  # Connect4's learning settings
             "eval_freq": 500,
             "n_evaluator_episode": 20,
             "eval_opponents": ["random", "rule_bot"],

@@ -1,20 +1,17 @@
 """MuZero on TicTacToe: 8 games collected together, 25 simulations, discount 1.
 
     pipezero train muzero_tictactoe --seed 0        # or: python recipes/muzero_tictactoe.py
-    pipezero train muzero_tictactoe --set env.battle_mode=self_play   # two-player self-play
-    pipezero train muzero_tictactoe --resume latest --max-minutes 20
+    pipezero train muzero_tictactoe --set env.battle_mode=self_play --mode async
     pipezero play tictactoe runs/muzero_tictactoe/RUN
     pipezero eval runs/muzero_tictactoe/RUN --episodes 100
 
-Battle modes (``env.battle_mode``): ``play_with_bot`` (default, as LightZero) trains against
-the rule bot, the bot's reply being part of the environment step (a single-agent view,
-``to_play = -1``); here the agent takes either side (``env.agent_player=random``) and the
-bot's non-urgent moves are noisy (``env.bot_kwargs.randomness``), so it learns to exploit the
-bot as first player and to defend as second. ``self_play`` trains one model for both sides
-(``to_play`` 1 / 2, the search and the value targets flip signs between the players).
-Evaluation (the ``eval`` section, :mod:`pipezero.policy.board_config`) plays the rule bot and
-random with the agent moving first. ``gumbel_muzero_tictactoe`` reuses :func:`build` and
-:data:`TICTACTOE` with the Gumbel policy.
+``env.battle_mode``: ``play_with_bot`` (default, as LightZero) trains against the rule bot, its
+reply part of the environment step (``to_play = -1``); here the agent takes either side and
+the bot's non-urgent moves are noisy, so it learns to exploit the bot as first player and to
+defend as second. ``self_play`` trains one model for both sides (``to_play`` 1 / 2, values
+flip signs between the players). Evaluation (the ``eval`` section,
+:mod:`pipezero.policy.board_config`) plays the rule bot and random, the agent moving first.
+``gumbel_muzero_tictactoe`` reuses :func:`build` and :data:`TICTACTOE`.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ from pipezero.recipes.alphazero_tictactoe import summary  # noqa: F401
 
 from pipezero.data import ReplayBuffer
 from pipezero.envs import BatchEnv
-from pipezero.envs.board import BoardGameGymEnv, game_factory, make_opponent
+from pipezero.envs.board import BoardGameGymEnv, game_factory, make_opponents
 from pipezero.framework import Task, TrainContext
 from pipezero.model import MuZeroMLP
 from pipezero.policy import MUZERO_CONFIG, MuZeroPolicy
@@ -44,7 +41,6 @@ EPISODES_KEY = "eval.n_evaluator_episode"
 SMOKE = {"eval": {"eval_freq": 10, "n_evaluator_episode": 2}}
 #: The TicTacToe settings of the MuZero-family recipes (their search settings apart).
 TICTACTOE = {
-    "max_env_step": 100_000,
     # The agent plays either side against a rule bot whose non-urgent moves are noisy: it
     # learns to exploit the bot as first player without forgetting how to defend.
     "env": {"agent_player": "random", "bot_kwargs": {"randomness": 3.0}},
@@ -56,7 +52,6 @@ TICTACTOE = {
         "game_segment_length": 12,
         "collect_env_steps": 4,
         "batch_size": 128,
-        "min_buffer_transitions": 256,
         "replay_buffer_size": 50_000,
     },
 }
@@ -72,8 +67,7 @@ def build(run: Run, policy_class=MuZeroPolicy) -> Task:
     model = MuZeroMLP(envs.observation_shape, envs.action_space_size, **p.model)
     policy = policy_class(p, model, seed=cfg.seed, device=run.device)
     buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
-    names = cfg.eval.eval_opponents
-    opponents = {n: make_opponent(n, seed=cfg.seed + 100 + i) for i, n in enumerate(names)}
+    opponents = make_opponents(cfg.eval.eval_opponents, cfg.seed)
     task = run.task(TrainContext(), policy, buffer)
     evaluator = run.acting(policy, "evaluator")  # async mode: a copy of its own
     single = env.battle_mode == "play_with_bot"  # the agent sees to_play = -1, as in training

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipezero.config import merge_config
 from pipezero.data import ReplayBuffer
-from pipezero.envs.board import BoardGame, Player, game_factory, make_opponent
+from pipezero.envs.board import BoardGame, Player, game_factory, make_opponent, make_opponents
 from pipezero.model.alphazero_net import AlphaZeroNet
 from pipezero.policy.alphazero import AlphaZeroPolicy, outcome_buffer_settings
 from pipezero.policy.alphazero_config import ALPHAZERO_CONFIG
@@ -70,9 +70,7 @@ def build_alphazero(cfg: Mapping[str, Any], device: str = "cpu") -> AlphaZeroPar
         seed=seed,
         **outcome_buffer_settings(game.max_game_length),
     )
-    opponents = {
-        name: make_opponent(name, seed=seed + 100 + i) for i, name in enumerate(p["eval_opponents"])
-    }
+    opponents = make_opponents(p["eval_opponents"], seed)
     bot = None
     if env["battle_mode"] == "play_with_bot":
         bot = make_opponent(env["bot"], seed=seed + 99)

@@ -3,7 +3,7 @@
 - games: :class:`TicTacToeEnv`, :class:`Connect4Env`, :class:`GomokuEnv` (all
   :class:`BoardGame`), by name with :func:`make_game`;
 - scripted players: :class:`RandomPlayer`, :class:`RuleBot`, :class:`MinimaxPlayer`
-  (TicTacToe), by name with :func:`make_opponent`;
+  (TicTacToe), by name with :func:`make_opponent` (:func:`make_opponents`: several);
 - matches: :func:`play_match` / :func:`play_games`, results per side in :class:`MatchResult`;
 - :class:`BoardGameGymEnv`: gymnasium view with the self-play and play-with-bot battle modes;
 - :class:`PettingZooGame`: adapter for PettingZoo classic games (optional dependency).
@@ -30,6 +30,7 @@ from pipezero.envs.board.registry import (
     game_factory,
     make_game,
     make_opponent,
+    make_opponents,
 )
 from pipezero.envs.board.tictactoe import TicTacToeEnv
 
@@ -53,6 +54,7 @@ __all__ = [
     "game_factory",
     "make_game",
     "make_opponent",
+    "make_opponents",
     "play_games",
     "play_match",
 ]

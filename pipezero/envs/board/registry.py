@@ -8,7 +8,7 @@ benchmark all go through these two functions.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pipezero.envs.board.base import BoardGame
@@ -73,3 +73,9 @@ def make_opponent(name: str, seed: int | None = None, **kwargs: Any) -> Any:
     if factory is None:
         raise _unknown("opponent", name, OPPONENTS)
     return factory(seed=seed, **kwargs)
+
+
+def make_opponents(names: Iterable[str], seed: int) -> dict[str, Any]:
+    """Evaluation opponents by name (``battle_eval``): the ``i``-th of ``names`` seeded
+    ``seed + 100 + i``, apart from the run's other generators."""
+    return {name: make_opponent(name, seed=seed + 100 + i) for i, name in enumerate(names)}
