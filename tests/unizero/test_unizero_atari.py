@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from pipezero.model.unizero import UniZeroModel
-
-ROOT = Path(__file__).resolve().parents[2]
+from pipezero.recipe import train
 
 
 def test_conv_model_cached_search_path_equals_the_full_pass():
@@ -52,12 +49,7 @@ def test_conv_encoder_rejects_vector_observations():
 def test_atari_recipe_smoke_runs_every_part(tmp_path, capsys):
     pytest.importorskip("ale_py")
     pytest.importorskip("cv2")
-    spec = importlib.util.spec_from_file_location(
-        "unizero_atari", ROOT / "recipes/unizero_atari.py"
-    )
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    ctx = recipe.main(["--smoke", "--seed", "0", "--exp-dir", str(tmp_path)])
+    ctx = train("unizero_atari", ["--smoke", "--seed", "0", "--exp-dir", str(tmp_path)])
     assert ctx.env_step >= 320 and ctx.finish_reason.startswith("max_env_step")
     assert ctx.train_iter > 0 and ctx.reanalyzed_states > 0
     assert (tmp_path / "ckpt" / "final.pt").is_file()
