@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ddp_workers import free_port
 
-from pipezero.recipe import recipe_parser, start_scale_out
+from pipezero.recipe import load_recipe, prepare, recipe_parser, resolve_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
@@ -53,22 +53,30 @@ def test_torchrun_ddp_recipe_runs_two_ranks_in_lockstep(tmp_path):
     ("argv", "message"),
     [
         (["--ddp", "--ray-actors", "2"], "cannot be combined"),
-        (["--ray-actors", "-1"], "expected an int >= 0"),
+        (["--ray-actors", "-1"], "expects an int >= 0"),
+        (["--ddp", "--mode", "async"], "--ddp runs with --mode sync"),
         (["--ddp"], "torchrun --nproc_per_node=2"),
     ],
 )
-def test_bad_scale_out_flags_are_usage_errors(argv, message, capsys, monkeypatch):
+def test_bad_scale_out_flags_are_usage_errors(argv, message, tmp_path, capsys, monkeypatch):
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(var, raising=False)
-    parser = recipe_parser("Test recipe.", scale_out=True)
     with pytest.raises(SystemExit) as exc:
-        args = parser.parse_args(argv)
-        start_scale_out(args, {"seed": 0}, parser)
+        prepare("muzero_cartpole", [*argv, "--exp-dir", str(tmp_path)])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
 
 
-def test_scale_out_flags_are_opt_in():
-    assert not hasattr(recipe_parser("Test recipe.").parse_args([]), "ddp")
-    args = recipe_parser("Test recipe.", scale_out=True).parse_args([])
-    assert (args.ddp, args.ray_actors) == (False, 0)
+def test_scale_out_flags_are_opt_in(tmp_path, capsys):
+    module = load_recipe("muzero_cartpole")
+    run = resolve_run(module, recipe_parser(module).parse_args(["--exp-dir", str(tmp_path)]))
+    assert (run.ddp, run.ray_actors) == (False, 0)
+    for name in ("muzero_cartpole", "efficientzero_cartpole"):
+        module = load_recipe(name)
+        args = recipe_parser(module).parse_args(["--ray-actors", "2"])
+        assert resolve_run(module, args).ray_actors == 2
+    for flag in (["--ddp"], ["--ray-actors", "2"]):  # a recipe without SCALE_OUT
+        with pytest.raises(SystemExit) as exc:
+            prepare("gumbel_muzero_cartpole", [*flag, "--exp-dir", str(tmp_path)])
+        assert exc.value.code == 2
+        assert "does not take --ddp or --ray-actors" in capsys.readouterr().err
