@@ -22,7 +22,6 @@ after is recorded beside the figures.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -73,42 +72,17 @@ def run_once(
     }
 
 
-def final_return(recipe: Path, exp_dir: str, episodes: int, extra: list[str]) -> float:
-    """Mean return of the final checkpoint over ``episodes`` deterministic episodes."""
+def final_return(exp_dir: str, episodes: int) -> float:
+    """Mean return of the final checkpoint over ``episodes`` deterministic episodes, played
+    by the run's own evaluator (``pipezero eval``) on environments seeded 123456 onwards."""
     import torch
-    from pipezero.middleware.interval_eval import evaluate_episodes
 
-    from pipezero.checkpoint import load_checkpoint
-    from pipezero.envs import BatchEnv
+    from pipezero.evaluate import eval_run
+    from pipezero.recipe import EVAL_SEED_OFFSET
 
-    spec = importlib.util.spec_from_file_location("bench_recipe", recipe)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    policy, env_id = _build_policy(module, extra)
-    state = load_checkpoint(Path(exp_dir) / "ckpt" / "final.pt")
-    policy.load_state_dict(state["policy"])
     torch.set_num_threads(1)
-    envs = BatchEnv.make(env_id, 8, seed=123_456)
-    returns, _ = evaluate_episodes(policy, envs, episodes)
-    return float(returns.mean())
-
-
-def _build_policy(module: Any, extra: list[str]) -> tuple[Any, str]:
-    """The recipe's policy (model and config as the recipe builds them), for evaluation."""
-    from pipezero.envs import BatchEnv
-    from pipezero.recipe import build_config, recipe_parser
-
-    parser = recipe_parser(module.__doc__)
-    args, _ = parser.parse_known_args([arg for item in extra for arg in ("--set", item)])
-    name = Path(module.__file__).stem
-    algo = name.removesuffix("_cartpole")
-    defaults = getattr(module, f"{algo}_config")
-    cfg = build_config(defaults, module.CARTPOLE, args)
-    envs = BatchEnv.make(cfg.env.env_id, 1, seed=0)
-    model_cls = module.MuZeroMLP if algo == "muzero" else module.EfficientZeroMLP
-    policy_cls = module.MuZeroPolicy if algo == "muzero" else module.EfficientZeroPolicy
-    model = model_cls(envs.observation_shape, envs.action_space_size, **cfg.policy.model)
-    return policy_cls(cfg.policy, model, seed=0), cfg.env.env_id
+    result = eval_run(exp_dir, ckpt="final", episodes=episodes, seed=123_456 - EVAL_SEED_OFFSET)
+    return float(result["return_mean"])
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -127,9 +101,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for seed in args.seeds:  # interleave configurations: a load change hits them alike
             for config in args.configs:
                 run = run_once(recipe, config, seed, args.max_env_step, args.set, Path(tmp))
-                run["final_return"] = final_return(
-                    recipe, run.pop("exp_dir"), args.final_episodes, args.set
-                )
+                run["final_return"] = final_return(run.pop("exp_dir"), args.final_episodes)
                 print(json.dumps(run), file=sys.stderr, flush=True)
                 runs.append(run)
     summary: dict[str, Any] = {}

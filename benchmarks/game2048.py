@@ -32,17 +32,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
 from pipezero.middleware.interval_eval import evaluate_episodes
 
 from pipezero.checkpoint import load_checkpoint
-from pipezero.config import merge_config, parse_set_overrides
+from pipezero.config import merge_config
 from pipezero.envs import BatchEnv
 from pipezero.envs.game2048 import ENV_ID, Game2048
-from pipezero.policy.stochastic_muzero_config import stochastic_muzero_config
+from pipezero.model.stochastic import StochasticMuZeroMLP
+from pipezero.recipe import load_recipe, read_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "stochastic_muzero_2048.py"
@@ -62,13 +63,6 @@ def random_scores(episodes: int, seed: int) -> tuple[np.ndarray, int]:
             moves += 1
         scores[i] = game.score
     return scores, moves
-
-
-def load_recipe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("stochastic_muzero_2048", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def oracle_scores(sims: int, episodes: int, seed: int) -> np.ndarray:
@@ -161,7 +155,7 @@ def main() -> None:
 
     exp_dir = args.exp_dir or tempfile.mkdtemp(prefix="pipezero-2048-")
     cmd = [sys.executable, str(RECIPE), "--seed", str(args.seed), "--exp-dir", exp_dir]
-    cmd += ["--max-wall-s", str(args.minutes * 60), "--mode", args.mode]
+    cmd += ["--max-minutes", str(args.minutes), "--mode", args.mode]
     for item in args.set:
         cmd += ["--set", item]
     if args.nice:
@@ -173,14 +167,14 @@ def main() -> None:
         raise SystemExit(f"training failed (exit code {proc.returncode}): {' '.join(cmd)}")
     run = json.loads(lines[-1][len("RESULT ") :])
 
-    recipe = load_recipe()
-    overrides = parse_set_overrides(args.set)
+    overrides: dict[str, Any] = {}
     if args.eval_sims is not None:
         if args.eval_sims < 1:
             raise SystemExit(f"--eval-sims must be >= 1, got {args.eval_sims}")
-        overrides.setdefault("policy", {})["eval_num_simulations"] = args.eval_sims
-    cfg = merge_config(stochastic_muzero_config(recipe.GAME2048), overrides)
-    policy = recipe.make_policy(cfg, args.seed)
+        overrides["policy"] = {"eval_num_simulations": args.eval_sims}
+    cfg = merge_config(read_run_config(exp_dir)["config"], overrides)  # the run's, --set too
+    model = StochasticMuZeroMLP((16, 4, 4), 4, **cfg.policy.model)
+    policy = load_recipe("stochastic_muzero_2048").POLICY(cfg.policy, model, seed=args.seed)
     policy.load_state_dict(load_checkpoint(Path(exp_dir) / "ckpt" / "final.pt")["policy"])
     t0 = time.perf_counter()
     envs = BatchEnv.make(ENV_ID, min(8, args.eval_episodes), seed=args.seed + 50_000)

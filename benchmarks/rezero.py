@@ -24,6 +24,7 @@ Prints one JSON object:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import subprocess
@@ -85,7 +86,7 @@ def learning(seeds: list[int], max_env_step: int, work: Path) -> dict[str, Any]:
                     "wall_s_to_195": None if target is None else round(result["wall_s"], 2),
                     "train_iter": result["train_iter"],
                     "reanalyzed_states": result["reanalyzed_states"],
-                    "reanalyze_s": round(result["reanalyze_s"], 2),
+                    "reanalyze_s": round(result["reanalyze_seconds"], 2),
                     "evaluations_per_state": result["reanalyze_state_evaluations"] / states,
                     "network_calls_per_state": result["reanalyze_network_calls"] / states,
                 }
@@ -110,6 +111,7 @@ def learning(seeds: list[int], max_env_step: int, work: Path) -> dict[str, Any]:
 def reanalysis_cost(run_dir: Path | None, windows: int) -> dict[str, Any]:
     """Reanalyse the same windows with and without reuse (single thread)."""
     from pipezero.middleware import env_collect
+    from pipezero.recipes.rezero_cartpole import CONFIG
 
     from pipezero.checkpoint import load_checkpoint
     from pipezero.checkpoint.files import buffer_files
@@ -117,13 +119,10 @@ def reanalysis_cost(run_dir: Path | None, windows: int) -> dict[str, Any]:
     from pipezero.envs import BatchEnv
     from pipezero.framework import TrainContext
     from pipezero.model import MuZeroMLP
-    from pipezero.policy import ReZeroPolicy, rezero_config
-
-    sys.path.insert(0, str(ROOT / "recipes"))
-    from rezero_cartpole import CARTPOLE
+    from pipezero.policy import ReZeroPolicy
 
     torch.set_num_threads(1)
-    cfg = rezero_config(CARTPOLE)
+    cfg = copy.deepcopy(CONFIG)
     p = cfg.policy
     policy = ReZeroPolicy(p, MuZeroMLP((4,), 2, **p.model), seed=0)
     source = "untrained model, freshly collected data"

@@ -24,6 +24,7 @@ and wall time to the first evaluation at ``stop_value`` and the best return.
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
 import os
@@ -45,13 +46,12 @@ RECIPE = ROOT / "recipes" / "muzero_cartpole.py"
 
 def _recipe_policy(seed: int) -> Any:
     """The MuZero CartPole recipe's policy (its config, an untrained model)."""
-    sys.path.insert(0, str(ROOT / "recipes"))
-    from muzero_cartpole import CARTPOLE
+    from pipezero.recipes.muzero_cartpole import CONFIG
 
     from pipezero.model import MuZeroMLP
-    from pipezero.policy import MuZeroPolicy, muzero_config
+    from pipezero.policy import MuZeroPolicy
 
-    cfg = muzero_config(CARTPOLE)
+    cfg = copy.deepcopy(CONFIG)
     p = cfg.policy
     torch.manual_seed(seed)
     return cfg, MuZeroPolicy(p, MuZeroMLP(4, 2, **p.model), seed=seed)

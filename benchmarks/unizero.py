@@ -20,7 +20,6 @@ one JSON object.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -102,40 +101,32 @@ def learning(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
     from pipezero.middleware.env_collect import env_collect
 
     from pipezero.config import merge_config, parse_set_overrides
     from pipezero.data import ReplayBuffer
-    from pipezero.envs import BatchEnv
     from pipezero.framework import TrainContext
     from pipezero.model.unizero import UniZeroModel
     from pipezero.policy.unizero import UniZeroPolicy
-    from pipezero.policy.unizero_config import unizero_atari_config, unizero_config
+    from pipezero.recipe import Run, load_recipe
 
     torch.set_num_threads(args.threads)
-    if args.atari:
-        recipe = _load("unizero_atari")
-        cfg = unizero_atari_config(recipe.SMOKE if args.smoke else {})
-    else:
-        cfg = unizero_config(_load("unizero_cartpole").CARTPOLE)
+    recipe = load_recipe("unizero_atari" if args.atari else "unizero_cartpole")
+    cfg = merge_config(recipe.CONFIG, recipe.SMOKE if args.atari and args.smoke else {})
     cfg = merge_config(cfg, parse_set_overrides(args.set))
     if args.env_id:
         cfg.env.env_id = args.env_id
     p = cfg.policy
     # time fixed slices of collection: the per-step cost is what num_segments mode pays too
     p.num_segments, p.collect_env_steps = None, args.collect_env_steps
-    if args.atari:
-        envs = recipe.make_envs(cfg, collector=True)
+    run = Run(recipe="unizero_atari" if args.atari else "unizero_cartpole", cfg=cfg)
+    if args.atari:  # the Atari recipes' environment options (frame skip, life loss, ...)
+        from pipezero.recipes.rezero_atari import env_options
+
+        envs, _ = run.envs(**env_options(cfg.env))
     else:
-        envs = BatchEnv.make(cfg.env.env_id, cfg.env.collector_env_num, seed=cfg.seed)
+        envs, _ = run.envs()
     model = UniZeroModel(envs.observation_shape, envs.action_space_size, **p.model)
     policy = UniZeroPolicy(p, model, seed=cfg.seed, device=args.device)
     buffer = ReplayBuffer(p.replay_buffer_size, p.num_unroll_steps, p.td_steps, seed=0)
