@@ -29,8 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-#: variant -> overrides of the recipes' config (on top of the recipe named by "learn.algo")
+#: variant -> overrides of ``appo_math.CONFIG`` ("learn.algo" picks the trainer)
 #: (the GRPO pair are the recipe's settings, differing only in the normalisation)
 VARIANTS: dict[str, dict[str, Any]] = {
     "grpo": {
@@ -59,15 +58,15 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """One run in this process (``--worker``): warm start only, or warm start + RL."""
     import torch
+    from pipezero.recipes.appo_math import CONFIG, build_with_parts
 
-    sys.path.insert(0, str(ROOT / "recipes"))
-    from llm_math_chain import build_task, make_config
-
+    from pipezero.config import merge_config
     from pipezero.framework import Event, Task, middleware
     from pipezero.policy.llm.evaluation import evaluate_accuracy
+    from pipezero.recipe import Run
 
     torch.set_num_threads(1)
-    cfg = make_config(spec["config"])
+    cfg = merge_config(CONFIG, spec["config"])
     budget = spec["rl_seconds"]
     refs: dict[str, Any] = {"rl_s": 0.0, "clock": (time.process_time(), time.perf_counter())}
     train: dict[str, list[float]] = {}
@@ -92,7 +91,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     def setup(task: Task) -> None:
         refs["task"] = task
 
-    task, parts = build_task(cfg, [middleware(rl_budget, name="rl_budget", setup=setup)])
+    task, parts = build_with_parts(Run("appo_math", cfg))
+    task.use(middleware(rl_budget, name="rl_budget", setup=setup))
     curve: list[dict[str, float]] = []
 
     def on_eval(ctx: Any, result: dict[str, float]) -> None:
@@ -206,7 +206,9 @@ def main() -> None:
 
     def spec(seed: int, variant: str, rl_seconds: float) -> dict[str, Any]:
         cache = {"sft": {"cache_path": str(work / f"warm_start_seed{seed}.pt")}}
-        config = _merge(_merge(_merge(base, VARIANTS[variant]), cache), {"seed": seed})
+        name = f"{variant}_seed{seed}" if rl_seconds > 0 else f"warm_start_seed{seed}"
+        run = {"seed": seed, "exp_dir": str(work / name)}  # checkpoints of the run
+        config = _merge(_merge(_merge(base, VARIANTS[variant]), cache), run)
         return {"config": config, "rl_seconds": rl_seconds}
 
     started = time.time()

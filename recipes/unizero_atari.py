@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import partial
 
 from pipezero.recipes.rezero_atari import build as build_atari
-from pipezero.recipes.rezero_atari import summary
+from pipezero.recipes.rezero_atari import summary as summary
 
 from pipezero.model.unizero import UniZeroModel
 from pipezero.policy.unizero import UniZeroPolicy
@@ -50,7 +50,6 @@ SMOKE = {
     },
 }
 build = partial(build_atari, policy_class=UniZeroPolicy, model_class=UniZeroModel)
-__all__ = ["CONFIG", "SMOKE", "build", "summary"]
 
 if __name__ == "__main__":
     main(__file__)

@@ -1,5 +1,5 @@
 """Build the parts of the LLM math chain from one nested config (see
-``recipes/llm_math_chain.py`` for the defaults and their meaning)."""
+:mod:`pipezero.policy.llm.config` for the defaults and their meaning)."""
 
 from __future__ import annotations
 
