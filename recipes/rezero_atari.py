@@ -13,16 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipezero.middleware import (
-    calc_update_count,
-    ckpt_saver,
-    data_push,
-    env_collect,
-    interval_eval,
-    offpolicy_learn,
-    termination,
-)
+from pipezero.middleware import calc_update_count, ckpt_saver, data_push, env_collect, termination
 from pipezero.middleware.buffer_reanalyze import ReanalyzeContext, buffer_reanalyze
+from pipezero.middleware.interval_eval import interval_eval
+from pipezero.middleware.offpolicy_learn import offpolicy_learn
 from pipezero.middleware.run_stats import StatsContext, run_stats, stats_summary
 
 from pipezero.data.frame_store import FrameReplayBuffer
