@@ -109,11 +109,11 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     from pipezero.framework import TrainContext
     from pipezero.model.unizero import UniZeroModel
     from pipezero.policy.unizero import UniZeroPolicy
-    from pipezero.recipe import Run, load_recipe
+    from pipezero.recipe import Run, load_recipe, smoke_config
 
     torch.set_num_threads(args.threads)
     recipe = load_recipe("unizero_atari" if args.atari else "unizero_cartpole")
-    cfg = merge_config(recipe.CONFIG, recipe.SMOKE if args.atari and args.smoke else {})
+    cfg = smoke_config(recipe) if args.atari and args.smoke else merge_config(recipe.CONFIG)
     cfg = merge_config(cfg, parse_set_overrides(args.set))
     if args.env_id:
         cfg.env.env_id = args.env_id

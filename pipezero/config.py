@@ -30,13 +30,40 @@ def _closest(key: str, valid: Iterable[str]) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
+def expand_dotted(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"policy.batch_size": 128}`` as ``{"policy": {"batch_size": 128}}`` (keys without a
+    dot, and nested mappings, are kept as they are; both forms may be mixed).
+
+    Raises:
+        ConfigError: a key given both as a value and as a section.
+    """
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        parts = str(key).split(".")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(
+                    f"config key '{'.'.join(parts[: i + 1])}' is given a value and also "
+                    f"used as a section in '{key}'"
+                )
+        last = parts[-1]
+        if isinstance(value, Mapping) and isinstance(node.get(last), dict):
+            node[last].update(expand_dotted(value))
+        else:
+            node[last] = value
+    return out
+
+
 def merge_config(
     defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None = None, *, _path: str = ""
 ) -> EasyDict:
     """Return ``defaults`` updated by ``overrides`` as a new :class:`EasyDict`.
 
-    Nested mappings merge key by key. A default whose value is ``None`` or a mapping marked
-    open (an empty dict) accepts any value / any keys. Other values must match the default's
+    Nested mappings merge key by key; an override key may also be a dotted path
+    (``{"policy.num_simulations": 50}``, the form ``--set`` takes). A default whose value is
+    ``None`` or a mapping marked open (an empty dict) accepts any value / any keys. Other values must match the default's
     type (:func:`typed_value`): an int is accepted where a float is expected (and becomes a
     float), a whole float where an int is, a tuple where a list is.
 
@@ -46,7 +73,7 @@ def merge_config(
             the wrong type.
     """
     merged = copy.deepcopy(dict(defaults))
-    for key, value in (overrides or {}).items():
+    for key, value in expand_dotted(overrides or {}).items():
         where = f"{_path}{key}"
         if key not in merged:
             raise ConfigError(
@@ -179,11 +206,11 @@ POSITIVE_INTS = frozenset(
         "eval_freq", "save_freq", "collect_env_steps", "td_steps", "max_env_step",
         "max_train_iter", "num_of_sampled_actions", "target_update_freq", "update_per_collect",
         "num_segments", "minibatch_size", "update_epochs", "group_size", "num_prompts",
-        "reanalyze_batch_size", "max_new_tokens", "num_steps",
+        "reanalyze_batch_size", "max_new_tokens",
     }
 )  # fmt: skip
 #: Leaf keys that may be 0: an int >= 0.
-NON_NEGATIVE_INTS = frozenset({"num_unroll_steps", "min_buffer_transitions", "seed"})
+NON_NEGATIVE_INTS = frozenset({"num_unroll_steps", "min_buffer_transitions", "seed", "num_steps"})
 #: Leaf keys that are probabilities or fractions: a number in [0, 1].
 UNIT_INTERVAL = frozenset(
     {

@@ -10,7 +10,8 @@ A recipe (``recipes/<name>.py``, shipped as ``pipezero.recipes.<name>``) is a mo
   ``--ddp`` / ``--ray-actors``), ``TORCH_THREADS`` (default 1; ``None``: torch's default),
   ``EPISODES_KEY`` (the dotted config key ``pipezero eval --episodes`` sets, default
   ``policy.n_evaluator_episode``), ``ALGORITHM`` (the result line's and ``config.json``'s
-  ``algorithm``) and ``summary(run, ctx) -> dict`` (extra entries of the result line).
+  ``algorithm``; default: the name without its environment part) and ``summary(run, ctx) ->
+  dict`` (extra entries of the result line; an ``algorithm`` entry replaces the default).
 
 This module owns the rest: the command line (:func:`add_run_flags`), the typed config
 (``--set`` checked against ``CONFIG``, then :func:`pipezero.config.check_ranges`), seeding,
@@ -135,6 +136,12 @@ def _checked(module: ModuleType) -> ModuleType:
 
 def recipe_name(module: ModuleType) -> str:
     return module.__name__.rsplit(".", 1)[-1]
+
+
+def algorithm_of(module: ModuleType) -> str:
+    """The recipe's ``ALGORITHM``, by default its name without the environment part
+    (``gumbel_muzero_cartpole`` -> ``gumbel_muzero``)."""
+    return getattr(module, "ALGORITHM", recipe_name(module).rsplit("_", 1)[0])
 
 
 def describe(name: str) -> str:
@@ -314,6 +321,13 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     parser.add_argument("--mlflow", action="store_true", help="also track the run with MLflow")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch threads (default: the recipe's, 1 for most: small batches run faster so)",
+    )
+    parser.add_argument(
         "--log-every",
         type=float,
         default=30.0,
@@ -443,8 +457,7 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
         else:
             base = defaults
             if args.smoke:
-                base = merge_config(base, _present(SMOKE_SETTINGS, base))
-                base = merge_config(base, getattr(module, "SMOKE", {}))
+                base = smoke_config(module, base)
         cfg = merge_config(base, parse_set_overrides(args.set))
         flags: dict[str, Any] = {}
         if args.seed is not None:
@@ -480,6 +493,14 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     )
 
 
+def smoke_config(module: ModuleType, cfg: Mapping[str, Any] | None = None) -> EasyDict:
+    """``cfg`` (default: the recipe's ``CONFIG``) with the ``--smoke`` settings:
+    :data:`SMOKE_SETTINGS` where the config has the key, then the recipe's ``SMOKE``."""
+    base = EasyDict(copy.deepcopy(module.CONFIG if cfg is None else cfg))
+    base = merge_config(base, _present(SMOKE_SETTINGS, base))
+    return merge_config(base, getattr(module, "SMOKE", {}))
+
+
 def _present(settings: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The part of ``settings`` whose keys ``cfg`` has."""
     out: dict[str, Any] = {}
@@ -508,7 +529,7 @@ def write_run_config(run: Run, module: ModuleType, argv: Sequence[str]) -> Path:
     content = {
         "recipe": run.recipe,
         "recipe_file": str(Path(module.__file__ or "").resolve()),
-        "algorithm": getattr(module, "ALGORITHM", run.recipe.split("_")[0]),
+        "algorithm": algorithm_of(module),
         "argv": list(argv),
         "config": _plain(run.cfg),
     }
@@ -581,8 +602,10 @@ def prepare(
             run.cfg.seed = rank_seed(run.cfg.seed)
     except (UsageError, ValueError, RuntimeError) as exc:
         parser.error(str(exc))
-    threads = getattr(module, "TORCH_THREADS", 1)
+    threads = args.threads if args.threads is not None else getattr(module, "TORCH_THREADS", 1)
     if threads is not None:
+        if threads < 1:
+            parser.error(f"--threads expects an int >= 1, got {threads}")
         torch.set_num_threads(threads)
     seed_everything(run.seed)
     task = module.build(run)
@@ -613,10 +636,10 @@ def train(
 
     task.on(Event.EVAL_DONE, record)
     ctx = task.run(mode=run.mode)
-    algorithm = getattr(module, "ALGORITHM", run.recipe.split("_")[0])
     extra = {"recipe": run.recipe, "exp_dir": str(run.exp_dir), "eval_history": history}
     if hasattr(module, "summary"):
         extra |= module.summary(run, ctx)
+    algorithm = extra.pop("algorithm", algorithm_of(module))
     print(result_line(ctx, algorithm=algorithm, seed=run.seed, start=start, **extra), flush=True)
     return ctx
 
