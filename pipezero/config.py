@@ -63,9 +63,10 @@ def merge_config(
 
     Nested mappings merge key by key; an override key may also be a dotted path
     (``{"policy.num_simulations": 50}``, the form ``--set`` takes). A default whose value is
-    ``None`` or a mapping marked open (an empty dict) accepts any value / any keys. Other values must match the default's
-    type (:func:`typed_value`): an int is accepted where a float is expected (and becomes a
-    float), a whole float where an int is, a tuple where a list is.
+    ``None`` or a mapping marked open (an empty dict) accepts any value / any keys. Other
+    values must match the default's type (:func:`typed_value`): an int is accepted where a
+    float is expected (and becomes a float), a whole float where an int is, a tuple where a
+    list is.
 
     Raises:
         ConfigError: for a key absent from ``defaults`` (the closest valid key is suggested),
