@@ -228,6 +228,15 @@ class Run:
             record_frames(evaluate, self.render_frames)
         return collect, evaluate
 
+    def watch(self, make_game: Any) -> Any:
+        """The game factory of a match evaluator (``battle_eval``): ``make_game`` itself, or
+        under ``pipezero render`` one whose games record a picture of every move."""
+        if self.render_frames is None:
+            return make_game
+        from pipezero.render import record_games
+
+        return record_games(make_game, self.render_frames)
+
     def task(self, ctx: Context, policy: Any, buffer: Any = None) -> Task:
         """The recipe's :class:`~pipezero.framework.Task` over ``ctx``, resumed when asked.
 

@@ -4,8 +4,10 @@ The run's evaluator plays ``--episodes`` episodes on one environment (as ``pipez
 does) while a gymnasium wrapper records a frame after every reset and step: the
 environment's own ``rgb_array`` picture where it draws one (classic control through pygame,
 Atari, 2048), else a grid picture of a ``[C, H, W]`` observation
-(:func:`~pipezero.envs.grid_render.observation_frame`). The frames are written as an
-animated GIF (Pillow, ``pip install "pipezero[render]"``).
+(:func:`~pipezero.envs.grid_render.observation_frame`). Board games, evaluated by matches
+rather than environments, record a grid picture of each game's board after every move
+(:func:`record_games`, through ``run.watch(make_game)`` in the board recipes). The frames are
+written as an animated GIF (Pillow, ``pip install "pipezero[render]"``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,17 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from pipezero.envs.grid_render import observation_frame
+from pipezero.envs.grid_render import grid_frame, observation_frame
 from pipezero.recipe import UsageError
 
-__all__ = ["FrameRecorder", "record_frames", "render_run", "write_gif"]
+__all__ = [
+    "FrameRecorder",
+    "RecordedGame",
+    "record_frames",
+    "record_games",
+    "render_run",
+    "write_gif",
+]
 
 
 class FrameRecorder(gym.Wrapper):
@@ -60,12 +69,62 @@ def record_frames(envs: Any, frames: list[np.ndarray]) -> None:
     adapter.env = FrameRecorder(adapter.env, frames)
 
 
+#: Palette entries (:data:`~pipezero.envs.grid_render.PALETTE`) of empty cells and the stones
+#: of players 1 and 2.
+BOARD_COLOURS = np.array([1, 6, 14])
+
+
+class RecordedGame:
+    """A board game (:class:`~pipezero.envs.board.BoardGame`) that records a picture of its
+    board after every reset and move into its own list of frames; everything else (``copy``
+    for a search, ``board``, ``to_play``, ...) is the game's own."""
+
+    def __init__(self, game: Any, frames: list[np.ndarray]) -> None:
+        object.__setattr__(self, "_game", game)
+        object.__setattr__(self, "_frames", frames)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._game, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._game, name, value)
+
+    def _record(self) -> None:
+        board = np.asarray(self._game.board).reshape(self._game.rows, self._game.cols)
+        self._frames.append(grid_frame(BOARD_COLOURS[board]))
+
+    def reset(self, *args: Any, **kwargs: Any) -> Any:
+        out = self._game.reset(*args, **kwargs)
+        self._record()
+        return out
+
+    def step(self, action: int) -> Any:
+        out = self._game.step(action)
+        self._record()
+        return out
+
+
+def record_games(make_game: Any, frames: list[Any]) -> Any:
+    """A game factory like ``make_game`` whose games record their boards; each game appends
+    its own frame list to ``frames`` (so games played side by side come out one after the
+    other)."""
+
+    def make() -> RecordedGame:
+        own: list[np.ndarray] = []
+        frames.append(own)
+        return RecordedGame(make_game(), own)
+
+    return make
+
+
 def write_gif(frames: list[np.ndarray], path: str | Path, fps: int = 30) -> Path:
-    """Write ``frames`` (``[H, W, 3]`` uint8) as a looping GIF at ``fps`` frames per second."""
+    """Write ``frames`` (``[H, W, 3]`` uint8, or lists of them: one per game, written one
+    after the other) as a looping GIF at ``fps`` frames per second."""
     try:
         from PIL import Image
     except ImportError:
         raise UsageError('writing a GIF needs Pillow: pip install "pipezero[render]"') from None
+    frames = [f for item in frames for f in (item if isinstance(item, list) else [item])]
     if not frames:
         raise UsageError("no frames were recorded: the evaluation played no step")
     path = Path(path)
