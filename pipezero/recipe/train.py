@@ -1,0 +1,142 @@
+"""Training a recipe: prepare the run, append the run services, run, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from pipezero.framework import Context, Event, Task
+from pipezero.recipe.catalog import algorithm_of, load_recipe
+from pipezero.recipe.flags import UsageError, recipe_parser, resolve_run, write_run_config
+from pipezero.recipe.run import Run, seed_everything
+
+
+def run_services(run: Run, task: Task, args: argparse.Namespace) -> None:
+    """Append what every training run gets after the recipe's chain: TensorBoard logs in
+    ``RUN_DIR/tb``, the progress bar (a terminal) or a progress line every ``--log-every``
+    seconds (no terminal), ``--max-minutes`` and ``--mlflow``. With ``--ddp`` they run on
+    rank 0 only."""
+    from pipezero.distributed import rank0_only
+    from pipezero.middleware import progress_bar, tb_logger, time_limit
+
+    task.use(rank0_only(tb_logger(str(run.exp_dir))))
+    task.use(rank0_only(progress_bar(run.cfg.get("max_env_step"), log_every=args.log_every)))
+    if args.max_minutes is not None:
+        task.use(time_limit(args.max_minutes * 60))
+    if args.mlflow:
+        from pipezero.middleware.mlflow_logger import mlflow_logger
+
+        task.use(mlflow_logger(str(run.exp_dir), run.cfg, run_name=run.exp_dir.name))
+
+
+def result_line(ctx: Context, *, algorithm: str, seed: int, start: float, **extra: Any) -> str:
+    """``RESULT {json}``: every persistent counter of ``ctx`` that is a number, the finish
+    reason, wall time since ``start`` (``time.perf_counter()``), peak memory and ``extra``.
+    ``benchmarks/`` scripts parse this line."""
+    counters = {
+        name: getattr(ctx, name)
+        for name in type(ctx).persistent_fields()
+        if isinstance(getattr(ctx, name), (int, float))
+    }
+    summary = {
+        "algorithm": algorithm,
+        "seed": seed,
+        "finish_reason": ctx.finish_reason,
+        **counters,
+        "wall_s": time.perf_counter() - start,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **extra,
+    }
+    return "RESULT " + json.dumps(summary, default=str)
+
+
+def prepare(
+    recipe: str | Path | ModuleType,
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str | None = None,
+) -> tuple[Run, Task, argparse.Namespace]:
+    """Resolve a recipe's flags (``argv``; ``None``: ``sys.argv[1:]``), seed, and build its
+    task with the run services appended: ``(run, task, args)``, nothing run yet, nothing
+    written. A bad flag, key or value ends the program with a one-line usage error (exit
+    code 2)."""
+    module = recipe if isinstance(recipe, ModuleType) else load_recipe(recipe)
+    parser = recipe_parser(module, prog=prog)
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    _configure_logging()
+    try:
+        run = resolve_run(module, args)
+        if run.ddp:
+            from pipezero.distributed import init_distributed, rank_seed
+
+            init_distributed(script=sys.argv[0] or None)
+            run.cfg.seed = rank_seed(run.cfg.seed)
+    except (UsageError, ValueError, RuntimeError) as exc:
+        parser.error(str(exc))
+    threads = args.threads if args.threads is not None else getattr(module, "TORCH_THREADS", 1)
+    if threads is not None:
+        if threads < 1:
+            parser.error(f"--threads expects an int >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    seed_everything(run.seed)
+    task = module.build(run)
+    if not isinstance(task, Task):
+        raise TypeError(f"{run.recipe}.build(run) must return a Task, got {type(task).__name__}")
+    run_services(run, task, args)
+    return run, task, args
+
+
+def train(
+    recipe: str | Path | ModuleType,
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str | None = None,
+) -> Context:
+    """Train a recipe with command-line flags (``argv``; ``None``: ``sys.argv[1:]``): write
+    ``RUN_DIR/config.json``, run, print the ``RESULT {json}`` line; returns the context."""
+    module = recipe if isinstance(recipe, ModuleType) else load_recipe(recipe)
+    run, task, _ = prepare(module, argv, prog=prog)
+    if not run.ddp or _rank() == 0:
+        write_run_config(run, module, list(sys.argv[1:] if argv is None else argv))
+    start, history = time.perf_counter(), []
+
+    def record(ctx: Context, result: Mapping[str, Any]) -> None:
+        history.append(
+            dict(result) | {"wall_s": time.perf_counter() - start, "unix_time": time.time()}
+        )
+
+    task.on(Event.EVAL_DONE, record)
+    ctx = task.run(mode=run.mode)
+    extra = {"recipe": run.recipe, "exp_dir": str(run.exp_dir), "eval_history": history}
+    if hasattr(module, "summary"):
+        extra |= module.summary(run, ctx)
+    algorithm = extra.pop("algorithm", algorithm_of(module))
+    print(result_line(ctx, algorithm=algorithm, seed=run.seed, start=start, **extra), flush=True)
+    return ctx
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+
+def main(recipe_file: str) -> None:
+    """The ``if __name__ == "__main__"`` entry of a recipe file: train it with
+    ``sys.argv``."""
+    train(recipe_file, prog=Path(recipe_file).name)
