@@ -23,31 +23,29 @@ from pipezero.recipe import main
 #: Learning on the larger boards (``alphazero_gomoku`` too): larger batches and replay buffer,
 #: fewer updates per move than TicTacToe.
 LARGE_BOARD = {
-    "batch_size": 256,
-    "replay_buffer_size": 100_000,
-    "replay_ratio": 0.05,
-    "min_buffer_transitions": 1000,
+    "policy.batch_size": 256,
+    "policy.replay_buffer_size": 100_000,
+    "policy.replay_ratio": 0.05,
+    "policy.min_buffer_transitions": 1000,
 }
 CONFIG = alphazero_config(
     {
         "max_env_step": 300_000,
-        "env": {"game": "connect4"},
-        "policy": {
-            "eval_num_simulations": 200,  # the agent's search in evaluation and play
-            "eval_average_symmetries": True,  # mirrored positions played alike (see below)
-            "root_dirichlet_alpha": 1.0,
-            "temperature_moves": 8,
-            **LARGE_BOARD,
-            "lr_schedule": "cosine",  # to lr_final_ratio over ~30 minutes of updates
-            "lr_decay_iters": 15_000,
-            # The benchmark's match: 100 games, 50 on each side. No early stop: the
-            # deterministic agent and the rule bot play only a few distinct lines per match,
-            # so one perfect evaluation does not carry over to other bot seeds
-            # (docs/board_games.md).
-            "eval_freq": 2000,
-            "n_evaluator_episode": 100,
-            "eval_opponents": ["rule_bot"],
-        },
+        "env.game": "connect4",
+        "policy.eval_num_simulations": 200,  # the agent's search in evaluation and play
+        "policy.eval_average_symmetries": True,  # mirrored positions played alike (see below)
+        "policy.root_dirichlet_alpha": 1.0,
+        "policy.temperature_moves": 8,
+        **LARGE_BOARD,
+        "policy.lr_schedule": "cosine",  # to lr_final_ratio over ~30 minutes of updates
+        "policy.lr_decay_iters": 15_000,
+        # The benchmark's match: 100 games, 50 on each side. No early stop: the
+        # deterministic agent and the rule bot play only a few distinct lines per match,
+        # so one perfect evaluation does not carry over to other bot seeds
+        # (docs/board_games.md).
+        "policy.eval_freq": 2000,
+        "policy.n_evaluator_episode": 100,
+        "policy.eval_opponents": ["rule_bot"],
     }
 )
 

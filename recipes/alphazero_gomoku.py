@@ -22,15 +22,14 @@ from pipezero.recipe import main
 CONFIG = alphazero_config(
     {
         "max_env_step": 1_000_000,
-        "env": {"game": "gomoku", "game_kwargs": {"board_size": 9}},
-        "policy": {
-            "eval_num_simulations": 50,
-            "temperature_moves": 6,
-            **LARGE_BOARD,  # Connect4's learning settings
-            "eval_freq": 500,
-            "n_evaluator_episode": 20,
-            "eval_opponents": ["random", "rule_bot"],
-        },
+        "env.game": "gomoku",
+        "env.game_kwargs.board_size": 9,
+        "policy.eval_num_simulations": 50,
+        "policy.temperature_moves": 6,
+        **LARGE_BOARD,  # Connect4's learning settings
+        "policy.eval_freq": 500,
+        "policy.n_evaluator_episode": 20,
+        "policy.eval_opponents": ["random", "rule_bot"],
     }
 )
 

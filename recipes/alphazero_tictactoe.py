@@ -16,15 +16,13 @@ with the learner's policy (AlphaZeroPolicy has no ``acting_copy``).
 
 from __future__ import annotations
 
-from pipezero.middleware import (
-    battle_eval,
-    calc_update_count,
-    ckpt_saver,
-    data_push,
-    offpolicy_learn,
-    selfplay_collect,
-    termination,
-)
+from pipezero.middleware.battle_eval import battle_eval
+from pipezero.middleware.calc_update_count import calc_update_count
+from pipezero.middleware.ckpt_saver import ckpt_saver
+from pipezero.middleware.data_push import data_push
+from pipezero.middleware.offpolicy_learn import offpolicy_learn
+from pipezero.middleware.selfplay_collect import selfplay_collect
+from pipezero.middleware.termination import termination
 
 from pipezero.framework import Task, TrainContext
 from pipezero.policy.alphazero_build import build_alphazero
@@ -35,16 +33,15 @@ MODES = ("sync",)
 CONFIG = alphazero_config(
     {
         "max_env_step": 100_000,
-        "env": {"game": "tictactoe"},
-        "policy": {
-            "model": {"num_channels": 32, "num_res_blocks": 1, "value_hidden_size": 32},
-            "eval_num_simulations": 100,
-            "temperature_moves": 3,
-            "replay_buffer_size": 20_000,
-            "eval_freq": 1500,
-            "n_evaluator_episode": 50,
-            "eval_opponents": ["random", "rule_bot", "minimax"],
-        },
+        "env.game": "tictactoe",
+        "policy.model.num_res_blocks": 1,
+        "policy.model.value_hidden_size": 32,
+        "policy.eval_num_simulations": 100,
+        "policy.temperature_moves": 3,
+        "policy.replay_buffer_size": 20_000,
+        "policy.eval_freq": 1500,
+        "policy.n_evaluator_episode": 50,
+        "policy.eval_opponents": ["random", "rule_bot", "minimax"],
     }
 )
 

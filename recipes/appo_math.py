@@ -16,11 +16,12 @@ trainer (``learn.algo``). The defaults and their meaning: :mod:`pipezero.policy.
 
 from __future__ import annotations
 
-from pipezero.middleware import ckpt_saver, termination
 from pipezero.middleware.accuracy_eval import accuracy_eval
+from pipezero.middleware.ckpt_saver import ckpt_saver
 from pipezero.middleware.onpolicy_learn import onpolicy_learn
 from pipezero.middleware.reward_scoring import reward_scoring
 from pipezero.middleware.sft_warmstart import sft_warmstart
+from pipezero.middleware.termination import termination
 from pipezero.middleware.text_rollout import text_rollout
 
 from pipezero.framework import Task
@@ -32,15 +33,15 @@ from pipezero.recipe import Run, main
 MODES = ("sync",)
 TORCH_THREADS = 1  # measured fastest for the tiny LM on 2 cores
 EPISODES_KEY = "env.num_eval_problems"  # pipezero eval --episodes: held-out problems
-CONFIG = llm_math_config({"learn": {"algo": "appo"}})
+CONFIG = llm_math_config({"learn.algo": "appo"})
 #: ``--smoke``: a few warm-start steps, updates and held-out problems (~10 s on a CPU).
 SMOKE = {
     "max_train_iter": 8,
-    "env": {"num_eval_problems": 16},
-    "sft": {"num_steps": 20},
-    "collect": {"num_prompts": 16},
-    "learn": {"minibatch_size": 8},
-    "eval": {"eval_freq": 4},
+    "env.num_eval_problems": 16,
+    "sft.num_steps": 20,
+    "collect.num_prompts": 16,
+    "learn.minibatch_size": 8,
+    "eval.eval_freq": 4,
 }
 
 

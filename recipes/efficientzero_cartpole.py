@@ -19,16 +19,13 @@ from functools import partial
 from pipezero.recipes.muzero_cartpole import CARTPOLE
 from pipezero.recipes.muzero_cartpole import build as build_cartpole
 
-from pipezero.config import merge_config
 from pipezero.model import EfficientZeroMLP
 from pipezero.policy import EfficientZeroPolicy, efficientzero_config
 from pipezero.recipe import main
 
 SCALE_OUT = True
-CONFIG = merge_config(
-    efficientzero_config(CARTPOLE),
-    {"policy": {"new_data_priority": "value_error"}},  # measured faster than "max" here
-)
+# new_data_priority: measured faster than "max" here
+CONFIG = efficientzero_config({**CARTPOLE, "policy.new_data_priority": "value_error"})
 build = partial(build_cartpole, policy_class=EfficientZeroPolicy, model_class=EfficientZeroMLP)
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from pipezero.recipes.appo_math import build as build
 from pipezero.config import merge_config
 from pipezero.recipe import main
 
-GRPO = {"learn": {"algo": "grpo", "grpo_credit": "step"}}
-CONFIG = merge_config(APPO, GRPO | {"collect": {"num_prompts": 16, "group_size": 8}})
+GRPO = {"learn.algo": "grpo", "learn.grpo_credit": "step"}
+CONFIG = merge_config(APPO, GRPO | {"collect.num_prompts": 16, "collect.group_size": 8})
 
 if __name__ == "__main__":
     main(__file__)

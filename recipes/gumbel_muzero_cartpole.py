@@ -20,17 +20,12 @@ from functools import partial
 from pipezero.recipes.muzero_cartpole import CARTPOLE
 from pipezero.recipes.muzero_cartpole import build as build_cartpole
 
-from pipezero.config import merge_config
 from pipezero.policy.gumbel_muzero import GumbelMuZeroPolicy
 from pipezero.policy.gumbel_muzero_config import gumbel_muzero_config
 from pipezero.recipe import main
 
-ALGORITHM = "gumbel_muzero"
-CONFIG = merge_config(
-    gumbel_muzero_config(CARTPOLE),
-    # both actions get 4 visits; MuZero's PUCT recipe uses 25
-    {"policy": {"num_simulations": 8}},
-)
+# 8 simulations: both actions get 4 visits; MuZero's PUCT recipe uses 25
+CONFIG = gumbel_muzero_config({**CARTPOLE, "policy.num_simulations": 8})
 build = partial(build_cartpole, policy_class=GumbelMuZeroPolicy)
 
 if __name__ == "__main__":

@@ -22,12 +22,11 @@ from pipezero.policy import GUMBEL_MUZERO_CONFIG, GumbelMuZeroPolicy
 from pipezero.policy.board_config import board_config
 from pipezero.recipe import main
 
-ALGORITHM = "gumbel_muzero"
 CONFIG = board_config(
     GUMBEL_MUZERO_CONFIG,
     TICTACTOE,
     # 16 simulations; every legal move enters sequential halving
-    {"policy": {"num_simulations": 16, "max_num_considered_actions": 9}},
+    {"policy.num_simulations": 16, "policy.max_num_considered_actions": 9},
 )
 build = partial(muzero_build, policy_class=GumbelMuZeroPolicy)
 

@@ -16,40 +16,35 @@ from __future__ import annotations
 
 from functools import partial
 
-from pipezero.middleware import (
-    calc_update_count,
-    ckpt_saver,
-    data_push,
-    ddp_sync,
-    env_collect,
-    interval_eval,
-    offpolicy_learn,
-    ray_collect,
-    termination,
-)
 from pipezero.middleware.buffer_reanalyze import ReanalyzeContext, buffer_reanalyze
+from pipezero.middleware.calc_update_count import calc_update_count
+from pipezero.middleware.ckpt_saver import ckpt_saver
+from pipezero.middleware.data_push import data_push
+from pipezero.middleware.ddp_sync import ddp_sync
+from pipezero.middleware.env_collect import env_collect
+from pipezero.middleware.interval_eval import interval_eval
+from pipezero.middleware.offpolicy_learn import offpolicy_learn
+from pipezero.middleware.ray_collect import ray_collect
+from pipezero.middleware.termination import termination
 
-from pipezero.data import ReplayBuffer
 from pipezero.distributed import all_reduce_sum, rank0_only
 from pipezero.envs import BatchEnv
 from pipezero.framework import Task, TrainContext
 from pipezero.model import MuZeroMLP
 from pipezero.policy import MuZeroPolicy, muzero_config
+from pipezero.policy.muzero_build import build_muzero
 from pipezero.recipe import Run, main
 
 SCALE_OUT = True
 #: The settings of every MuZero-family CartPole recipe (their own come on top).
 CARTPOLE = {
     "max_env_step": 20_000,
-    "env": {"env_id": "CartPole-v0", "collector_env_num": 8, "evaluator_env_num": 8},
-    "policy": {
-        "num_simulations": 25,
-        "td_steps": 10,  # 10-step returns carry the value faster through 200-step episodes
-        "replay_ratio": 0.5,  # updates per collected transition
-        "value_loss_weight": 0.5,
-        "eval_freq": 50,
-        "stop_value": 195.0,
-    },
+    "env.env_id": "CartPole-v0",
+    "policy.td_steps": 10,  # 10-step returns carry the value faster through 200-step episodes
+    "policy.replay_ratio": 0.5,  # updates per collected transition
+    "policy.value_loss_weight": 0.5,
+    "policy.eval_freq": 50,
+    "policy.stop_value": 195.0,
 }
 CONFIG = muzero_config(CARTPOLE)
 
@@ -58,9 +53,7 @@ def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, save_buffe
     """The chain; ``buffer_reanalyze`` too where ``buffer_reanalyze_freq`` > 0 (ReZero, UniZero)."""
     cfg, p = run.cfg, run.cfg.policy
     collect_envs, eval_envs = run.envs()
-    model = model_class(collect_envs.observation_shape, collect_envs.action_space_size, **p.model)
-    policy = policy_class(p, model, seed=cfg.seed, device=run.device)
-    buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
+    policy, buffer = build_muzero(cfg, collect_envs, policy_class, model_class, device=run.device)
     reanalyze = "buffer_reanalyze_freq" in p  # ReZero, UniZero: its counters in the context
     task = run.task(ReanalyzeContext() if reanalyze else TrainContext(), policy, buffer)
     task.use(rank0_only(interval_eval(p, run.acting(policy, "evaluator"), eval_envs)))

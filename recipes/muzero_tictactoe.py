@@ -16,57 +16,51 @@ flip signs between the players). Evaluation (the ``eval`` section,
 
 from __future__ import annotations
 
-from pipezero.middleware import (
-    battle_eval,
-    calc_update_count,
-    ckpt_saver,
-    data_push,
-    env_collect,
-    offpolicy_learn,
-    termination,
-)
+from pipezero.middleware.battle_eval import battle_eval
+from pipezero.middleware.calc_update_count import calc_update_count
+from pipezero.middleware.ckpt_saver import ckpt_saver
+from pipezero.middleware.data_push import data_push
+from pipezero.middleware.env_collect import env_collect
+from pipezero.middleware.offpolicy_learn import offpolicy_learn
+from pipezero.middleware.termination import termination
 from pipezero.recipes.alphazero_tictactoe import summary  # noqa: F401
 
-from pipezero.data import ReplayBuffer
 from pipezero.envs import BatchEnv
 from pipezero.envs.board import BoardGameGymEnv, game_factory, make_opponents
 from pipezero.framework import Task, TrainContext
-from pipezero.model import MuZeroMLP
 from pipezero.policy import MUZERO_CONFIG, MuZeroPolicy
 from pipezero.policy.board_config import board_config
 from pipezero.policy.board_player import PolicyPlayer
+from pipezero.policy.muzero_build import build_muzero
 from pipezero.recipe import Run, main
 
 EPISODES_KEY = "eval.n_evaluator_episode"
-SMOKE = {"eval": {"eval_freq": 10, "n_evaluator_episode": 2}}
+SMOKE = {"eval.eval_freq": 10, "eval.n_evaluator_episode": 2}
 #: The TicTacToe settings of the MuZero-family recipes (their search settings apart).
 TICTACTOE = {
     # The agent plays either side against a rule bot whose non-urgent moves are noisy: it
     # learns to exploit the bot as first player without forgetting how to defend.
-    "env": {"agent_player": "random", "bot_kwargs": {"randomness": 3.0}},
-    "policy": {
-        "model": {"latent_dim": 64, "hidden_dim": 128, "num_hidden_layers": 2, "support_size": 10},
-        "discount_factor": 1.0,
-        "td_steps": 9,
-        "num_unroll_steps": 3,
-        "game_segment_length": 12,
-        "collect_env_steps": 4,
-        "batch_size": 128,
-        "replay_buffer_size": 50_000,
-    },
+    "env.agent_player": "random",
+    "env.bot_kwargs.randomness": 3.0,
+    "policy.model.latent_dim": 64,
+    "policy.model.num_hidden_layers": 2,
+    "policy.model.support_size": 10,
+    "policy.discount_factor": 1.0,
+    "policy.td_steps": 9,
+    "policy.num_unroll_steps": 3,
+    "policy.game_segment_length": 12,
+    "policy.collect_env_steps": 4,
+    "policy.batch_size": 128,
+    "policy.replay_buffer_size": 50_000,
 }
-CONFIG = board_config(
-    MUZERO_CONFIG, TICTACTOE, {"policy": {"num_simulations": 25, "root_dirichlet_alpha": 0.3}}
-)
+CONFIG = board_config(MUZERO_CONFIG, TICTACTOE, {"policy.root_dirichlet_alpha": 0.3})
 
 
 def build(run: Run, policy_class=MuZeroPolicy) -> Task:
     cfg, p, env = run.cfg, run.cfg.policy, run.cfg.env
     kwargs = {k: env[k] for k in ("game", "battle_mode", "bot", "agent_player", "bot_kwargs")}
     envs = BatchEnv.make(BoardGameGymEnv, env.collector_env_num, seed=cfg.seed, **kwargs)
-    model = MuZeroMLP(envs.observation_shape, envs.action_space_size, **p.model)
-    policy = policy_class(p, model, seed=cfg.seed, device=run.device)
-    buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
+    policy, buffer = build_muzero(cfg, envs, policy_class, device=run.device)
     opponents = make_opponents(cfg.eval.eval_opponents, cfg.seed)
     task = run.task(TrainContext(), policy, buffer)
     evaluator = run.acting(policy, "evaluator")  # async mode: a copy of its own

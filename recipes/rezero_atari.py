@@ -22,22 +22,27 @@ from pipezero.middleware.run_stats import StatsContext, run_stats, stats_summary
 from pipezero.data.frame_store import FrameReplayBuffer
 from pipezero.framework import Task
 from pipezero.model import MuZeroConv
+from pipezero.policy.muzero_build import build_muzero
 from pipezero.policy.rezero import ReZeroPolicy
 from pipezero.policy.rezero_config import rezero_atari_config
 from pipezero.recipe import Run, main
 
 CONFIG = rezero_atari_config({"save_freq": 10_000})
-SMOKE = {
+#: ``--smoke`` on Atari (``unizero_atari``'s too): short episodes, 4 collectors, a tiny network.
+ATARI_SMOKE = {
+    "env.collector_env_num": 4,
+    "env.max_episode_frames": 240,
+    "policy.model.num_channels": 8,
+    "policy.model.support_size": 10,
+    "policy.model.reward_support_size": 5,
+    "policy.replay_ratio": 0.05,
+    "policy.learning_rate": 1e-3,
+    "policy.reanalyze_batch_size": 4,
+}
+SMOKE = ATARI_SMOKE | {
     "max_env_step": 480,
-    "env": {"collector_env_num": 4, "max_episode_frames": 240},
-    "policy": {
-        "model": {"num_channels": 8, "support_size": 10, "reward_support_size": 5},
-        "collect_env_steps": 20,
-        "replay_ratio": 0.05,
-        "optim_type": "Adam",
-        "learning_rate": 1e-3,
-        "reanalyze_batch_size": 4,
-    },
+    "policy.collect_env_steps": 20,
+    "policy.optim_type": "Adam",
 }
 
 
@@ -57,9 +62,9 @@ def env_options(env: dict) -> dict:
 def build(run: Run, policy_class=ReZeroPolicy, model_class=MuZeroConv) -> Task:
     cfg, p = run.cfg, run.cfg.policy
     collect_envs, eval_envs = run.envs(**env_options(cfg.env))
-    model = model_class(collect_envs.observation_shape, collect_envs.action_space_size, **p.model)
-    policy = policy_class(p, model, seed=cfg.seed, device=run.device)
-    buffer = FrameReplayBuffer.from_config(p, seed=cfg.seed)
+    policy, buffer = build_muzero(
+        cfg, collect_envs, policy_class, model_class, FrameReplayBuffer, device=run.device
+    )
     task = run.task(AtariContext(), policy, buffer)
     buffer.compact()  # a resumed buffer holds whole stacks: keep each frame once again
     task.use(run_stats(buffer))

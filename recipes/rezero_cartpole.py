@@ -20,20 +20,17 @@ from functools import partial
 from pipezero.recipes.muzero_cartpole import CARTPOLE
 from pipezero.recipes.muzero_cartpole import build as build_cartpole
 
-from pipezero.config import merge_config
 from pipezero.policy.rezero import ReZeroPolicy
 from pipezero.policy.rezero_config import rezero_config
 from pipezero.recipe import main
 
-CONFIG = merge_config(
-    rezero_config(CARTPOLE),
+CONFIG = rezero_config(
     {
+        **CARTPOLE,
         "max_env_step": 10_000,
-        "policy": {
-            "buffer_reanalyze_freq": 1.0,  # one pass per collect (16 x 8 env steps)
-            "reanalyze_batch_size": 32,  # segments (windows of 65 positions) per pass
-        },
-    },
+        "policy.buffer_reanalyze_freq": 1.0,  # one pass per collect (16 x 8 env steps)
+        "policy.reanalyze_batch_size": 32,  # segments (windows of 65 positions) per pass
+    }
 )
 build = partial(build_cartpole, policy_class=ReZeroPolicy)
 

@@ -12,34 +12,30 @@ reached the flag learns to stand still; exploration comes from a wide initial po
 
 from __future__ import annotations
 
-from pipezero.recipes.sampled_efficientzero_pendulum import ALGORITHM, build, summary
 from pipezero.recipes.sampled_efficientzero_pendulum import CONFIG as PENDULUM
+from pipezero.recipes.sampled_efficientzero_pendulum import build, summary  # noqa: F401
 
 from pipezero.config import merge_config
 from pipezero.recipe import main
-
-__all__ = ["ALGORITHM", "CONFIG", "SMOKE", "build", "summary"]
 
 # Pendulum's settings (search, training, model sizes) but these.
 CONFIG = merge_config(
     PENDULUM,
     {
         "max_env_step": 100_000,
-        "env": {"env_id": "MountainCarContinuous-v0", "evaluator_env_num": 4},
-        "policy": {
-            "model": {
-                "reward_support_size": 15,  # (support_size 30: the +100 goal reward, discounted)
-                "sigma_type": "fixed",  # keep exploring until the flag has been reached
-                "fixed_sigma_value": 1.0,
-            },
-            "discount_factor": 0.99,
-            "n_evaluator_episode": 4,
-            "stop_value": 90.0,
-        },
+        "env.env_id": "MountainCarContinuous-v0",
+        "env.evaluator_env_num": 4,
+        # (support_size 30: the +100 goal reward, discounted)
+        "policy.model.reward_support_size": 15,
+        "policy.model.sigma_type": "fixed",  # keep exploring until the flag has been reached
+        "policy.model.fixed_sigma_value": 1.0,
+        "policy.discount_factor": 0.99,
+        "policy.n_evaluator_episode": 4,
+        "policy.stop_value": 90.0,
     },
 )
 #: --smoke: one evaluation (at the start: 999-step episodes) of a single episode.
-SMOKE = {"policy": {"eval_freq": 1000, "n_evaluator_episode": 1}, "env": {"evaluator_env_num": 1}}
+SMOKE = {"policy.eval_freq": 1000, "policy.n_evaluator_episode": 1, "env.evaluator_env_num": 1}
 
 if __name__ == "__main__":
     main(__file__)

@@ -12,52 +12,39 @@ The run stops at ``policy.stop_value`` (-200) or after ``max_env_step`` environm
 
 from __future__ import annotations
 
-from pipezero.middleware import (
-    calc_update_count,
-    ckpt_saver,
-    data_push,
-    env_collect,
-    interval_eval,
-    offpolicy_learn,
-    termination,
-)
+from functools import partial
 
-from pipezero.data import ReplayBuffer
+from pipezero.middleware.calc_update_count import calc_update_count
+from pipezero.middleware.ckpt_saver import ckpt_saver
+from pipezero.middleware.data_push import data_push
+from pipezero.middleware.env_collect import env_collect
+from pipezero.middleware.interval_eval import interval_eval
+from pipezero.middleware.offpolicy_learn import offpolicy_learn
+from pipezero.middleware.termination import termination
+
 from pipezero.framework import Context, Task, TrainContext
 from pipezero.model.sampled_efficientzero import SampledEfficientZeroMLP
+from pipezero.policy.muzero_build import build_muzero
 from pipezero.policy.sampled_efficientzero import SampledEfficientZeroPolicy
 from pipezero.policy.sampled_efficientzero_config import sampled_efficientzero_config
 from pipezero.recipe import Run, main
 
-ALGORITHM = "sampled_efficientzero"
 CONFIG = sampled_efficientzero_config(
     {
         "max_env_step": 50_000,
-        "env": {"env_id": "Pendulum-v1", "collector_env_num": 8, "evaluator_env_num": 8},
-        "policy": {
-            "model": {
-                "latent_dim": 64,
-                "hidden_dim": 128,
-                "support_size": 30,  # values reach about -500 (rewards >= -16.3, discount 0.97)
-                "reward_support_size": 10,  # value prefixes of up to 5 rewards, about -80
-                "lstm_hidden_size": 64,
-            },
-            "num_simulations": 25,
-            "num_of_sampled_actions": 10,
-            "discount_factor": 0.97,
-            "td_steps": 5,
-            "game_segment_length": 50,
-            "collect_env_steps": 25,  # 8 envs x 25 steps = 200 transitions per collect
-            "fixed_temperature_value": 0.25,  # collect: visit counts sharpened (LightZero's)
-            "replay_ratio": 0.25,
-            "batch_size": 256,
-            "learning_rate": 3e-3,
-            "value_loss_weight": 0.5,
-            "eval_freq": 500,
-            "n_evaluator_episode": 8,
-            "stop_value": -200.0,
-            "new_data_priority": "value_error",
-        },
+        "env.env_id": "Pendulum-v1",
+        "policy.model.latent_dim": 64,
+        # values reach about -500 (rewards >= -16.3, discount 0.97)
+        "policy.model.support_size": 30,
+        "policy.model.reward_support_size": 10,  # value prefixes of up to 5 rewards, about -80
+        "policy.num_of_sampled_actions": 10,
+        "policy.discount_factor": 0.97,
+        "policy.collect_env_steps": 25,  # 8 envs x 25 steps = 200 transitions per collect
+        "policy.fixed_temperature_value": 0.25,  # collect: visit counts sharpened (LightZero's)
+        "policy.value_loss_weight": 0.5,
+        "policy.eval_freq": 500,
+        "policy.stop_value": -200.0,
+        "policy.new_data_priority": "value_error",
     }
 )
 
@@ -66,11 +53,9 @@ def build(run: Run) -> Task:
     """The Sampled EfficientZero chain; also ``sampled_efficientzero_mountaincar``'s."""
     cfg, p = run.cfg, run.cfg.policy
     envs, eval_envs = run.envs()
-    size = envs.action_dim if envs.continuous else envs.action_space_size  # Box: a Gaussian
-    shape, continuous = envs.observation_shape, envs.continuous
-    model = SampledEfficientZeroMLP(shape, size, continuous_action_space=continuous, **p.model)
-    policy = SampledEfficientZeroPolicy(p, model, seed=cfg.seed, device=run.device)
-    buffer = ReplayBuffer.from_config(p, seed=cfg.seed)
+    # a Box action space: a Gaussian policy head (a discrete one: a categorical head)
+    model = partial(SampledEfficientZeroMLP, continuous_action_space=envs.continuous)
+    policy, buffer = build_muzero(cfg, envs, SampledEfficientZeroPolicy, model, device=run.device)
     task = run.task(TrainContext(), policy, buffer)
     task.use(interval_eval(p, run.acting(policy, "evaluator"), eval_envs))
     task.use(env_collect(p, run.acting(policy), envs))

@@ -19,7 +19,7 @@ from pipezero.recipes.appo_math import build as build
 from pipezero.config import merge_config
 from pipezero.recipe import main
 
-CONFIG = merge_config(APPO, {"learn": {"algo": "tppo"}})
+CONFIG = merge_config(APPO, {"learn.algo": "tppo"})
 
 if __name__ == "__main__":
     main(__file__)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from pipezero.recipes.rezero_atari import ATARI_SMOKE
 from pipezero.recipes.rezero_atari import build as build_atari
 from pipezero.recipes.rezero_atari import summary as summary
 
@@ -23,31 +24,22 @@ from pipezero.policy.unizero_config import unizero_atari_config
 from pipezero.recipe import main
 
 CONFIG = unizero_atari_config({"save_freq": 10_000})
-SMOKE = {
+#: ``--smoke``: ``rezero_atari``'s Atari smoke settings with a tiny transformer.
+SMOKE = ATARI_SMOKE | {
     "max_env_step": 320,
-    "env": {"collector_env_num": 4, "evaluator_env_num": 1, "max_episode_frames": 240},
-    "policy": {
-        "model": {
-            "latent_dim": 32,
-            "num_layers": 1,
-            "num_heads": 2,
-            "context_length": 6,
-            "support_size": 10,
-            "reward_support_size": 5,
-            "head_hidden_dim": 32,
-            "num_channels": 8,
-        },
-        "num_segments": 4,
-        "td_steps": 3,
-        "num_unroll_steps": 2,
-        "replay_ratio": 0.05,
-        "min_buffer_transitions": 80,
-        "learning_rate": 1e-3,
-        "eval_freq": 4,
-        "n_evaluator_episode": 1,
-        "buffer_reanalyze_freq": 1.0,
-        "reanalyze_batch_size": 4,
-    },
+    "env.evaluator_env_num": 1,
+    "policy.model.latent_dim": 32,
+    "policy.model.num_layers": 1,
+    "policy.model.num_heads": 2,
+    "policy.model.context_length": 6,
+    "policy.model.head_hidden_dim": 32,
+    "policy.num_segments": 4,
+    "policy.td_steps": 3,
+    "policy.num_unroll_steps": 2,
+    "policy.min_buffer_transitions": 80,
+    "policy.eval_freq": 4,
+    "policy.n_evaluator_episode": 1,
+    "policy.buffer_reanalyze_freq": 1.0,
 }
 build = partial(build_atari, policy_class=UniZeroPolicy, model_class=UniZeroModel)
 

@@ -20,24 +20,20 @@ from functools import partial
 from pipezero.recipes.muzero_cartpole import CARTPOLE
 from pipezero.recipes.muzero_cartpole import build as build_cartpole
 
-from pipezero.config import merge_config
 from pipezero.model.unizero import UniZeroModel
 from pipezero.policy.unizero import UniZeroPolicy
 from pipezero.policy.unizero_config import unizero_config
 from pipezero.recipe import main
 
-CONFIG = merge_config(
-    unizero_config(CARTPOLE),
+CONFIG = unizero_config(
     {
+        **CARTPOLE,
         "max_env_step": 10_000,
-        "policy": {
-            "num_unroll_steps": 5,
-            "game_segment_length": 20,
-            "num_segments": 8,  # one segment per collector environment per collect
-            "batch_size": 128,
-            "buffer_reanalyze_freq": 0.0,  # off by default here; see docs/unizero.md
-        },
-    },
+        "policy.game_segment_length": 20,
+        "policy.num_segments": 8,  # one segment per collector environment per collect
+        "policy.batch_size": 128,
+        "policy.buffer_reanalyze_freq": 0.0,  # off by default here; see docs/unizero.md
+    }
 )
 build = partial(build_cartpole, policy_class=UniZeroPolicy, model_class=UniZeroModel)
 
