@@ -100,8 +100,8 @@ def eval_run(
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = episodes
-    if render_frames is not None:
-        overrides.setdefault("env", {})["evaluator_env_num"] = 1
+    if render_frames is not None and "evaluator_env_num" in saved.get("env", {}):
+        overrides.setdefault("env", {})["evaluator_env_num"] = 1  # the recorded environment
     try:
         cfg = merge_config(merge_config(module.CONFIG, saved), overrides)
     except ConfigError as exc:

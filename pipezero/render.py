@@ -156,5 +156,6 @@ def render_run(
     result = eval_run(
         run_dir, ckpt=ckpt, episodes=episodes, seed=seed, device=device, render_frames=frames
     )
-    path = write_gif(frames, out, fps=fps)
-    return result | {"out": str(path), "frames": len(frames)}
+    flat = [f for item in frames for f in (item if isinstance(item, list) else [item])]
+    path = write_gif(flat, out, fps=fps)
+    return result | {"out": str(path), "frames": len(flat)}

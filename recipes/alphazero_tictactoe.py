@@ -52,7 +52,7 @@ def build(run: Run) -> Task:
     policy, buffer, make_game = parts.policy, parts.buffer, parts.make_game
     games, mode = env.collector_env_num, env.battle_mode
     task = run.task(TrainContext(), policy, buffer)
-    task.use(battle_eval(p, policy, parts.agent, make_game, parts.opponents))
+    task.use(battle_eval(p, policy, parts.agent, run.watch(make_game), parts.opponents))
     task.use(selfplay_collect(p, policy, make_game, games, mode, parts.bot))
     task.use(data_push(buffer))
     task.use(calc_update_count(p))

@@ -66,7 +66,7 @@ def build(run: Run, policy_class=MuZeroPolicy) -> Task:
     evaluator = run.acting(policy, "evaluator")  # async mode: a copy of its own
     single = env.battle_mode == "play_with_bot"  # the agent sees to_play = -1, as in training
     agent = PolicyPlayer(evaluator, single_player=single, name=run.recipe)
-    task.use(battle_eval(cfg.eval, evaluator, agent, game_factory(env.game), opponents))
+    task.use(battle_eval(cfg.eval, evaluator, agent, run.watch(game_factory(env.game)), opponents))
     task.use(env_collect(p, run.acting(policy), envs))
     task.use(data_push(buffer))
     task.use(calc_update_count(p))

@@ -244,3 +244,22 @@ def test_the_recipe_of_docs_middleware_runs_from_its_own_file(tmp_path, capsys):
     result = result_of(capsys.readouterr().out)
     assert result["recipe"] == "my_recipe" and result["env_step"] >= 200
     assert json.loads((tmp_path / "run" / "config.json").read_text())["recipe"] == "my_recipe"
+
+
+@pytest.mark.parametrize(
+    ("name", "size"), [("alphazero_tictactoe", (120, 120)), ("stochastic_muzero_2048", (160, 160))]
+)
+def test_eval_and_render_a_board_game_and_2048(name, size, tmp_path, capsys):
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    cli(["train", name, "--smoke", "--exp-dir", str(tmp_path)])
+    capsys.readouterr()
+    assert cli(["eval", str(tmp_path), "--episodes", "2"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["recipe"] == name and "return_mean" in result
+    out = tmp_path / "episode.gif"
+    assert cli(["render", str(tmp_path), "--out", str(out), "--episodes", "1"]) == 0
+    rendered = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    with Image.open(out) as gif:
+        assert gif.size == size and gif.n_frames > 2 and rendered["frames"] >= gif.n_frames
