@@ -24,6 +24,7 @@ from pipezero.recipe import (
     read_run_config,
     seed_everything,
 )
+from pipezero.recipe.train import build_task
 
 #: The config key ``--episodes`` sets when a recipe names none (``EPISODES_KEY``).
 DEFAULT_EPISODES_KEY = "policy.n_evaluator_episode"
@@ -115,7 +116,7 @@ def eval_run(
         render_frames=render_frames,
     )
     seed_everything(eval_seed)
-    built = module.build(run)
+    built = build_task(module, run)
     evaluators = [mw for mw in built.chain if mw.role == "evaluator"]
     if not evaluators:
         raise UsageError(f"recipe {run.recipe} has no evaluator middleware to evaluate with")

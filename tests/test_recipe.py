@@ -67,6 +67,9 @@ def test_bad_flags_are_usage_errors(capsys, tmp_path):
     missing = tmp_path / "missing"
     assert "does not exist" in usage_error(capsys, "--resume", str(missing))
     assert "runs with --mode sync" in usage_error(capsys, "--ddp", "--mode", "async")
+    unknown = usage_error(capsys, "--env-id", "Foo-v0", "--exp-dir", str(tmp_path / "foo"))
+    assert "environment 'Foo-v0'" in unknown and "doesn't exist" in unknown
+    assert not (tmp_path / "foo").exists()
     with pytest.raises(SystemExit) as exc:
         cli(["train", "muzero_cartpol"])
     assert exc.value.code == 2 and "did you mean muzero_cartpole" in capsys.readouterr().err

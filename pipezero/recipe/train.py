@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import gymnasium as gym
 import torch
 
 from pipezero.framework import Context, Event, Task
@@ -89,11 +90,34 @@ def prepare(
             parser.error(f"--threads expects an int >= 1, got {threads}")
         torch.set_num_threads(threads)
     seed_everything(run.seed)
-    task = module.build(run)
-    if not isinstance(task, Task):
-        raise TypeError(f"{run.recipe}.build(run) must return a Task, got {type(task).__name__}")
+    try:
+        task = build_task(module, run)
+    except UsageError as exc:
+        parser.error(str(exc))
     run_services(run, task, args)
     return run, task, args
+
+
+def build_task(module: ModuleType, run: Run) -> Task:
+    """``module.build(run)``, with the errors a user causes (an environment id gymnasium does
+    not know, an optional package not installed) raised as :class:`UsageError`.
+
+    Raises:
+        UsageError: as said; the message names the environment or the extra to install.
+        TypeError: ``build`` returned something else than a :class:`Task`.
+    """
+    try:
+        task = module.build(run)
+    except gym.error.Error as exc:
+        env_id = run.cfg.get("env", {}).get("env_id")
+        raise UsageError(f"environment {env_id!r}: {exc}") from None
+    except ImportError as exc:
+        if "pip install" not in str(exc):  # a missing extra says how to install it
+            raise
+        raise UsageError(str(exc)) from None
+    if not isinstance(task, Task):
+        raise TypeError(f"{run.recipe}.build(run) must return a Task, got {type(task).__name__}")
+    return task
 
 
 def train(
