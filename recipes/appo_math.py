@@ -31,6 +31,7 @@ from pipezero.policy.llm.factory import LLMParts, build_parts
 from pipezero.recipe import Run, main
 
 MODES = ("sync",)
+DEVICES = ("cpu",)  # the LLM parts place nothing on an accelerator yet
 TORCH_THREADS = 1  # measured fastest for the tiny LM on 2 cores
 EPISODES_KEY = "env.num_eval_problems"  # pipezero eval --episodes: held-out problems
 CONFIG = llm_math_config({"learn.algo": "appo"})

@@ -13,6 +13,7 @@ points in 3 RL minutes against +5 with trajectory credit, seed 0).
 from __future__ import annotations
 
 from pipezero.recipes.appo_math import CONFIG as APPO
+from pipezero.recipes.appo_math import DEVICES as DEVICES
 from pipezero.recipes.appo_math import EPISODES_KEY as EPISODES_KEY
 from pipezero.recipes.appo_math import MODES as MODES
 from pipezero.recipes.appo_math import SMOKE as SMOKE

@@ -11,6 +11,7 @@ steps) and the step reward on the step's last token.
 from __future__ import annotations
 
 from pipezero.recipes.appo_math import CONFIG as APPO
+from pipezero.recipes.appo_math import DEVICES as DEVICES
 from pipezero.recipes.appo_math import EPISODES_KEY as EPISODES_KEY
 from pipezero.recipes.appo_math import MODES as MODES
 from pipezero.recipes.appo_math import SMOKE as SMOKE

@@ -6,8 +6,9 @@ A recipe (``recipes/<name>.py``, shipped as ``pipezero.recipes.<name>``) is a mo
 - ``CONFIG``: its complete default config (the algorithm's defaults with its own settings);
 - ``build(run: Run) -> Task``: builds the parts and lists the chain's ``task.use(...)`` lines;
 - optionally ``SMOKE`` (settings of ``--smoke``, on top of :data:`SMOKE_SETTINGS`), ``MODES``
-  (the ``--mode`` values it supports, default both), ``SCALE_OUT`` (``True``: it takes
-  ``--ddp`` / ``--ray-actors``), ``TORCH_THREADS`` (default 1; ``None``: torch's default),
+  (the ``--mode`` values it supports, default both), ``DEVICES`` (the device types it runs
+  on, default any), ``SCALE_OUT`` (``True``: it takes ``--ddp`` / ``--ray-actors``),
+  ``TORCH_THREADS`` (default 1; ``None``: torch's default; ``--threads`` overrides it),
   ``EPISODES_KEY`` (the dotted config key ``pipezero eval --episodes`` sets, default
   ``policy.n_evaluator_episode``), ``ALGORITHM`` (the result line's and ``config.json``'s
   ``algorithm``; default: the name without its environment part) and ``summary(run, ctx) ->

@@ -190,6 +190,11 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     modes = tuple(getattr(module, "MODES", ("sync", "async")))
     if args.mode not in modes:
         raise UsageError(f"{name} runs with --mode {' or '.join(modes)} (got --mode {args.mode})")
+    devices = getattr(module, "DEVICES", None)
+    if devices is not None and args.device.split(":")[0] not in devices:
+        raise UsageError(
+            f"{name} runs on {' or '.join(devices)} only (got --device {args.device})"
+        )
     if (args.ddp or args.ray_actors) and not getattr(module, "SCALE_OUT", False):
         raise UsageError(f"{name} does not take --ddp or --ray-actors (docs/scaling.md)")
     if args.ray_actors < 0:
