@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -224,6 +225,9 @@ def main(
     except KeyboardInterrupt:
         stdout.write("\nGame abandoned.\n" if args.command == "play" else "\nInterrupted.\n")
         return 130
+    except BrokenPipeError:  # the output went to a pipe closed early (`pipezero list | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
