@@ -12,6 +12,7 @@ onpolicy_learn -> ckpt_saver -> termination (``max_env_step`` reasoning lines or
 trainer (``learn.algo``). The defaults and their meaning: :mod:`pipezero.policy.llm.config`
 (a local Hugging Face model: ``--set model.hf_path='DIR'``; a JSONL dataset:
 ``env.train_path``); docs/llm_rl.md.
+Over 60 lines as the chain of the three LLM recipes, with their smoke settings.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@
 The run stops when the mean evaluation return reaches ``policy.stop_value`` (195) or after
 ``max_env_step`` environment steps. The other MuZero-family CartPole recipes and
 ``stochastic_muzero_2048`` reuse :func:`build` with their own policy and model.
+Over 60 lines as the chain six recipes share, with the --ddp and --ray-actors options.
 """
 
 from __future__ import annotations

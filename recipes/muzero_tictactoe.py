@@ -12,6 +12,7 @@ defend as second. ``self_play`` trains one model for both sides (``to_play`` 1 /
 flip signs between the players). Evaluation (the ``eval`` section,
 :mod:`pipezero.policy.board_config`) plays the rule bot and random, the agent moving first.
 ``gumbel_muzero_tictactoe`` reuses :func:`build` and :data:`TICTACTOE`.
+Over 60 lines as the board MuZero chain and settings the Gumbel recipe shares.
 """
 
 from __future__ import annotations

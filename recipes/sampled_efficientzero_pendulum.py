@@ -8,6 +8,7 @@
 The policy is a tanh-squashed Gaussian over the torque in ``[-1, 1]`` (rescaled to ``[-2, 2]``
 by the environment adapter), searched over ``num_of_sampled_actions`` sampled torques per node.
 The run stops at ``policy.stop_value`` (-200) or after ``max_env_step`` environment steps.
+Over 60 lines as the Sampled EfficientZero chain and settings MountainCar shares.
 """
 
 from __future__ import annotations

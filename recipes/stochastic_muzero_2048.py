@@ -6,6 +6,7 @@
 
 The run stops after ``max_env_step`` environment steps or ``--max-minutes``. A game's score is
 its undiscounted return (the merged tiles), so evaluation returns are scores.
+Over 60 lines for its settings, each one measured on 2048; the chain is MuZero's.
 """
 
 from __future__ import annotations
