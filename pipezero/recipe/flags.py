@@ -181,7 +181,9 @@ def _plain(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     """The :class:`Run` of ``module`` for parsed flags: the typed, range-checked config and
-    the run directory (created, with ``config.json``, by :func:`start_run`).
+    the run directory (created, with its ``config.json``, by :func:`write_run_config` when the
+    run starts). With ``--resume`` the saved config is the base and each key the flags change
+    is logged.
 
     Raises:
         UsageError: a bad flag, key or value, or a missing resume directory.
