@@ -86,8 +86,8 @@ class _Progress:
         self.next_log = now + self.log_every
         elapsed = max(now - self.log_start[0], 1e-9)
         rate = (ctx.env_step - self.log_start[1]) / elapsed
-        eta = "-"
-        if self.total is not None and rate > 0:
+        eta = "-" if not final else "0 (finished)"
+        if self.total is not None and rate > 0 and not final:
             eta = f"{max(self.total - ctx.env_step, 0) / rate / 60:.1f} min"
         total = f"/{self.total}" if self.total is not None else ""
         logger.info(
