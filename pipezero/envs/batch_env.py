@@ -23,6 +23,7 @@ import numpy as np
 
 from pipezero.envs.atari import is_atari_id
 from pipezero.envs.gym_adapter import EpisodeStats, GymAdapter
+from pipezero.envs.minatar import is_minatar_id
 
 
 class EnvError(RuntimeError):
@@ -155,7 +156,8 @@ class BatchEnv:
         """Build ``num_envs`` adapters of ``env_id``; environment ``i`` is seeded ``seed + i``.
 
         ``env_id`` is a gymnasium id, an ALE id (``"ALE/Pong-v5"``: built by
-        :func:`pipezero.envs.atari.make_atari_env`, which takes ``make_kwargs``), or a factory
+        :func:`pipezero.envs.atari.make_atari_env`, which takes ``make_kwargs``), a MinAtar id
+        (``"MinAtar/Breakout-v1"``: :func:`pipezero.envs.minatar.make_minatar_env`), or a factory
         ``env_id(**make_kwargs) -> gymnasium.Env`` called once per environment.
         """
         if num_envs < 1:
@@ -167,6 +169,10 @@ class BatchEnv:
             from pipezero.envs.atari import make_atari_env
 
             factory = functools.partial(make_atari_env, env_id)
+        elif is_minatar_id(env_id):
+            from pipezero.envs.minatar import make_minatar_env
+
+            factory = functools.partial(make_minatar_env, env_id)
         adapters = []
         for i in range(num_envs):
             env_seed = None if seed is None else seed + i
