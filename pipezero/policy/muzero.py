@@ -119,7 +119,9 @@ class MuZeroPolicy(PolicyStateMixin):
         device: torch.device | str = "cpu",
         symmetries: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        self.cfg = merge_config(self.default_config, cfg)
+        # The model section is open ({}): the recipe builds the model from it, so an MLP
+        # (CartPole) and a conv network (MinAtar) config are both accepted.
+        self.cfg = merge_config({**self.default_config, "model": {}}, cfg)
         self.symmetries = None if symmetries is None else check_symmetries(symmetries, "MuZero")
         if self.cfg.use_augmentation and self.symmetries is None:
             raise ValueError(
