@@ -58,11 +58,12 @@ MINATAR = {
 SMOKE = {"env.max_episode_steps": 100, "policy.model.num_channels": 8}
 
 
-def minatar_config(defaults: dict, model: dict = CONV) -> dict:
-    """``defaults`` (an algorithm's config) with MinAtar's env, ``model`` and :data:`MINATAR`."""
+def minatar_config(defaults: dict, model: dict = CONV, settings: dict | None = None) -> dict:
+    """``defaults`` (an algorithm's config) with MinAtar's env, ``model``, :data:`MINATAR` and
+    the recipe's own ``settings``."""
     base = copy.deepcopy(dict(defaults))
     base["env"], base["policy"]["model"] = ENV | MINATAR_DEFAULTS, model
-    return merge_config(base, MINATAR)
+    return merge_config(base, MINATAR | (settings or {}))
 
 
 CONFIG = minatar_config(muzero_config())
