@@ -53,7 +53,7 @@ MINATAR = {
     "policy.learning_rate": 1e-3,
     "policy.replay_ratio": 0.1,  # updates per collected transition (CPU-sized)
     "policy.min_buffer_transitions": 1_000,
-    "policy.eval_freq": 2_000,
+    "policy.eval_freq": 500,  # updates: best.pt (what `pipezero eval` loads) keeps up
 }
 SMOKE = {"env.max_episode_steps": 100, "policy.model.num_channels": 8}
 
