@@ -8,9 +8,10 @@
     pipezero eval runs/muzero_cartpole/RUN --episodes 32
 
 The run stops when the mean evaluation return reaches ``policy.stop_value`` (195) or after
-``max_env_step`` environment steps. The other MuZero-family CartPole recipes and
-``stochastic_muzero_2048`` reuse :func:`build` with their own policy and model.
-Over 60 lines as the chain six recipes share, with the --ddp and --ray-actors options.
+``max_env_step`` environment steps. The other MuZero-family CartPole recipes,
+``stochastic_muzero_2048`` and the MinAtar recipes reuse :func:`build` with their own policy
+and model.
+Over 60 lines as the chain nine recipes share, with the --ddp and --ray-actors options.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ CONFIG = muzero_config(CARTPOLE)
 def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, save_buffer=True) -> Task:
     """The chain; ``buffer_reanalyze`` too where ``buffer_reanalyze_freq`` > 0 (ReZero, UniZero)."""
     cfg, p = run.cfg, run.cfg.policy
-    collect_envs, eval_envs = run.envs()
+    env_options = {k: v for k, v in cfg.env.items() if k != "env_id" and "_env_num" not in k}
+    collect_envs, eval_envs = run.envs(**env_options)  # MinAtar: sticky actions, ...
     policy, buffer = build_muzero(cfg, collect_envs, policy_class, model_class, device=run.device)
     reanalyze = "buffer_reanalyze_freq" in p  # ReZero, UniZero: its counters in the context
     task = run.task(ReanalyzeContext() if reanalyze else TrainContext(), policy, buffer)

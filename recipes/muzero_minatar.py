@@ -12,22 +12,15 @@ Needs ``pip install "pipezero[minatar]"`` (docs/minatar.md). One config for all 
 from __future__ import annotations
 
 import copy
+from functools import partial
 
-from pipezero.middleware.calc_update_count import calc_update_count
-from pipezero.middleware.ckpt_saver import ckpt_saver
-from pipezero.middleware.data_push import data_push
-from pipezero.middleware.env_collect import env_collect
-from pipezero.middleware.interval_eval import interval_eval
-from pipezero.middleware.offpolicy_learn import offpolicy_learn
-from pipezero.middleware.termination import termination
+from pipezero.recipes.muzero_cartpole import build as build_muzero_chain
 
 from pipezero.config import merge_config
 from pipezero.envs.minatar import MINATAR_DEFAULTS
-from pipezero.framework import Task, TrainContext
 from pipezero.model import MuZeroConv
-from pipezero.policy import MuZeroPolicy, muzero_config
-from pipezero.policy.muzero_build import build_muzero
-from pipezero.recipe import Run, main
+from pipezero.policy import muzero_config
+from pipezero.recipe import main
 
 ENV = {"env_id": "MinAtar/Breakout-v1", "collector_env_num": 8, "evaluator_env_num": 8}
 #: MuZeroConv on the 10x10 grid: a residual block of 16 channels in each of its 3 networks
@@ -68,22 +61,8 @@ def minatar_config(defaults: dict, model: dict = CONV, settings: dict | None = N
 
 CONFIG = minatar_config(muzero_config())
 
-
-def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroConv) -> Task:
-    cfg, p = run.cfg, run.cfg.policy
-    opts = {k: v for k, v in cfg.env.items() if k != "env_id" and not k.endswith("_env_num")}
-    collect_envs, eval_envs = run.envs(**opts)
-    policy, buffer = build_muzero(cfg, collect_envs, policy_class, model_class, device=run.device)
-    task = run.task(TrainContext(), policy, buffer)
-    task.use(interval_eval(p, run.acting(policy, "evaluator"), eval_envs))
-    task.use(env_collect(p, run.acting(policy), collect_envs))
-    task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
-    task.use(calc_update_count(p))
-    task.use(offpolicy_learn(p, policy, buffer))
-    task.use(ckpt_saver(run.exp_dir, policy, buffer, save_buffer=True, config=cfg))
-    task.use(termination(max_env_step=cfg.max_env_step))
-    return task
-
+#: MuZero's chain (``muzero_cartpole.build``: the ``env`` options reach every environment).
+build = partial(build_muzero_chain, model_class=MuZeroConv)
 
 if __name__ == "__main__":
     main(__file__)
