@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import partial
 
 from pipezero.recipes.muzero_minatar import CONV, minatar_config
-from pipezero.recipes.muzero_minatar import SMOKE as MUZERO_SMOKE
+from pipezero.recipes.muzero_minatar import SMOKE as SMOKE
 from pipezero.recipes.muzero_minatar import build as build_minatar
 
 from pipezero.model import EfficientZeroConv
@@ -30,7 +30,6 @@ MODEL = CONV | {
 }
 CONFIG = minatar_config(efficientzero_config(), MODEL)
 build = partial(build_minatar, policy_class=EfficientZeroPolicy, model_class=EfficientZeroConv)
-SMOKE = MUZERO_SMOKE
 
 if __name__ == "__main__":
     main(__file__)

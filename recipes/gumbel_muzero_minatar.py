@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from pipezero.recipes.muzero_minatar import SMOKE as MUZERO_SMOKE
+from pipezero.recipes.muzero_minatar import SMOKE as SMOKE
 from pipezero.recipes.muzero_minatar import build as build_minatar
 from pipezero.recipes.muzero_minatar import minatar_config
 
@@ -23,7 +23,6 @@ from pipezero.recipe import main
 
 # Gumbel search improves the policy with few simulations (MuZero's MinAtar recipe: 25)
 CONFIG = minatar_config(gumbel_muzero_config(), settings={"policy.num_simulations": 16})
-SMOKE = MUZERO_SMOKE
 build = partial(build_minatar, policy_class=GumbelMuZeroPolicy)
 
 if __name__ == "__main__":
