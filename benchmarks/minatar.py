@@ -34,7 +34,9 @@ Atari-100k convention), one after the other (timed runs should not share the CPU
   - **PPO**: the rl-baselines3-zoo / CleanRL Atari settings: 8 environments, n_steps 128
     (1,024 transitions per rollout), 4 epochs of minibatch 256, lr 2.5e-4 decaying linearly to
     0, clip 0.1, GAE lambda 0.95, discount 0.99, entropy 0.01, value coefficient 0.5, gradient
-    norm 0.5; policy and value share :class:`MinAtarCNN`.
+    norm 0.5; policy and value share :class:`MinAtarCNN`. PPO finishes its last rollout, so it
+    may take up to 1,023 steps more than the budget (the JSON reports the steps taken; our
+    recipes likewise stop at the first collection past the budget).
 
 - **random**: the uniform-random policy on the same ``--eval-episodes`` fresh seeds (the floor).
 
@@ -378,8 +380,16 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[str]:
                 )
             elif run["curve"]:
                 xs, ys = zip(*run["curve"], strict=True)
-                ax.plot(xs, ys, marker=".", label=f"{run['agent']} seed {run['seed']}")
-        ax.set_title(f"{game}: ours = eval returns, SB3 = training episodes")
+                (line,) = ax.plot(xs, ys, marker=".", label=f"{run['agent']} seed {run['seed']}")
+            if run["agent"] != "random":  # the final evaluation, at the run's last env step
+                ax.plot(
+                    [run["env_steps"]],
+                    [run["final_mean"]],
+                    marker="x",
+                    markersize=9,
+                    color=line.get_color() if run["curve"] else None,
+                )
+        ax.set_title(f"{game}: ours = evaluations, SB3 = training episodes, x = final eval")
         ax.set_xlabel("env steps")
         ax.set_ylabel("return")
         ax.grid(alpha=0.3)

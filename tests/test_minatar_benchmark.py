@@ -1,0 +1,56 @@
+"""benchmarks/minatar.py end to end with the SB3 baselines at a tiny budget (skips without
+stable-baselines3 or minatar; our recipes' own smoke tests live in test_recipes_smoke.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("stable_baselines3") is None
+    or importlib.util.find_spec("minatar") is None,
+    reason="needs stable-baselines3 (pip install stable-baselines3) and pipezero[minatar]",
+)
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "minatar.py"
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("minatar_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_baselines_and_random_tiny_budget(tmp_path, capsys):
+    bench = load_benchmark()
+    md = tmp_path / "table.md"
+    report = bench.main(
+        ["--games", "MinAtar/Breakout-v1", "--seeds", "0", "--env-steps", "600",
+         "--eval-episodes", "2", "--algos", "--markdown", str(md)]
+    )  # fmt: skip
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["per_game"] == report["per_game"]
+    agents = {r["agent"]: r for r in report["runs"]}
+    assert set(agents) == {"dqn", "ppo", "random"}
+    assert agents["dqn"]["env_steps"] == 600 and agents["ppo"]["env_steps"] >= 600
+    for run in agents.values():
+        assert run["episodes"] == 2 and run["final_mean"] >= 0
+    summary = report["per_game"]["MinAtar/Breakout-v1"]
+    assert summary["best_baseline"] == max(agents["dqn"]["final_mean"], agents["ppo"]["final_mean"])
+    assert "| Breakout-v1 | dqn |" in md.read_text()
+
+
+def test_minatar_cnn_is_the_papers_network():
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    space = gym.spaces.Box(0, 1, shape=(4, 10, 10), dtype=np.uint8)
+    net = load_benchmark().minatar_cnn_class()(space)
+    conv, linear = net.body[0], net.body[3]
+    assert (conv.out_channels, conv.kernel_size, conv.stride) == (16, (3, 3), (1, 1))
+    assert (linear.in_features, linear.out_features) == (16 * 8 * 8, 128)
+    assert net(torch.zeros(2, 4, 10, 10)).shape == (2, 128)
