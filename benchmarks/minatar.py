@@ -389,7 +389,9 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[str]:
                     markersize=9,
                     color=line.get_color() if run["curve"] else None,
                 )
-        ax.set_title(f"{game}: ours = evaluations, SB3 = training episodes, x = final eval")
+        ax.set_title(
+            f"{game}: ours = evaluations, SB3 = training episodes, x = final eval", fontsize=9
+        )
         ax.set_xlabel("env steps")
         ax.set_ylabel("return")
         ax.grid(alpha=0.3)
