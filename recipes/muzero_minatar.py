@@ -7,6 +7,7 @@
 Needs ``pip install "pipezero[minatar]"`` (docs/minatar.md). One config for all five games
 (``MinAtar/<Game>-v1``: minimal action set; ``-v0``: all 6 actions), sticky actions 0.1.
 ``efficientzero_minatar`` reuses :data:`MINATAR`, :func:`minatar_config` and :func:`build`.
+Over 60 lines as the MinAtar network and settings the EfficientZero and Gumbel recipes share.
 """
 
 from __future__ import annotations
