@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -25,6 +24,7 @@ from pipezero.checkpoint import (
     periodic_name,
     save_checkpoint,
 )
+from pipezero.config import plain_config
 from pipezero.data.replay_buffer import ReplayBuffer
 from pipezero.framework import Event, Middleware, Task, TrainContext, middleware
 
@@ -44,13 +44,14 @@ class _Saver:
         save_freq: int,
         save_buffer: bool,
         keep_last: int,
+        config: Mapping[str, Any] | None,
     ) -> None:
         self.dir = checkpoint_dir(exp_dir)
         self.policy = policy
         self.buffer = buffer if save_buffer else None
         self.save_freq = save_freq
         self.keep_last = keep_last
-        self.config: dict[str, Any] | None = None
+        self.config = None if config is None else plain_config(config)
         self.task: Task | None = None
         self.next_save: int | None = None  # train_iter of the next periodic checkpoint
         self.started = False
@@ -217,8 +218,7 @@ def ckpt_saver(
         raise ValueError(
             "ckpt_saver: save_buffer=True but no buffer was given; pass buffer=your_buffer"
         )
-    saver = _Saver(Path(exp_dir), policy, buffer, save_freq, save_buffer, keep_last)
-    saver.config = None if config is None else json.loads(json.dumps(config, default=str))
+    saver = _Saver(Path(exp_dir), policy, buffer, save_freq, save_buffer, keep_last, config)
     return middleware(
         saver.step,
         name="ckpt_saver",

@@ -94,6 +94,16 @@ def merge_config(
     return EasyDict(merged)
 
 
+def plain_config(value: Any) -> Any:
+    """A config as nested plain dicts and lists (``EasyDict`` -> ``dict``, tuples -> lists):
+    what ``config.json`` and checkpoints store (torch's ``weights_only`` loading accepts it)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_config(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_config(v) for v in value]
+    return value
+
+
 def _type_name(value: Any) -> str:
     return {bool: "a bool (true/false)", int: "an int", float: "a number", str: "a string"}.get(
         type(value), f"a {type(value).__name__}"

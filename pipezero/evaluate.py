@@ -95,14 +95,9 @@ def eval_run(
     if episodes is not None:
         if episodes < 1:
             raise UsageError(f"--episodes must be >= 1, got {episodes}")
-        node = overrides
-        key = getattr(module, "EPISODES_KEY", DEFAULT_EPISODES_KEY)
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = episodes
+        overrides[getattr(module, "EPISODES_KEY", DEFAULT_EPISODES_KEY)] = episodes
     if render_frames is not None and "evaluator_env_num" in saved.get("env", {}):
-        overrides.setdefault("env", {})["evaluator_env_num"] = 1  # the recorded environment
+        overrides["env.evaluator_env_num"] = 1  # the recorded environment
     try:
         cfg = merge_config(merge_config(module.CONFIG, saved), overrides)
     except ConfigError as exc:

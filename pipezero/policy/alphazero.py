@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipezero.config import merge_config
+from pipezero.config import merge_config, plain_config
 from pipezero.mcts import AlphaZeroSearch, MCTSConfig, SearchableGame, SearchResult
 from pipezero.policy.alphazero_config import ALPHAZERO_CONFIG
 from pipezero.policy.base import ActResult, LearnResult
@@ -276,7 +276,7 @@ class AlphaZeroPolicy(PolicyStateMixin):
         """:meth:`PolicyStateMixin.state_dict` (model, optimizer, LR schedule, update counter,
         random generators) plus the policy config as plain values, so a checkpoint alone
         rebuilds the network (``pipezero play``)."""
-        return {"config": _plain(self.cfg)} | super().state_dict()
+        return {"config": plain_config(self.cfg)} | super().state_dict()
 
 
 def _most_visited(visits: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -291,12 +291,3 @@ def _act_result(action: np.ndarray, result: SearchResult, predicted: np.ndarray)
         root_value=result.root_value.numpy(),
         predicted_value=predicted,
     )
-
-
-def _plain(value: Any) -> Any:
-    """Nested dicts and lists of plain values (EasyDict -> dict), for checkpoints."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

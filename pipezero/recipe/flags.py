@@ -15,7 +15,13 @@ from typing import Any, NoReturn
 
 from easydict import EasyDict
 
-from pipezero.config import ConfigError, check_ranges, merge_config, parse_set_overrides
+from pipezero.config import (
+    ConfigError,
+    check_ranges,
+    merge_config,
+    parse_set_overrides,
+    plain_config,
+)
 from pipezero.recipe.catalog import algorithm_of, recipe_name
 from pipezero.recipe.run import Run
 
@@ -174,11 +180,6 @@ def config_changes(old: Mapping[str, Any], new: Mapping[str, Any], path: str = "
     return changes
 
 
-def _plain(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """``cfg`` as plain JSON types (what checkpoints and ``config.json`` store)."""
-    return json.loads(json.dumps(cfg, default=str))
-
-
 def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     """The :class:`Run` of ``module`` for parsed flags: the typed, range-checked config and
     the run directory (created, with its ``config.json``, by :func:`write_run_config` when the
@@ -194,9 +195,7 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
         raise UsageError(f"{name} runs with --mode {' or '.join(modes)} (got --mode {args.mode})")
     devices = getattr(module, "DEVICES", None)
     if devices is not None and args.device.split(":")[0] not in devices:
-        raise UsageError(
-            f"{name} runs on {' or '.join(devices)} only (got --device {args.device})"
-        )
+        raise UsageError(f"{name} runs on {' or '.join(devices)} only (got --device {args.device})")
     if (args.ddp or args.ray_actors) and not getattr(module, "SCALE_OUT", False):
         raise UsageError(f"{name} does not take --ddp or --ray-actors (docs/scaling.md)")
     if args.ray_actors < 0:
@@ -228,7 +227,7 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
         if args.max_env_step is not None:
             flags["max_env_step"] = args.max_env_step
         if args.env_id is not None:
-            flags["env"] = {"env_id": args.env_id}
+            flags["env.env_id"] = args.env_id
         cfg = merge_config(cfg, flags)
         if args.exp_dir is not None:
             cfg.exp_dir = args.exp_dir
@@ -241,7 +240,7 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if saved is not None:
-        for change in config_changes(saved, _plain(cfg)):
+        for change in config_changes(saved, plain_config(cfg)):
             if not change.startswith("exp_dir:"):
                 logger.warning("resume changes %s", change)
     return Run(
@@ -287,7 +286,7 @@ def write_run_config(run: Run, module: ModuleType, argv: Sequence[str]) -> Path:
         "recipe_file": str(Path(module.__file__ or "").resolve()),
         "algorithm": algorithm_of(module),
         "argv": list(argv),
-        "config": _plain(run.cfg),
+        "config": plain_config(run.cfg),
     }
     path.write_text(json.dumps(content, indent=2) + "\n")
     return path
