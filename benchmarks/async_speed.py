@@ -31,6 +31,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pipezero.recipe import read_result
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
     "sync": ["--mode", "sync"],
@@ -49,13 +51,13 @@ def run_once(
     for item in ["policy.stop_value=None", *extra]:
         cmd += ["--set", item]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
+    parsed = read_result(proc.stdout)
+    if proc.returncode != 0 or parsed is None:
         raise RuntimeError(
             f"{config} seed {seed} failed (exit {proc.returncode}): {' '.join(cmd)}\n"
             f"{proc.stderr[-3000:]}"
         )
-    result = json.loads(lines[-1][len("RESULT ") :])
+    result = parsed
     history = result.pop("eval_history")
     return {
         "config": config,

@@ -29,6 +29,7 @@ from typing import Any
 from pipezero.checkpoint import FINAL_NAME, checkpoint_dir
 from pipezero.envs.board import make_opponent, play_match
 from pipezero.policy.board_checkpoint import load_board_player
+from pipezero.recipe import read_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,12 +75,12 @@ def train(name: str, minutes: float, seed: int, exp_dir: Path, overrides: list[s
         cmd += ["--set", item]
     print("training: " + " ".join(cmd), file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
+    parsed = read_result(proc.stdout)
+    if proc.returncode != 0 or parsed is None:
         raise RuntimeError(
             f"{name} failed (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}"
         )
-    summary = json.loads(lines[-1][len("RESULT ") :])
+    summary = parsed
     summary["command"] = " ".join(cmd)
     return summary
 

@@ -43,7 +43,7 @@ from pipezero.config import merge_config
 from pipezero.envs import BatchEnv
 from pipezero.envs.game2048 import ENV_ID, Game2048
 from pipezero.model.stochastic import StochasticMuZeroMLP
-from pipezero.recipe import load_recipe, read_run_config
+from pipezero.recipe import load_recipe, read_result, read_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "stochastic_muzero_2048.py"
@@ -161,11 +161,11 @@ def main() -> None:
     if args.nice:
         cmd = ["nice", "-n", str(args.nice), *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
+    parsed = read_result(proc.stdout)
+    if proc.returncode != 0 or parsed is None:
         sys.stderr.write(proc.stderr[-4000:])
         raise SystemExit(f"training failed (exit code {proc.returncode}): {' '.join(cmd)}")
-    run = json.loads(lines[-1][len("RESULT ") :])
+    run = parsed
 
     overrides: dict[str, Any] = {}
     if args.eval_sims is not None:

@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from pipezero.recipe import read_result
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
     "muzero": ROOT / "recipes" / "muzero_cartpole.py",
@@ -46,13 +48,13 @@ def run_seed(
     launch = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = proc.communicate()
-    result_lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not result_lines:
+    parsed = read_result(stdout)
+    if proc.returncode != 0 or parsed is None:
         raise RuntimeError(
             f"{algo} seed {seed} failed (exit {proc.returncode}); command: {' '.join(cmd)}\n"
             f"stderr tail:\n{stderr[-3000:]}"
         )
-    result = json.loads(result_lines[-1][len("RESULT ") :])
+    result = parsed
     history = result.pop("eval_history")
     for point in history:
         point["wall_s_since_launch"] = point["unix_time"] - launch

@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from pipezero.recipe import read_result
+
 #: variant -> overrides of ``appo_math.CONFIG`` ("learn.algo" picks the trainer)
 #: (the GRPO pair are the recipe's settings, differing only in the normalisation)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -143,10 +145,10 @@ def _launch(spec: dict[str, Any], log: Path, record: Path | None = None) -> dict
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     with log.open("w") as err:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
+    parsed = read_result(proc.stdout)
+    if proc.returncode != 0 or parsed is None:
         raise RuntimeError(f"run failed (exit {proc.returncode}), log: {log}")
-    result = json.loads(lines[-1][len("RESULT ") :])
+    result = parsed
     if record is not None:
         with _RECORD_LOCK, record.open("a") as f:
             f.write(json.dumps({"log": log.name, **result}) + "\n")

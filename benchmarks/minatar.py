@@ -85,6 +85,8 @@ def run_ours(
     work_dir: Path,
 ) -> dict[str, Any]:
     """Train ``recipes/<algo>_minatar.py`` in a subprocess, then evaluate its final checkpoint."""
+    from pipezero.recipe import read_result  # after the module took its folder off sys.path
+
     run_dir = work_dir / f"{algo}_{env_id.split('/')[-1]}_s{seed}"
     cmd = [sys.executable, str(ROOT / "recipes" / f"{algo}_minatar.py"), "--env-id", env_id]
     cmd += ["--seed", str(seed), "--max-env-step", str(env_steps), "--exp-dir", str(run_dir)]
@@ -92,13 +94,13 @@ def run_ours(
         cmd += ["--set", item]
     start = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
+    parsed = read_result(proc.stdout)
+    if proc.returncode != 0 or parsed is None:
         raise RuntimeError(
             f"{algo} {env_id} seed {seed} failed (exit {proc.returncode}): {' '.join(cmd)}\n"
             f"stderr tail:\n{proc.stderr[-3000:]}"
         )
-    result = json.loads(lines[-1][len("RESULT ") :])
+    result = parsed
     train_s = time.time() - start
     eval_cmd = [sys.executable, "-m", "pipezero.cli", "eval", str(run_dir), "--ckpt", "final"]
     eval_cmd += ["--episodes", str(episodes), "--seed", str(seed + FRESH_SEED_OFFSET)]

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipezero.recipe import read_result
+
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
     "rezero": "policy.reuse_search=True",
@@ -49,10 +51,10 @@ def run_recipe(recipe: str, args: list[str]) -> dict[str, Any]:
     cmd = [sys.executable, str(ROOT / "recipes" / f"{recipe}.py"), *args]
     launch = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
+    parsed = read_result(proc.stdout)
+    if proc.returncode != 0 or parsed is None:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    result = json.loads(lines[-1][len("RESULT ") :])
+    result = parsed
     result["process_wall_s"] = time.time() - launch
     return result
 

@@ -28,6 +28,8 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from pipezero.recipe import read_result
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
     "pendulum": ROOT / "recipes" / "sampled_efficientzero_pendulum.py",
@@ -38,10 +40,10 @@ TARGETS = {"pendulum": -250.0, "mountaincar": 90.0}
 
 def parse_result(stdout: str, source: str) -> dict[str, Any]:
     """The ``RESULT {json}`` line of a recipe's output."""
-    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
-    if not lines:
+    result = read_result(stdout)
+    if result is None:
         raise RuntimeError(f"{source}: no 'RESULT {{json}}' line; did the recipe finish?")
-    return json.loads(lines[-1][len("RESULT ") :])
+    return result
 
 
 def run_seed(

@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from pipezero.recipe import read_result
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,12 +44,12 @@ def run_seed(seed: int, max_env_step: int, overrides: list[str], work_dir: Path)
         cmd += ["--set", item]
     launch = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
+    parsed = read_result(proc.stdout)
+    if proc.returncode != 0 or parsed is None:
         raise RuntimeError(
             f"seed {seed} failed (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}"
         )
-    result = json.loads(lines[-1][len("RESULT ") :])
+    result = parsed
     history = result.pop("eval_history")
     return {
         "seed": seed,

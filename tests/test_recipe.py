@@ -13,7 +13,7 @@ from pipezero.checkpoint import load_checkpoint
 from pipezero.cli import main as cli
 from pipezero.data import ReplayBuffer
 from pipezero.framework import ChainError, Task, TrainContext
-from pipezero.recipe import prepare, result_line, seed_everything, train
+from pipezero.recipe import prepare, read_result, result_line, seed_everything, train
 
 # A MuZero CartPole run of a few seconds (the --smoke settings, made smaller still).
 TINY = ["--smoke", "--set", "policy.model.latent_dim=16", "--set", "policy.model.hidden_dim=16"]
@@ -231,6 +231,8 @@ def test_result_line_is_parseable_json_with_counters():
     ctx.finish_reason = "max_steps"
     line = result_line(ctx, algorithm="muzero", seed=1, start=0.0, eval_history=[1])
     summary = json.loads(line.removeprefix("RESULT "))
+    assert read_result(f"log line\n{line}\nmore log\n") == summary
+    assert read_result("no result here\n") is None
     assert summary["env_step"] == 12 and summary["train_iter"] == 3
     assert summary["algorithm"] == "muzero" and summary["eval_history"] == [1]
     assert summary["finish_reason"] == "max_steps"

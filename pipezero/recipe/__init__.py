@@ -45,7 +45,14 @@ from pipezero.recipe.flags import (
     write_run_config,
 )
 from pipezero.recipe.run import EVAL_SEED_OFFSET, FRESH_SEED_OFFSET, Run, seed_everything
-from pipezero.recipe.train import main, prepare, result_line, run_services, train
+from pipezero.recipe.train import (
+    main,
+    prepare,
+    read_result,
+    result_line,
+    run_services,
+    train,
+)
 
 __all__ = [
     "CONFIG_FILE",
@@ -62,6 +69,7 @@ __all__ = [
     "load_recipe",
     "main",
     "prepare",
+    "read_result",
     "read_run_config",
     "recipe_name",
     "recipe_names",

@@ -61,6 +61,13 @@ def result_line(ctx: Context, *, algorithm: str, seed: int, start: float, **extr
     return "RESULT " + json.dumps(summary, default=str)
 
 
+def read_result(output: str) -> dict[str, Any] | None:
+    """The last ``RESULT {json}`` line (:func:`result_line`) of a run's output, parsed;
+    ``None`` when there is none (the run failed before printing it)."""
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    return json.loads(lines[-1].removeprefix("RESULT ")) if lines else None
+
+
 def prepare(
     recipe: str | Path | ModuleType,
     argv: Sequence[str] | None = None,
