@@ -40,6 +40,11 @@ Atari-100k convention), one after the other (timed runs should not share the CPU
 
 - **random**: the uniform-random policy on the same ``--eval-episodes`` fresh seeds (the floor).
 
+``--results DIR`` keeps every finished run as its own JSON file
+(``<game>_s<seed>_<agent>_<steps>.json``, with the commit and the command that made it) and
+skips runs already there, so the suite can be filled over several invocations (one game or seed
+at a time) and the report is rebuilt from the stored runs; ``--rerun`` replaces them.
+
 Prints one JSON object: per game, seed and agent the final mean and std of the return over the
 evaluation episodes, env steps, wall seconds (training + final evaluation) and the curve; per
 game and agent the median over seeds, and per game the ratio of each of our algorithms'
@@ -304,6 +309,28 @@ def run_random(env_id: str, seed: int, episodes: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report
+def run_file_name(game: str, seed: int, agent: str, env_steps: int) -> str:
+    """Where ``--results`` keeps one run: ``Breakout_s0_muzero_100000.json``."""
+    return f"{game.split('/')[-1].split('-')[0]}_s{seed}_{agent}_{env_steps}.json"
+
+
+def git_commit() -> str | None:
+    """The commit of this checkout (``+dirty`` with uncommitted changes), None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
+
+
 def summarise(runs: list[dict[str, Any]], games: list[str], ours: list[str]) -> dict[str, Any]:
     """Per game: each agent's median final mean over seeds, and ours / the better baseline."""
     out: dict[str, Any] = {}
@@ -418,6 +445,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="passed to our recipes"
     )
     parser.add_argument("--torch-threads", type=int, default=1, help="for the SB3 baselines")
+    parser.add_argument(
+        "--results", type=Path, default=None, metavar="DIR", help="keep and reuse finished runs"
+    )
+    parser.add_argument("--rerun", action="store_true", help="with --results: replace stored runs")
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="run directories of ours (default: temporary)"
+    )
     parser.add_argument("--plot", type=Path, default=None, metavar="DIR")
     parser.add_argument("--markdown", type=Path, default=None, metavar="FILE")
     args = parser.parse_args(argv)
@@ -429,11 +463,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     runs: list[dict[str, Any]] = []
     begin = time.time()
+    command = "python benchmarks/minatar.py " + " ".join(sys.argv[1:] if argv is None else argv)
     with tempfile.TemporaryDirectory(prefix="pipezero-minatar-") as tmp:
+        work_dir = args.work_dir or Path(tmp)
         for game in args.games:
             for seed in args.seeds:
                 agents = [(a, "ours") for a in args.algos] + [(b, "sb3") for b in args.baselines]
                 for agent, kind in [*agents, ("random", "reference")]:
+                    stored = None
+                    if args.results is not None:
+                        stored = args.results / run_file_name(game, seed, agent, args.env_steps)
+                        if stored.exists() and not args.rerun:
+                            runs.append(json.loads(stored.read_text()))
+                            print(
+                                f"{game} seed {seed} {agent}: stored in {stored}", file=sys.stderr
+                            )
+                            continue
                     if kind == "ours":
                         res = run_ours(
                             agent,
@@ -442,21 +487,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             args.env_steps,
                             args.eval_episodes,
                             args.set,
-                            Path(tmp),
+                            work_dir,
                         )
                     elif kind == "sb3":
                         res = run_baseline(agent, game, seed, args.env_steps, args.eval_episodes)
                     else:
                         res = run_random(game, seed, args.eval_episodes)
-                    runs.append({"game": game, "seed": seed, "agent": agent, "kind": kind} | res)
+                    run = {"game": game, "seed": seed, "agent": agent, "kind": kind} | res
+                    if stored is not None:
+                        stored.parent.mkdir(parents=True, exist_ok=True)
+                        provenance = {"commit": git_commit(), "command": command}
+                        stored.write_text(json.dumps(run | provenance, indent=1) + "\n")
+                    runs.append(run)
                     print(
                         f"{game} seed {seed} {agent}: {res['final_mean']:.2f} ± "
                         f"{res['final_std']:.2f} ({res['wall_s']:.0f} s)",
                         file=sys.stderr,
                     )
     report: dict[str, Any] = {
-        "command": "python benchmarks/minatar.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command,
         "env_steps": args.env_steps,
         "eval_episodes": args.eval_episodes,
         "seeds": args.seeds,

@@ -54,3 +54,18 @@ def test_minatar_cnn_is_the_papers_network():
     assert (conv.out_channels, conv.kernel_size, conv.stride) == (16, (3, 3), (1, 1))
     assert (linear.in_features, linear.out_features) == (16 * 8 * 8, 128)
     assert net(torch.zeros(2, 4, 10, 10)).shape == (2, 128)
+
+
+def test_results_dir_keeps_runs_and_reuses_them(tmp_path, capsys):
+    bench = load_benchmark()
+    args = ["--games", "MinAtar/Breakout-v1", "--seeds", "0", "--eval-episodes", "2",
+            "--algos", "--baselines", "--results", str(tmp_path)]  # fmt: skip
+    first = bench.main(args)["runs"]
+    stored = tmp_path / "Breakout_s0_random_100000.json"
+    kept = json.loads(stored.read_text())
+    assert kept["final_mean"] == first[0]["final_mean"] and kept["command"].endswith(str(tmp_path))
+    kept["final_mean"] = -1.0  # a second call reads the file instead of playing again
+    stored.write_text(json.dumps(kept))
+    assert bench.main(args)["runs"][0]["final_mean"] == -1.0
+    assert bench.main([*args, "--rerun"])["runs"][0]["final_mean"] == first[0]["final_mean"]
+    capsys.readouterr()
