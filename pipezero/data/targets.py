@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pipezero.data.transfer import batch_tensor
+
 
 def nstep_bootstrap(
     rewards: np.ndarray,
@@ -122,13 +124,14 @@ class ValueTargetInputs:
 def value_target_inputs(
     batch: dict[str, np.ndarray], device: torch.device | str = "cpu"
 ) -> ValueTargetInputs:
-    """Tensors for the target network from a batch of :meth:`ReplayBuffer.sample`."""
+    """Tensors for the target network from a batch of :meth:`ReplayBuffer.sample` (the
+    copies a :class:`~pipezero.data.transfer.DeviceBatch` already moved, if it is one)."""
     return ValueTargetInputs(
-        obs=torch.as_tensor(batch["bootstrap_obs"], dtype=torch.float32, device=device),
-        index=torch.as_tensor(batch["bootstrap_index"], device=device),
-        reward_sum=torch.as_tensor(batch["reward_sum"], device=device),
-        discount=torch.as_tensor(batch["bootstrap_discount"], device=device),
-        mask=torch.as_tensor(batch["unroll_mask"], dtype=torch.float32, device=device),
+        obs=batch_tensor(batch, "bootstrap_obs", device, torch.float32),
+        index=batch_tensor(batch, "bootstrap_index", device),
+        reward_sum=batch_tensor(batch, "reward_sum", device),
+        discount=batch_tensor(batch, "bootstrap_discount", device),
+        mask=batch_tensor(batch, "unroll_mask", device, torch.float32),
     )
 
 

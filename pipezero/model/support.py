@@ -110,16 +110,22 @@ class DiscreteSupport:
         return probs
 
     def probs_to_scalar(self, probs: torch.Tensor) -> torch.Tensor:
-        """Decode probabilities ``[*, 2S + 1]`` into scalars ``[*]`` in game units."""
+        """Decode probabilities ``[*, 2S + 1]`` into float32 scalars ``[*]`` in game units."""
         self._check_last_dim(probs)
-        expectation = probs @ self.bins(probs)
-        return inverse_value_transform(expectation, self.eps)
+        with _full_precision(probs):
+            probs = probs.float()
+            expectation = probs @ self.bins(probs)
+            return inverse_value_transform(expectation, self.eps)
 
     def logits_to_scalar(self, logits: torch.Tensor) -> torch.Tensor:
-        """Decode logits ``[*, 2S + 1]`` into scalars ``[*]``: softmax, expectation, ``h^-1``."""
+        """Decode logits ``[*, 2S + 1]`` into float32 scalars ``[*]``: softmax, expectation,
+        ``h^-1``. Always in float32, also under mixed precision (a bf16 expectation over
+        hundreds of bins would lose the value's fractional part)."""
         self._check_last_dim(logits)
-        expectation = torch.softmax(logits, dim=-1) @ self.bins(logits)
-        return inverse_value_transform(expectation, self.eps)
+        with _full_precision(logits):
+            probs = torch.softmax(logits.float(), dim=-1)
+            expectation = probs @ self.bins(probs)
+            return inverse_value_transform(expectation, self.eps)
 
     def _check_last_dim(self, t: torch.Tensor) -> None:
         if t.shape[-1] != self.size:
@@ -131,6 +137,11 @@ class DiscreteSupport:
 
     def __repr__(self) -> str:
         return f"DiscreteSupport(support_size={self.support_size}, eps={self.eps})"
+
+
+def _full_precision(like: torch.Tensor) -> torch.autocast:
+    """A context that turns autocast off on ``like``'s device (float32 matrix products)."""
+    return torch.autocast(like.device.type, enabled=False)
 
 
 def decode_value_and_reward(

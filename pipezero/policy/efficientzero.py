@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from pipezero.data import value_prefix_targets
+from pipezero.data.transfer import batch_tensor
 from pipezero.mcts import EfficientZeroSearch, MuZeroSearch
 from pipezero.model.consistency import negative_cosine_similarity
 from pipezero.policy.efficientzero_config import EFFICIENTZERO_CONFIG
@@ -77,14 +78,14 @@ class EfficientZeroPolicy(MuZeroPolicy):
                 "sample the batch with ReplayBuffer.sample(..., with_unroll_obs=True)"
             )
         b = unroll.latents.shape[0]
-        next_obs = torch.as_tensor(batch["unroll_obs"], dtype=torch.float32, device=self.device)
-        mask = torch.as_tensor(batch["unroll_obs_mask"], dtype=torch.float32, device=self.device)
+        next_obs = batch_tensor(batch, "unroll_obs", self.device, torch.float32)
+        mask = batch_tensor(batch, "unroll_obs_mask", self.device, torch.float32)
         with torch.no_grad():
             target = self.model.project(
                 self.model.representation(next_obs.flatten(0, 1)), with_grad=False
             )
         online = self.model.project(unroll.latents[:, 1:].flatten(0, 1), with_grad=True)
-        similarity = negative_cosine_similarity(online, target).view(b, k)
+        similarity = negative_cosine_similarity(online.float(), target.float()).view(b, k)
         w = unroll_step_weights(k, self.device)[1:]
         out["consistency_loss"] = (similarity * mask * w).sum(1)
         out["per_sample"] = out["per_sample"] + weight * out["consistency_loss"]

@@ -30,14 +30,15 @@ def soft_cross_entropy(logits: torch.Tensor, target_probs: torch.Tensor) -> torc
         target_probs: ``[*, C]`` target distribution (rows may be all zero: loss 0).
 
     Returns:
-        ``[*]`` cross-entropy.
+        ``[*]`` float32 cross-entropy.
     """
     if logits.shape != target_probs.shape:
         raise ValueError(
             f"logits and target must have the same shape, got {tuple(logits.shape)} and "
             f"{tuple(target_probs.shape)}"
         )
-    return -(target_probs * F.log_softmax(logits, dim=-1)).sum(dim=-1)
+    # float32 also under mixed precision: bf16 log-probabilities of peaked targets are coarse
+    return -(target_probs.float() * F.log_softmax(logits.float(), dim=-1)).sum(dim=-1)
 
 
 def support_cross_entropy(

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from pipezero.config import merge_config
+from pipezero.data.transfer import DeviceBatch, batch_tensor
 from pipezero.mcts import MCTSConfig, MuZeroSearch
 from pipezero.policy.augment import augment_batch, check_symmetries
 from pipezero.policy.base import ActResult, LearnResult
@@ -50,6 +51,7 @@ from pipezero.policy.losses import (
 )
 from pipezero.policy.muzero_config import MUZERO_CONFIG
 from pipezero.policy.policy_state import PolicyStateMixin
+from pipezero.policy.precision import Precision
 from pipezero.policy.reanalyze import num_reanalyzed_rows, reanalyze_policy
 from pipezero.policy.schedules import (
     flush_denormals,
@@ -61,6 +63,7 @@ from pipezero.policy.targets import (
     VALUE_BOOTSTRAP_SOURCES,
     UnrollTargets,
     bootstrapped_value_targets,
+    loss_masks,
     unroll_targets,
 )
 from pipezero.policy.temperature import sample_actions, visit_count_temperature
@@ -141,6 +144,7 @@ class MuZeroPolicy(PolicyStateMixin):
                     f"{type(model).__name__} has no {name!r}"
                 )
         self.device = torch.device(device)
+        self.precision = Precision(self.cfg.amp, self.device)
         self.model = model.to(self.device)
         self.target_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.share_acting_model = share_acting_model
@@ -217,12 +221,15 @@ class MuZeroPolicy(PolicyStateMixin):
     ) -> tuple[torch.Tensor, Any]:
         model = self.acting_model
         model.eval()
-        with torch.inference_mode():
-            root = model.initial_inference(
-                torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-            )
+        with torch.inference_mode(), self.precision.autocast():
+            root = model.initial_inference(self.observation_tensor(obs))
             result = search.search(root, action_mask, to_play, add_exploration_noise=noise)
         return root.value, result
+
+    def observation_tensor(self, obs: np.ndarray) -> torch.Tensor:
+        """``obs [N, *O]`` as float32 on the policy's device (integer frames are copied in
+        their own dtype and cast on the device)."""
+        return batch_tensor({"obs": obs}, "obs", self.device, torch.float32)
 
     @staticmethod
     def _act_result(action: np.ndarray, result: Any, predicted: torch.Tensor) -> ActResult:
@@ -238,29 +245,30 @@ class MuZeroPolicy(PolicyStateMixin):
     def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
         """One gradient update on a batch of ``ReplayBuffer.sample``; see the module doc."""
         self.model.train()
-        if self.cfg.use_augmentation:
-            assert self.symmetries is not None
-            batch = augment_batch(batch, self.symmetries, self.rng)
+        batch = self.device_batch(batch)
         # Normalisation statistics move during the forward pass; keep them to undo a skip.
         saved_buffers = [b.detach().clone() for b in self.model.buffers()]
-        targets = self.compute_targets(batch)
-        losses, root_value_logits = self.forward_losses(batch, targets)
-        weights = torch.as_tensor(batch["weights"], dtype=torch.float32, device=self.device)
-        total = (weights * losses["per_sample"]).mean()
+        with self.precision.autocast():
+            targets = self.compute_targets(batch)
+            losses, root_value_logits = self.forward_losses(batch, targets)
+        weights = batch_tensor(batch, "weights", self.device, torch.float32)
+        total = (weights * losses["per_sample"].float()).mean()
         info = {k: float(v.detach().mean()) for k, v in losses.items() if k != "per_sample"}
         info["total_loss"] = float(total.detach())
         if not np.isfinite(info["total_loss"]):
             return self._skip(info, "loss", saved_buffers)
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        self.precision.backward(total)
+        self.precision.unscale(self.optimizer)
         grad_norm = float(
             nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg.grad_clip_value))
         )
         info["grad_norm"] = grad_norm
         if not np.isfinite(grad_norm):
+            self.precision.overflowed()
             self.optimizer.zero_grad(set_to_none=True)
             return self._skip(info, "gradient norm", saved_buffers)
-        self.optimizer.step()
+        self.precision.step(self.optimizer)
         info["lr"] = float(self.optimizer.param_groups[0]["lr"])
         self.lr_scheduler.step()
         self.train_iter += 1
@@ -273,6 +281,25 @@ class MuZeroPolicy(PolicyStateMixin):
         priorities = error.double().cpu().numpy() + float(self.cfg.priority_eps)
         return LearnResult(info=info, priorities=priorities)
 
+    def device_batch(self, batch: dict[str, np.ndarray]) -> DeviceBatch:
+        """The batch as the learner uses it: augmented (``use_augmentation``), with the loss
+        masks (``value_mask``, ``reward_mask``) and the reward head's
+        targets (``reward_targets``) computed on the host, and every array moved to the
+        device in one copy (:class:`~pipezero.data.transfer.DeviceBatch`)."""
+        if isinstance(batch, DeviceBatch):
+            return batch
+        if self.cfg.use_augmentation:
+            assert self.symmetries is not None
+            batch = augment_batch(batch, self.symmetries, self.rng)
+        value_mask, reward_mask, _ = loss_masks(batch)
+        host = {
+            **batch,
+            "value_mask": value_mask,
+            "reward_mask": reward_mask,
+            "reward_targets": np.asarray(self.reward_targets(batch), dtype=np.float32),
+        }
+        return DeviceBatch(host, self.device)
+
     def forward_losses(
         self, batch: dict[str, np.ndarray], targets: UnrollTargets
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -284,8 +311,8 @@ class MuZeroPolicy(PolicyStateMixin):
         trains its model another way (UniZero's teacher forcing) overrides this method and
         keeps the rest of :meth:`learn` (skipping, clipping, stepping, target update,
         priorities)."""
-        obs = torch.as_tensor(batch["obs"], dtype=torch.float32, device=self.device)
-        actions = torch.as_tensor(batch["actions"], dtype=torch.long, device=self.device)
+        obs = batch_tensor(batch, "obs", self.device, torch.float32)
+        actions = batch_tensor(batch, "actions", self.device, torch.long)
         unroll = self.unroll(obs, actions)
         return self.losses(unroll, targets, batch), unroll.value_logits[:, 0]
 
@@ -305,11 +332,15 @@ class MuZeroPolicy(PolicyStateMixin):
         )
         rows = num_reanalyzed_rows(len(batch["obs"]), float(self.cfg.reanalyze_ratio))
         if rows:
-            batch = dict(batch)
-            batch["target_policy"] = reanalyze_policy(
+            policy = reanalyze_policy(
                 batch, rows, self.target_model, self.reanalyze_search, self.device
             )
-        return unroll_targets(batch, value, self.reward_targets(batch), self.device)
+            if isinstance(batch, DeviceBatch):
+                batch = batch.replace(target_policy=policy)
+            else:
+                batch = {**batch, "target_policy": policy}
+        reward = None if "reward_targets" in batch else self.reward_targets(batch)
+        return unroll_targets(batch, value, reward, self.device)
 
     def reward_targets(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """``[B, K]`` targets of the reward head: the stored rewards."""

@@ -60,6 +60,9 @@ MUZERO_CONFIG: dict[str, Any] = {
         # (|predicted - search value|); see docs/performance.md for the CartPole comparison
         "new_data_priority": "max",
         # -- learning ------------------------------------------------------------------------
+        # mixed precision of learning and search: None (float32) | "bf16" | "fp16" (CUDA
+        # only); supports and losses stay float32 (pipezero/policy/precision.py)
+        "amp": None,
         "batch_size": 256,
         "num_unroll_steps": 5,
         "td_steps": 5,

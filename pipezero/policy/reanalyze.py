@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipezero.data.transfer import batch_tensor
 from pipezero.mcts import MuZeroSearch
 from pipezero.model.protocol import MuZeroModelProtocol
 
@@ -63,7 +64,7 @@ def reanalyze_policy(
     searched = batch["policy_mask"][:rows] > 0  # [R, K+1]
     if not searched.any():
         return policy
-    roots = torch.as_tensor(obs[searched], dtype=torch.float32, device=device)
+    roots = batch_tensor({"obs": obs[searched]}, "obs", device, torch.float32)
     legal = batch["action_masks"][:rows][searched]
     to_play = batch["to_play"][:rows][searched]
     result = search.search(

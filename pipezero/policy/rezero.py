@@ -44,13 +44,14 @@ class ReZeroPolicy(MuZeroPolicy):
         """New visit distributions and root values of every transition position of
         ``segments`` (searched by the target network without exploration noise, with
         backward-view reuse when ``cfg.reuse_search``)."""
-        return reanalyze_windows(
-            segments,
-            self.target_model,
-            self.reanalyze_search,
-            reuse=bool(self.cfg.reuse_search),
-            device=self.device,
-        )
+        with self.precision.autocast():
+            return reanalyze_windows(
+                segments,
+                self.target_model,
+                self.reanalyze_search,
+                reuse=bool(self.cfg.reuse_search),
+                device=self.device,
+            )
 
     def collect(
         self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray, env_step: int
@@ -62,10 +63,8 @@ class ReZeroPolicy(MuZeroPolicy):
         model = self.acting_model
         model.eval()
         legal = np.asarray(action_mask, dtype=bool)
-        with torch.inference_mode():
-            out = model.initial_inference(
-                torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-            )
+        with torch.inference_mode(), self.precision.autocast():
+            out = model.initial_inference(self.observation_tensor(obs))
             logits = out.policy_logits.float().cpu()
             logits = logits.masked_fill(~torch.as_tensor(legal), float("-inf"))
             probs = torch.softmax(logits, dim=1).numpy()

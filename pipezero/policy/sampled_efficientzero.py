@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from pipezero.config import ConfigError, merge_config
+from pipezero.data.transfer import batch_tensor
 from pipezero.mcts import (
     ActionSampler,
     CategoricalSampler,
@@ -211,7 +212,7 @@ class SampledEfficientZeroPolicy(EfficientZeroPolicy):
             batch,
         )
         c = self.cfg
-        sampled = torch.as_tensor(batch["root_sampled_actions"], device=self.device)
+        sampled = batch_tensor(batch, "root_sampled_actions", self.device)
         if tuple(sampled.shape[:3]) != (b, k1, targets.policy.shape[-1]):
             raise ValueError(
                 f"batch['root_sampled_actions'] must be [B, K + 1, Ks, ...] = "

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipezero.data.transfer import batch_tensor
 from pipezero.mcts import MuZeroSearch
 from pipezero.mcts.stochastic import StochasticMuZeroSearch
 from pipezero.policy.base import LearnResult
@@ -138,9 +139,7 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
         encoder also needs the next observations (of the batch as augmented), handed over
         here for the duration of this forward pass."""
         if "unroll_obs" in batch:
-            self._unroll_obs = torch.as_tensor(
-                batch["unroll_obs"], dtype=torch.float32, device=self.device
-            )
+            self._unroll_obs = batch_tensor(batch, "unroll_obs", self.device, torch.float32)
         try:
             return super().forward_losses(batch, targets)
         finally:
@@ -231,16 +230,17 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
             self.model.value_support,
         )
         out["afterstate_value_loss"] = (after_ce * targets.value_mask[:, :k] * w).sum(1)
-        mask = torch.as_tensor(batch["unroll_obs_mask"], dtype=torch.float32, device=self.device)
+        mask = batch_tensor(batch, "unroll_obs_mask", self.device, torch.float32)
         codes = unroll.chance_codes
         hard = torch.nn.functional.one_hot(codes, self.model.chance_space_size).float()
         chance_ce = soft_cross_entropy(unroll.chance_logits, hard)
-        commitment = (unroll.chance_probs - hard).pow(2).sum(-1)
+        chance_probs = unroll.chance_probs.float()
+        commitment = (chance_probs - hard).pow(2).sum(-1)
         out["chance_loss"] = (chance_ce * mask * w).sum(1)
         out["commitment_loss"] = (commitment * mask * w).sum(1)
         # Code usage over the batch: log C - H(mean encoder softmax), 0 when every code is
         # used equally. Without it the commitment loss lets one code absorb every outcome.
-        usage = (unroll.chance_probs * mask[..., None]).sum((0, 1)) / mask.sum().clamp_min(1.0)
+        usage = (chance_probs * mask[..., None]).sum((0, 1)) / mask.sum().clamp_min(1.0)
         usage_entropy = -(usage * usage.clamp_min(1e-12).log()).sum()
         collapse = math.log(self.model.chance_space_size) - usage_entropy
         out["code_usage_loss"] = collapse.expand(codes.shape[0])

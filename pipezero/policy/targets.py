@@ -16,12 +16,14 @@ Masks, for an episode whose final observation sits at unroll position ``E``:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from pipezero.data import compute_value_targets, value_target_inputs
+from pipezero.data.transfer import batch_tensor
 from pipezero.model.protocol import MuZeroModelProtocol
 
 
@@ -114,23 +116,34 @@ def bootstrapped_value_targets(
 
 
 def unroll_targets(
-    batch: dict[str, np.ndarray],
+    batch: Mapping[str, np.ndarray],
     value: torch.Tensor,
-    reward: np.ndarray,
+    reward: np.ndarray | None = None,
     device: torch.device | str = "cpu",
 ) -> UnrollTargets:
     """Assemble :class:`UnrollTargets` from a batch, its value targets ``[B, K + 1]`` and its
-    reward targets ``[B, K]`` (``batch["rewards"]``, or their value prefixes)."""
-    value_mask, reward_mask, policy_mask = loss_masks(batch)
+    reward targets ``[B, K]`` (``batch["rewards"]``, or their value prefixes; ``None``: the
+    batch's ``reward_targets``). The loss masks are the batch's ``value_mask`` and
+    ``reward_mask`` when it has them (a learner's prepared batch), else :func:`loss_masks`.
+    Arrays a :class:`~pipezero.data.transfer.DeviceBatch` already moved are not copied again.
+    """
 
-    def tensor(x: np.ndarray) -> torch.Tensor:
+    def tensor(key: str) -> torch.Tensor:
+        return batch_tensor(batch, key, device, torch.float32)
+
+    def as_float(x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(x, dtype=torch.float32, device=device)
 
+    if "value_mask" in batch:
+        value_mask, reward_mask = tensor("value_mask"), tensor("reward_mask")
+    else:
+        masks = loss_masks(batch)
+        value_mask, reward_mask = as_float(masks[0]), as_float(masks[1])
     return UnrollTargets(
         value=value.to(device=device, dtype=torch.float32),
-        reward=tensor(reward),
-        policy=tensor(batch["target_policy"]),
-        value_mask=tensor(value_mask),
-        reward_mask=tensor(reward_mask),
-        policy_mask=tensor(policy_mask),
+        reward=tensor("reward_targets") if reward is None else as_float(reward),
+        policy=tensor("target_policy"),
+        value_mask=value_mask,
+        reward_mask=reward_mask,
+        policy_mask=tensor("policy_mask"),
     )

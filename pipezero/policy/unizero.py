@@ -49,11 +49,13 @@ from torch import nn
 from pipezero.config import merge_config
 from pipezero.data.game_segment import GameSegment
 from pipezero.data.segment_targets import num_search_positions
+from pipezero.data.transfer import batch_tensor
 from pipezero.mcts import MuZeroSearch
 from pipezero.model.unizero import KVWindow, SequenceOutput
 from pipezero.policy.base import ActResult
 from pipezero.policy.losses import soft_cross_entropy, support_cross_entropy
 from pipezero.policy.muzero import MuZeroPolicy
+from pipezero.policy.precision import Precision
 from pipezero.policy.rezero_reanalyze import ReanalyzeResult
 from pipezero.policy.schedules import flush_denormals, make_lr_scheduler, make_optimizer
 from pipezero.policy.targets import UnrollTargets
@@ -99,6 +101,7 @@ class UniZeroPolicy(MuZeroPolicy):
                 f"target_update_type='soft' (got {self.cfg.target_update_type!r})"
             )
         self.device = torch.device(device)
+        self.precision = Precision(self.cfg.amp, self.device)
         self.model = model.to(self.device)
         self.target_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.share_acting_model = share_acting_model
@@ -146,11 +149,11 @@ class UniZeroPolicy(MuZeroPolicy):
         ``env_step``. Row ``i`` must be environment ``i`` on every call."""
         model = self.acting_model
         model.eval()
-        x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        x = self.observation_tensor(obs)
         window, prev = self._contexts, self._last_action
         if window is not None and window.batch_size != x.shape[0]:
             window = prev = None  # a different set of environments: start every stream
-        with torch.inference_mode():
+        with torch.inference_mode(), self.precision.autocast():
             root = model.initial_inference_with_context(x, window, prev)
             result = self.collect_search.search(root, action_mask, to_play)
         temperature = visit_count_temperature(
@@ -186,10 +189,11 @@ class UniZeroPolicy(MuZeroPolicy):
                 "UniZero's teacher forcing needs the observations of every unroll position; "
                 "sample the batch with ReplayBuffer.sample(..., with_unroll_obs=True)"
             )
-        obs = batch["obs"][:, None]
+        obs = batch_tensor(batch, "obs", self.device, torch.float32)[:, None]
         if batch["actions"].shape[1] > 0:
-            obs = np.concatenate([obs, batch["unroll_obs"]], axis=1)
-        return torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            later = batch_tensor(batch, "unroll_obs", self.device, torch.float32)
+            obs = torch.cat([obs, later], dim=1)
+        return obs
 
     def teacher_forcing(self, batch: dict[str, np.ndarray]) -> tuple[SequenceOutput, torch.Tensor]:
         """The learner model's predictions along the batch's real observations and actions,
@@ -198,7 +202,7 @@ class UniZeroPolicy(MuZeroPolicy):
         obs = self._unroll_observations(batch)
         b, k1 = obs.shape[:2]
         latents = self.model.encode(obs.flatten(0, 1)).view(b, k1, -1)
-        actions = torch.as_tensor(batch["actions"], dtype=torch.long, device=self.device)
+        actions = batch_tensor(batch, "actions", self.device, torch.long)
         with torch.no_grad():
             goal = self.target_model.encode(obs[:, 1:].flatten(0, 1)).view(b, k1 - 1, -1)
         return self.model.forward_sequence(latents, actions), goal
@@ -231,10 +235,8 @@ class UniZeroPolicy(MuZeroPolicy):
                 out.reward_logits, targets.reward, model.reward_support
             )
             result["reward_loss"] = (reward_ce * targets.reward_mask).sum(1) / k
-            mask = torch.as_tensor(
-                batch["unroll_obs_mask"], dtype=torch.float32, device=self.device
-            )
-            error = (out.next_latents - goal).pow(2).mean(-1)
+            mask = batch_tensor(batch, "unroll_obs_mask", self.device, torch.float32)
+            error = (out.next_latents.float() - goal.float()).pow(2).mean(-1)
             result["latent_loss"] = (error * mask).sum(1) / k
         result["per_sample"] = (
             float(c.policy_loss_weight) * result["policy_loss"]
@@ -272,17 +274,17 @@ class UniZeroPolicy(MuZeroPolicy):
         for j in range(int(steps.max())):
             rows = np.flatnonzero(steps > j)  # segments that still have position j
             at = [segments[b] for b in rows.tolist()]
-            obs = torch.as_tensor(
-                np.stack([seg.obs[j] for seg in at]), dtype=torch.float32, device=self.device
-            )
+            obs = self.observation_tensor(np.stack([seg.obs[j] for seg in at]))
             if window is not None and prev is not None and len(rows) != len(last_rows):
                 keep = torch.as_tensor(np.searchsorted(last_rows, rows), device=self.device)
                 window, prev = window.index(keep), prev.index_select(0, keep)
             last_rows = rows
-            root = model.initial_inference_with_context(obs, window, prev)
+            with self.precision.autocast():
+                root = model.initial_inference_with_context(obs, window, prev)
             legal = np.stack([seg.action_masks[j] for seg in at])
             to_play = np.array([seg.to_play[j] for seg in at], dtype=np.int64)
-            result = search.search(root, legal, to_play, add_exploration_noise=True)
+            with self.precision.autocast():
+                result = search.search(root, legal, to_play, add_exploration_noise=True)
             policy, root_value = result.policy_target.numpy(), result.root_value.numpy()
             for i, b in enumerate(rows.tolist()):
                 visits[b][j] = policy[i]
