@@ -92,6 +92,25 @@ def f32_rows(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
+def host_outputs(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``[M, *]`` network outputs on the host as float32, in **one** device-to-host copy.
+
+    A search on an accelerator needs the policy logits, values and rewards of every batched
+    network call on the host; copying them one by one would wait for the device once per
+    tensor. CPU tensors are returned unchanged. Each tensor is ``[M]`` or ``[M, C]``.
+    """
+    if all(t.is_cpu for t in tensors):
+        return tensors
+    cols = [t.reshape(t.shape[0], -1).float() for t in tensors]
+    packed = torch.cat(cols, dim=1).cpu()
+    out, start = [], 0
+    for t, c in zip(tensors, cols, strict=True):
+        part = packed[:, start : start + c.shape[1]]
+        out.append(part.reshape(t.shape))
+        start += c.shape[1]
+    return tuple(out)
+
+
 def dirichlet_noise(rng: np.random.Generator, alpha: float, legal: np.ndarray) -> np.ndarray:
     """``[B, A]`` float32 Dirichlet(alpha) samples over the legal actions of each row.
 

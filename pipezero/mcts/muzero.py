@@ -29,6 +29,7 @@ from pipezero.mcts._common import (
     f32,
     f32_rows,
     float32_array,
+    host_outputs,
     legal_mask_array,
     make_forest,
     root_result,
@@ -219,7 +220,8 @@ class MuZeroSearch:
             mask = None
             if leaf_mask_fn is not None:
                 mask = legal_mask_array(leaf_mask_fn(out), m, forest.num_actions)
-            expand(f32_rows(out.policy_logits), f32(out.value), f32(out.reward), legal_mask=mask)
+            logits, value, reward = host_outputs(out.policy_logits, out.value, out.reward)
+            expand(f32_rows(logits), f32(value), f32(reward), legal_mask=mask)
         self.network_calls += calls
         self.leaf_evaluations += leaves
         return calls, leaves
