@@ -20,8 +20,10 @@ from pipezero.checkpoint import (
     checkpoint_dir,
     eval_mean_return,
     load_checkpoint,
+    manifest_path,
     periodic_checkpoints,
     periodic_name,
+    remove_leftovers,
     save_checkpoint,
 )
 from pipezero.config import plain_config
@@ -63,6 +65,7 @@ class _Saver:
     # -- events -----------------------------------------------------------------------------
     def setup(self, task: Task) -> None:
         self.task = task
+        remove_leftovers(self.dir.parent)  # of writes interrupted in an earlier process
         self.next_save = self._next_multiple(task.ctx.train_iter)  # as of the run start
         self.step_thread = threading.get_ident()  # sync mode runs in the thread building it
         task.on(Event.EVAL_DONE, self.on_eval_done)
@@ -133,7 +136,7 @@ class _Saver:
             path = self.dir / BEST_NAME
             self.best_seen = -math.inf
             if path.is_file():
-                value = load_checkpoint(path, mmap=True)["meta"].get("eval_return")
+                value = load_checkpoint(path, mmap=True, verify=False)["meta"].get("eval_return")
                 self.best_seen = -math.inf if value is None else float(value)
         return self.best_seen
 
@@ -159,12 +162,15 @@ class _Saver:
         self.task.emit(Event.CKPT_SAVED, ctx, path)
 
     def _prune(self) -> None:
-        """Delete periodic checkpoints (and their buffers) beyond the newest ``keep_last``."""
+        """Delete periodic checkpoints (and their buffers) beyond the newest ``keep_last``:
+        the checkpoint first, so a kill halfway leaves files ``remove_leftovers`` deletes,
+        never a checkpoint without its buffer or manifest."""
         periodic = periodic_checkpoints(self.dir)
         for _, path in periodic[: max(0, len(periodic) - self.keep_last)]:
+            path.unlink(missing_ok=True)
+            manifest_path(path).unlink(missing_ok=True)
             for extra in buffer_files(path):
                 extra.unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
             logger.debug("removed old checkpoint %s", path)
 
 
@@ -195,8 +201,11 @@ def ckpt_saver(
     - **recovery** ``recovery.pt`` when a middleware raised (``Event.ERROR``); resume picks
       the newest periodic or final checkpoint, not this one, unless given its path.
 
-    Every write is atomic and emits ``Event.CKPT_SAVED`` with ``(ctx, path)``. Resume a run
-    with :func:`pipezero.checkpoint.resume`.
+    Every write is atomic, comes with a manifest holding the sha256 of the checkpoint and its
+    buffer, and emits ``Event.CKPT_SAVED`` with ``(ctx, path)``. When the task starts, what
+    writes interrupted in an earlier process left (temporary files, orphan buffers) is removed
+    (:func:`pipezero.checkpoint.remove_leftovers`). Resume a run with
+    :func:`pipezero.checkpoint.resume`.
 
     Args:
         exp_dir: the run directory.

@@ -136,7 +136,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(
     assert path.read_bytes() == before
     assert load_checkpoint(path)["counters"]["train_iter"] == 10
     assert leftovers(tmp_path) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == [FINAL_NAME]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["final.manifest.json", FINAL_NAME]
 
 
 def test_buffer_beside_checkpoint_replaced_with_it(tmp_path: Path) -> None:

@@ -23,13 +23,17 @@ Layout of a run directory (written by :func:`pipezero.middleware.ckpt_saver`)::
     RUN_DIR/ckpt/final.pt                         written when the run finishes (incl. Ctrl-C)
     RUN_DIR/ckpt/recovery.pt                      written when a middleware raised (inspection)
     RUN_DIR/ckpt/iter_00001000.buffer-<id>.npz    replay buffer of that checkpoint (optional)
+    RUN_DIR/ckpt/iter_00001000.manifest.json      size and sha256 of the checkpoint and buffer
 
 Every file is written to a temporary file in the same directory, flushed, synced and renamed
-over its destination (``os.replace``), so a crash during a write leaves the previous checkpoint
-intact and no partial file under a checkpoint's name. A buffer is written before the checkpoint
-that names it, so a checkpoint never names a missing buffer.
+over its destination (``os.replace``), in an order that leaves the old or the new pair
+(checkpoint + buffer) intact whenever the process is killed (see :func:`save_checkpoint`).
+Loading verifies a pair against its manifest before restoring anything; :func:`resume` falls
+back from a damaged pair to the previous intact one and removes what interrupted writes left
+(:func:`remove_leftovers`).
 """
 
+from pipezero.checkpoint.cleanup import remove_leftovers
 from pipezero.checkpoint.files import (
     BEST_NAME,
     CKPT_DIR,
@@ -42,16 +46,22 @@ from pipezero.checkpoint.files import (
     load_checkpoint,
     periodic_checkpoints,
     periodic_name,
+    resumable_checkpoints,
     save_checkpoint,
 )
+from pipezero.checkpoint.manifest import (
+    CheckpointIntegrityError,
+    ManifestEntry,
+    manifest_path,
+    read_manifest,
+)
+from pipezero.checkpoint.resuming import load_pair, restore_state, resume
 from pipezero.checkpoint.state import (
     Stateful,
     build_state,
     capture_rng_state,
     eval_mean_return,
     restore_rng_state,
-    restore_state,
-    resume,
 )
 
 __all__ = [
@@ -60,6 +70,8 @@ __all__ = [
     "FINAL_NAME",
     "FORMAT_VERSION",
     "RECOVERY_NAME",
+    "CheckpointIntegrityError",
+    "ManifestEntry",
     "Stateful",
     "buffer_files",
     "build_state",
@@ -68,10 +80,15 @@ __all__ = [
     "eval_mean_return",
     "latest_checkpoint",
     "load_checkpoint",
+    "load_pair",
+    "manifest_path",
     "periodic_checkpoints",
     "periodic_name",
+    "read_manifest",
+    "remove_leftovers",
     "restore_rng_state",
     "restore_state",
+    "resumable_checkpoints",
     "resume",
     "save_checkpoint",
 ]

@@ -5,15 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import uuid
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
+from pipezero.checkpoint.atomic import replace, write_temporary
+from pipezero.checkpoint.manifest import (
+    CheckpointIntegrityError,
+    ManifestEntry,
+    describe_file,
+    read_manifest,
+    verify_checkpoint_file,
+    write_manifest,
+)
 from pipezero.data.replay_buffer import ReplayBuffer
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "load_checkpoint",
     "periodic_checkpoints",
     "periodic_name",
+    "resumable_checkpoints",
     "save_checkpoint",
 ]
 
@@ -78,77 +86,62 @@ def buffer_files(ckpt_path: str | os.PathLike[str]) -> list[Path]:
 # -- writing and reading --------------------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _file_mode() -> int:
-    """The mode ``open()`` gives a new file under the process's umask (``mkstemp`` would
-    give 0600 whatever the umask)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through a synced temporary file renamed over it; no partial file stays.
-    The file gets the permissions a plain ``open()`` would give it (the umask applies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, _file_mode())
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def save_checkpoint(
     path: str | os.PathLike[str],
     state: dict[str, Any],
     buffer: ReplayBuffer | None = None,
 ) -> Path:
-    """Write ``state`` (from :func:`build_state`) to ``path`` atomically.
+    """Write ``state`` (from :func:`build_state`) to ``path`` atomically, with its manifest.
 
-    With ``buffer``, the buffer is first written beside the checkpoint
+    With ``buffer``, the buffer is written beside the checkpoint under a fresh name
     (``<stem>.buffer-<id>.npz``, via ``ReplayBuffer.save``) and ``state["buffer_file"]`` names
-    it; buffer files the previous version of ``path`` used are removed once ``path`` is
-    replaced.
+    it. The manifest ``<stem>.manifest.json`` records the size and sha256 of both files. The
+    writes are ordered so that a kill at any moment leaves the old pair or the new pair
+    intact (plus leftovers that :func:`remove_leftovers` deletes):
+
+    1. the new buffer file (temporary file renamed to its fresh name);
+    2. the checkpoint into a synced temporary file;
+    3. the manifest, listing the old pair *and* the new one;
+    4. the temporary checkpoint renamed over ``path``;
+    5. the manifest, listing the new pair only;
+    6. buffer files the previous version of ``path`` used are removed.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        old_entries = read_manifest(path) or []
+    except CheckpointIntegrityError as exc:
+        logger.warning("%s; it is rewritten with the new checkpoint", exc)
+        old_entries = []
     state = dict(state)
     new_buffer: Path | None = None
-    if buffer is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new_buffer = path.parent / f"{path.stem}.buffer-{uuid.uuid4().hex[:8]}.npz"
-        buffer.save(new_buffer)
-        state["buffer_file"] = new_buffer.name
-    else:
-        state["buffer_file"] = None
+    tmp: Path | None = None
     try:
-        _atomic_write(path, lambda f: torch.save(state, f))
+        buffer_sha: str | None = None
+        buffer_size: int | None = None
+        if buffer is not None:
+            new_buffer = path.parent / f"{path.stem}.buffer-{uuid.uuid4().hex[:8]}.npz"
+            buffer.save(new_buffer)
+            buffer_sha, buffer_size = describe_file(new_buffer)
+        state["buffer_file"] = None if new_buffer is None else new_buffer.name
+        tmp = write_temporary(path, lambda f: torch.save(state, f))
+        sha, size = describe_file(tmp)
+        entry = ManifestEntry(
+            sha, size, state["buffer_file"], buffer_sha256=buffer_sha, buffer_size=buffer_size
+        )
+        write_manifest(path, [*old_entries, entry])
+        replace(tmp, path)
+        tmp = None
     except BaseException:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         if new_buffer is not None:
             new_buffer.unlink(missing_ok=True)
         raise
+    write_manifest(path, [entry])
     for stale in buffer_files(path):
         if stale != new_buffer:
             stale.unlink(missing_ok=True)
@@ -157,7 +150,11 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], *, weights_only: bool = True, mmap: bool = False
+    path: str | os.PathLike[str],
+    *,
+    weights_only: bool = True,
+    mmap: bool = False,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (tensors land on the CPU).
 
@@ -167,19 +164,24 @@ def load_checkpoint(
             strings). Pass ``False`` only for a file you trust whose policy state holds other
             Python objects.
         mmap: map tensors from the file instead of reading them (cheap look at ``meta``).
+        verify: check the file against its manifest first (sha256; a file without manifest
+            against its zip CRCs); ``False`` for a cheap look at ``meta`` or ``counters``.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a pipezero checkpoint, is damaged, or has another format.
+        CheckpointIntegrityError: the file is damaged (a :class:`ValueError`).
+        ValueError: the file is not a pipezero checkpoint, or has another format.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist (or is not a file)")
     if not zipfile.is_zipfile(path):
-        raise ValueError(
+        raise CheckpointIntegrityError(
             f"cannot read checkpoint {path}: not a torch.save archive (damaged, truncated or "
             f"another kind of file); resume from another checkpoint of the run"
         )
+    if verify:
+        verify_checkpoint_file(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=weights_only, mmap=mmap)
     except Exception as exc:
@@ -192,7 +194,9 @@ def load_checkpoint(
                 f"weights_only=False"
             ) from exc
         first = text.strip().splitlines()[0] if text.strip() else ""
-        raise ValueError(f"cannot read checkpoint {path}: {type(exc).__name__}: {first}") from exc
+        raise CheckpointIntegrityError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}: {first}"
+        ) from exc
     missing = [k for k in _REQUIRED_KEYS if not isinstance(state, dict) or k not in state]
     if missing:
         raise ValueError(
@@ -217,25 +221,32 @@ def _recency(state: dict[str, Any]) -> tuple[float, ...]:
     )
 
 
-def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
-    """The newest resumable checkpoint of a run, or ``None`` if it has none.
+def resumable_checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """The checkpoints a run can resume from, newest first.
 
     Candidates are ``RUN_DIR/ckpt/final.pt`` and the periodic ``RUN_DIR/ckpt/iter_*.pt``
-    (``best.pt`` is for evaluation and ``recovery.pt`` for inspection, not for resuming); the
-    one with the largest ``(train_iter, env_step, task_step)`` wins, the final one on a tie.
-    Unreadable files are skipped with a warning.
+    (``best.pt`` is for evaluation and ``recovery.pt`` for inspection, not for resuming),
+    ordered by ``(train_iter, env_step, task_step)``, the final one first on a tie. Files that
+    cannot be read at all are skipped with a warning; the others are not verified here
+    (:func:`pipezero.checkpoint.resume` verifies each pair before loading it).
     """
     directory = checkpoint_dir(run_dir)
     candidates = [p for _, p in periodic_checkpoints(directory)]
     if (directory / FINAL_NAME).is_file():
         candidates.append(directory / FINAL_NAME)
-    best: tuple[tuple[float, ...], Path] | None = None
+    ranked: list[tuple[tuple[float, ...], Path]] = []
     for path in candidates:
         try:
-            key = _recency(load_checkpoint(path, mmap=True))
+            ranked.append((_recency(load_checkpoint(path, mmap=True, verify=False)), path))
         except (ValueError, OSError) as exc:
             logger.warning("skipping unreadable checkpoint %s: %s", path, exc)
-            continue
-        if best is None or key > best[0]:
-            best = (key, path)
-    return None if best is None else best[1]
+    ranked.sort(key=lambda item: item[0], reverse=True)
+    return [path for _, path in ranked]
+
+
+def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
+    """The newest resumable checkpoint of a run (see :func:`resumable_checkpoints`), or
+    ``None`` if it has none. It is not verified: :func:`pipezero.checkpoint.resume` checks
+    it and falls back to an older one if it is damaged."""
+    found = resumable_checkpoints(run_dir)
+    return found[0] if found else None

@@ -1,26 +1,17 @@
-"""Checkpoint contents: what is captured from a run and how it is put back (resume)."""
+"""Checkpoint contents: what is captured from a run (counters, policy, random generators)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from pipezero.checkpoint.files import (
-    FINAL_NAME,
-    FORMAT_VERSION,
-    checkpoint_dir,
-    latest_checkpoint,
-    load_checkpoint,
-)
-from pipezero.data.replay_buffer import ReplayBuffer
+from pipezero.checkpoint.files import FORMAT_VERSION
 from pipezero.framework import Context
 
 __all__ = [
@@ -29,8 +20,6 @@ __all__ = [
     "capture_rng_state",
     "eval_mean_return",
     "restore_rng_state",
-    "restore_state",
-    "resume",
 ]
 
 logger = logging.getLogger(__name__)
@@ -160,117 +149,3 @@ def build_state(
         "rng": capture_rng_state(),
         "buffer_file": None,
     }
-
-
-def _restore_buffer(buffer: ReplayBuffer, saved: Path) -> None:
-    """Load ``saved`` into ``buffer`` in place (middleware keep their reference to it)."""
-    loaded = ReplayBuffer.load(saved)
-    for name in ("capacity", "num_unroll_steps", "td_steps"):
-        have, want = getattr(buffer, name), getattr(loaded, name)
-        if have != want:
-            raise ValueError(
-                f"replay buffer {saved} was saved with {name}={want}, the buffer given to "
-                f"resume has {name}={have}; build the buffer with the saved parameters, or "
-                f"resume without a buffer (buffer=None) to start with an empty one"
-            )
-    vars(buffer).update(vars(loaded))
-
-
-def restore_state(
-    state: dict[str, Any],
-    ctx: Context,
-    policy: Stateful,
-    buffer: ReplayBuffer | None = None,
-    *,
-    ckpt_path: str | os.PathLike[str],
-) -> None:
-    """Put a loaded checkpoint back: counters into ``ctx``, ``policy``, RNGs, ``buffer``.
-
-    Args:
-        state: from :func:`load_checkpoint`.
-        ctx: receives every saved counter it declares as a persistent field.
-        policy: receives ``state["policy"]`` through ``load_state_dict``.
-        buffer: filled in place with the buffer saved beside the checkpoint, if any.
-        ckpt_path: the checkpoint's path (locates the buffer file, names it in messages).
-    """
-    ckpt_path = Path(ckpt_path)
-    policy.load_state_dict(state["policy"])
-    fields = set(type(ctx).persistent_fields())
-    for name, value in state["counters"].items():
-        if name in fields:
-            setattr(ctx, name, value)
-        else:
-            logger.warning(
-                "checkpoint %s holds counter %r, which %s does not declare; it is not restored",
-                ckpt_path,
-                name,
-                type(ctx).__name__,
-            )
-    restore_rng_state(state["rng"])
-    if buffer is None:
-        return
-    if state.get("buffer_file"):
-        _restore_buffer(buffer, ckpt_path.parent / state["buffer_file"])
-    else:
-        logger.warning(
-            "checkpoint %s holds no replay buffer (saved with save_buffer=False); the buffer "
-            "starts empty",
-            ckpt_path,
-        )
-
-
-def resume(
-    run_dir: str | os.PathLike[str],
-    ctx: Context,
-    policy: Stateful,
-    buffer: ReplayBuffer | None = None,
-    *,
-    weights_only: bool = True,
-) -> Path:
-    """Continue a run from its newest checkpoint (see :func:`latest_checkpoint`).
-
-    Restores the context counters, the policy (models, optimizer, ...), the random generators
-    and, when ``buffer`` is given and the checkpoint saved one, the replay buffer (in place).
-    Call it after seeding and after building the policy and buffer, before ``task.run``.
-
-    Args:
-        run_dir: the run directory (``exp_dir`` given to ``ckpt_saver``), or one checkpoint
-            file to resume from exactly.
-        ctx, policy, buffer: as in :func:`restore_state`.
-        weights_only: see :func:`load_checkpoint`.
-
-    Returns:
-        The checkpoint resumed from.
-
-    Raises:
-        FileNotFoundError: ``run_dir`` does not exist or holds no checkpoint.
-    """
-    run_path = Path(run_dir)
-    if run_path.is_file():
-        ckpt = run_path
-    else:
-        if not run_path.is_dir():
-            raise FileNotFoundError(
-                f"cannot resume: run directory {run_path} does not exist; pass the exp_dir of "
-                f"an earlier run (the directory given to ckpt_saver)"
-            )
-        found = latest_checkpoint(run_path)
-        if found is None:
-            directory = checkpoint_dir(run_path)
-            present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-            raise FileNotFoundError(
-                f"cannot resume: no checkpoint in run directory {run_path}; expected "
-                f"{directory / 'iter_*.pt'} or {directory / FINAL_NAME} (written by "
-                f"ckpt_saver), found {present or 'nothing'} in {directory}. Check the path, "
-                f"or start without --resume"
-            )
-        ckpt = found
-    state = load_checkpoint(ckpt, weights_only=weights_only)
-    restore_state(state, ctx, policy, buffer, ckpt_path=ckpt)
-    logger.info(
-        "resumed from %s (train_iter=%s, env_step=%s)",
-        ckpt,
-        state["counters"].get("train_iter"),
-        state["counters"].get("env_step"),
-    )
-    return ckpt

@@ -35,7 +35,20 @@ from pipezero.framework import Event, Middleware, Task, TrainContext, middleware
 
 
 def names(exp_dir: Path) -> list[str]:
-    return sorted(p.name for p in checkpoint_dir(exp_dir).iterdir())
+    """Files of the run's checkpoint directory, manifests left out (every checkpoint has its
+    own, checked by :func:`manifests`)."""
+    return sorted(
+        p.name for p in checkpoint_dir(exp_dir).iterdir() if not p.name.endswith(".manifest.json")
+    )
+
+
+def manifests(exp_dir: Path) -> list[str]:
+    """The checkpoints (``<stem>.pt``) that have a manifest."""
+    return sorted(
+        p.name.replace(".manifest.json", ".pt")
+        for p in checkpoint_dir(exp_dir).iterdir()
+        if p.name.endswith(".manifest.json")
+    )
 
 
 def record_saves(task: Task) -> list[tuple[str, int]]:
@@ -55,6 +68,7 @@ def test_periodic_checkpoints_keep_the_last_k(tmp_path: Path) -> None:
     assert periodic == [f"iter_{i:08d}.pt" for i in (6, 9, 12, 18)]  # first at/after 4, 8, 12, 16
     assert saved[-1] == (FINAL_NAME, 18)
     assert names(tmp_path) == ["final.pt", "iter_00000012.pt", "iter_00000018.pt"]
+    assert manifests(tmp_path) == names(tmp_path)  # pruned with their checkpoints
     state = load_checkpoint(checkpoint_dir(tmp_path) / "iter_00000012.pt")
     assert (state["meta"]["kind"], state["counters"]["train_iter"]) == ("periodic", 12)
 
