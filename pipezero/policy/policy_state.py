@@ -10,8 +10,10 @@
 - one ``nn.Module`` per name in :attr:`~PolicyStateMixin.extra_models` (``target_model``).
 
 The checkpoint layout (``{"model", <extra models>, "optimizer", "lr_scheduler",
-"train_iter", "rng", "search_rng": {name: state}, ["acting_model"]}``) is the one both
-policies wrote before this mixin existed; subclasses add entries by extending the dict.
+"train_iter", "rng", "search_rng": {name: state}, ["acting_model"], ["amp_scaler"]}``) is the
+one both policies wrote before this mixin existed; subclasses add entries by extending the
+dict. Every tensor in it is on the CPU (:func:`to_cpu`), whatever the policy's device, so a
+run trained on a GPU resumes or evaluates on a CPU and the other way round.
 """
 
 from __future__ import annotations
@@ -77,7 +79,10 @@ class PolicyStateMixin:
         }
         if not self.share_acting_model:
             state["acting_model"] = self.acting_model.state_dict()
-        return state
+        precision = getattr(self, "precision", None)
+        if precision is not None and precision.scaling:
+            state["amp_scaler"] = precision.state_dict()
+        return to_cpu(state)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore from :meth:`state_dict`.
@@ -102,3 +107,20 @@ class PolicyStateMixin:
             getattr(self, name).rng.bit_generator.state = rng_state
         if not self.share_acting_model:
             self.acting_model.load_state_dict(state.get("acting_model", state["model"]))
+        precision = getattr(self, "precision", None)
+        if precision is not None:
+            precision.load_state_dict(state.get("amp_scaler", {}))
+
+
+def to_cpu(state: Any) -> Any:
+    """``state`` with every tensor (in nested dicts, lists and tuples) on the CPU, so a
+    checkpoint written on an accelerator loads on any machine; CPU tensors are not copied.
+    Loading puts them back: ``nn.Module.load_state_dict`` copies into the live parameters
+    and ``Optimizer.load_state_dict`` moves its state to the parameters' device."""
+    if isinstance(state, torch.Tensor):
+        return state.cpu()
+    if isinstance(state, dict):
+        return {k: to_cpu(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(to_cpu(v) for v in state)
+    return state
