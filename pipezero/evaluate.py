@@ -24,6 +24,7 @@ from pipezero.recipe import (
     read_run_config,
     seed_everything,
 )
+from pipezero.recipe.flags import check_device
 from pipezero.recipe.train import build_task
 
 #: The config key ``--episodes`` sets when a recipe names none (``EPISODES_KEY``).
@@ -83,6 +84,7 @@ def eval_run(
     Raises:
         UsageError: no run, no such checkpoint, or a bad value.
     """
+    check_device(device)
     info = read_run_config(run_dir)
     try:
         module = load_recipe(info["recipe"])

@@ -180,6 +180,36 @@ def config_changes(old: Mapping[str, Any], new: Mapping[str, Any], path: str = "
     return changes
 
 
+def check_device(device: str) -> str:
+    """``device`` (``cpu``, ``cuda``, ``cuda:N``, ...) if torch can use it on this machine.
+
+    Raises:
+        UsageError: a malformed device, or an accelerator this machine lacks, naming why.
+    """
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as exc:
+        raise UsageError(
+            f"--device {device!r} is not a device ({exc}); use cpu, cuda or cuda:N"
+        ) from None
+
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            why = (
+                "this torch is built without CUDA"
+                if torch.version.cuda is None
+                else "no CUDA device is visible"
+            )
+            raise UsageError(f"--device {device}: {why} (torch {torch.__version__}); use cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here"
+            )
+    return device
+
+
 def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     """The :class:`Run` of ``module`` for parsed flags: the typed, range-checked config and
     the run directory (created, with its ``config.json``, by :func:`write_run_config` when the
@@ -196,6 +226,7 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     devices = getattr(module, "DEVICES", None)
     if devices is not None and args.device.split(":")[0] not in devices:
         raise UsageError(f"{name} runs on {' or '.join(devices)} only (got --device {args.device})")
+    check_device(args.device)
     if (args.ddp or args.ray_actors) and not getattr(module, "SCALE_OUT", False):
         raise UsageError(f"{name} does not take --ddp or --ray-actors (docs/scaling.md)")
     if args.ray_actors < 0:
