@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from pipezero.checkpoint.atomic import replace, write_temporary
+from pipezero.checkpoint.atomic import fsync_dir, write_temporary
 from pipezero.checkpoint.manifest import (
     CheckpointIntegrityError,
     ManifestEntry,
@@ -133,14 +133,16 @@ def save_checkpoint(
             sha, size, state["buffer_file"], buffer_sha256=buffer_sha, buffer_size=buffer_size
         )
         write_manifest(path, [*old_entries, entry])
-        replace(tmp, path)
-        tmp = None
+        os.replace(tmp, path)
     except BaseException:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        if new_buffer is not None:
-            new_buffer.unlink(missing_ok=True)
+        # once the rename happened (tmp is gone), the new pair is in place and stays
+        if tmp is None or tmp.exists():
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            if new_buffer is not None:
+                new_buffer.unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
     write_manifest(path, [entry])
     for stale in buffer_files(path):
         if stale != new_buffer:

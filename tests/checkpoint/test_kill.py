@@ -1,5 +1,6 @@
-"""SIGKILL during checkpoint writes: a real training process is killed at random moments;
-every time, the directory resumes from its newest pair with no leftover file."""
+"""Kills during checkpoint writes: a real training process SIGKILLed at random moments, and a
+writer that dies at each step of a write; every time, the old or the new pair is intact and
+the directory resumes with no leftover file."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from ckpt_toy import TinyNet, collect_and_learn, episode, leftover_files, new_bu
 from pipezero.middleware import ckpt_saver
 
 from pipezero.checkpoint import (
+    FINAL_NAME,
+    build_state,
     checkpoint_dir,
     load_pair,
     resumable_checkpoints,
     resume,
+    save_checkpoint,
 )
 from pipezero.framework import Event, Task, TrainContext
 
@@ -93,3 +97,58 @@ def test_sigkill_during_checkpoint_writes_leaves_a_resumable_directory(
         assert leftover_files(ckpt_dir) == []
     assert last_iter > 0
     print(f"leftovers found after each of {KILLS} kills (removed by resume): {seen}")
+
+
+def _write_and_die_at(path: Path, rename: int, after: bool) -> None:
+    """Replace the pair at ``path`` and die (``os._exit``, no cleanup runs, as under SIGKILL)
+    just before or just after the ``rename``-th rename of the write: 1 the buffer, 2 the
+    manifest listing both pairs, 3 the checkpoint, 4 the manifest listing the new pair."""
+    real_replace = os.replace
+    calls = 0
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == rename and not after:
+            os._exit(0)
+        real_replace(src, dst)
+        if calls == rename and after:
+            os._exit(0)
+
+    os.replace = replace  # this process only: it dies in the write
+    ctx = TrainContext(train_iter=2, env_step=NEW_STEPS)
+    buffer = new_buffer()
+    buffer.extend(episode(NEW_STEPS, np.random.default_rng(2)))
+    save_checkpoint(path, build_state(ctx, TinyNet(2), kind="final"), buffer)
+    os._exit(1)  # not reached
+
+
+NEW_STEPS = 40
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
+@pytest.mark.parametrize("rename", [1, 2, 3, 4])
+def test_a_kill_at_each_step_of_a_write_leaves_the_old_or_the_new_pair(
+    tmp_path: Path, rename: int, after: bool
+) -> None:
+    path = checkpoint_dir(tmp_path) / FINAL_NAME
+    old_buffer = new_buffer()
+    old_buffer.extend(episode(20, np.random.default_rng(1)))
+    save_checkpoint(
+        path, build_state(TrainContext(train_iter=1), TinyNet(1), kind="final"), old_buffer
+    )
+
+    child = multiprocessing.get_context("fork").Process(
+        target=_write_and_die_at, args=(path, rename, after)
+    )
+    child.start()
+    child.join(20)
+    assert child.exitcode == 0, "the write did not reach the kill point"
+
+    state, saved = load_pair(path, new_buffer())  # intact, before any cleanup
+    replaced = rename > 3 or (rename == 3 and after)
+    assert state["counters"]["train_iter"] == (2 if replaced else 1)
+    assert saved.num_transitions == (NEW_STEPS if replaced else 20)
+    ctx, buffer = TrainContext(), new_buffer()
+    assert resume(tmp_path, ctx, TinyNet(0), buffer) == path
+    assert leftover_files(path.parent) == []
