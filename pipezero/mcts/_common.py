@@ -16,6 +16,7 @@ import torch
 from pipezero.mcts._mcts_core import Forest
 from pipezero.mcts.config import MCTSConfig
 from pipezero.mcts.result import SearchResult
+from pipezero.model.protocol import NetworkOutput
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -32,6 +33,51 @@ def to_numpy(x: ArrayLike | Sequence[Any], name: str) -> np.ndarray:
         raise ValueError(
             f"argument {name!r} must be a tensor or an array, got {type(x).__name__}"
         ) from err
+
+
+def root_shape(root: NetworkOutput) -> tuple[int, int]:
+    """``(B, A)`` of a root network output, after checking that its tensors agree on ``B >= 1``.
+
+    Raises:
+        TypeError: ``policy_logits`` or ``latent`` is not a tensor.
+        ValueError: the logits are not ``[B, A]``, the batch is empty, or ``latent`` has another
+            batch size.
+    """
+    logits, latent = root.policy_logits, root.latent
+    for name, t in (("policy_logits", logits), ("latent", latent)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"root.{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not logits.is_floating_point():
+        raise TypeError(f"root.policy_logits must be a floating-point tensor, got {logits.dtype}")
+    if logits.dim() != 2:
+        raise ValueError(f"root.policy_logits must have shape [B, A], got {list(logits.shape)}")
+    batch, num_actions = logits.shape
+    if batch == 0 or num_actions == 0:
+        raise ValueError(
+            f"root.policy_logits has shape {list(logits.shape)}: an empty batch (or action space) "
+            "has nothing to search; pass at least one root with at least one action"
+        )
+    if latent.dim() == 0 or latent.shape[0] != batch:
+        raise ValueError(
+            f"root.latent must have the batch size B = {batch} of root.policy_logits in its first "
+            f"dimension, got shape {list(latent.shape)}"
+        )
+    return batch, num_actions
+
+
+def check_leaf_latent(latent: torch.Tensor, m: int) -> None:
+    """The model must return one latent per pending leaf (checked once per simulation)."""
+    if latent.shape[:1] != (m,):
+        raise ValueError(
+            f"recurrent_inference returned a latent of shape {list(latent.shape)} for M = {m} "
+            f"leaves; it must return [M, *L]"
+        )
+
+
+def require_method(obj: Any, method: str, what: str) -> None:
+    """Constructor check: ``obj.method`` must be callable (fail at construction, not mid-search)."""
+    if not callable(getattr(obj, method, None)):
+        raise TypeError(f"{what} must have a callable {method}(), got {type(obj).__name__}")
 
 
 def float32_array(x: ArrayLike, name: str, shape: tuple[int, ...]) -> np.ndarray:

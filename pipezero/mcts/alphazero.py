@@ -64,6 +64,11 @@ class AlphaZeroSearch:
     def __init__(
         self, evaluate: Evaluator, config: MCTSConfig | Mapping[str, Any] | None = None
     ) -> None:
+        if not callable(evaluate):
+            raise TypeError(
+                f"AlphaZeroSearch: argument 'evaluate' must be callable "
+                f"(observations -> (policy_logits, value)), got {type(evaluate).__name__}"
+            )
         self.evaluate = evaluate
         self.config = as_config(config)
         self.rng = np.random.default_rng(self.config.seed)

@@ -10,9 +10,12 @@ import dataclasses
 import difflib
 import functools
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from pipezero.mcts._mcts_core import MAX_ABS_VALUE, MAX_SIMULATIONS
 
 
 def _reject_unknown_keys(cls: type) -> type:
@@ -52,7 +55,7 @@ class MCTSConfig:
         value_delta_max: floor of the min-max range used to normalise Q to ``[0, 1]``; stops
             tiny value differences from being blown up early in the search.
         lstm_horizon_len: EfficientZero: the value prefix (and the LSTM state) restarts at
-            nodes whose depth is a multiple of this; ``<= 0`` restarts only at the root.
+            nodes whose depth is a multiple of this (``>= 1``; the root always restarts it).
         max_num_considered_actions: Gumbel MuZero: ``m``, actions sampled at the root by
             Gumbel-top-k and then halved by sequential halving.
         gumbel_scale: Gumbel MuZero: scale of the root Gumbel noise (0 for greedy evaluation).
@@ -60,6 +63,11 @@ class MCTSConfig:
         value_scale: Gumbel MuZero: ``c_scale`` of the same transform.
         num_of_sampled_actions: Sampled MuZero: ``K``, actions sampled per expanded node.
         seed: seed of the root-noise generator and of the per-tree tie-breaking generators.
+
+    Every field is checked when the config is built: a wrong type raises ``TypeError``, a value
+    out of range ``ValueError`` naming the field, the value and the valid range. Counts are at
+    most ``MAX_SIMULATIONS`` (``2**28 - 1``, the C++ core's limit) and real settings at most
+    ``MAX_ABS_VALUE`` (``1e20``) in magnitude; see ``docs/mcts.md#validated-inputs``.
     """
 
     num_simulations: int = 50
@@ -78,20 +86,20 @@ class MCTSConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_int(self, "num_simulations", low=1)
+        _check_int(self, "num_simulations", low=1, high=MAX_SIMULATIONS)
         _check_real(self, "pb_c_base", low=0.0, low_open=True)
         _check_real(self, "pb_c_init", low=0.0)
         _check_real(self, "discount_factor", low=0.0, high=1.0)
         _check_real(self, "root_dirichlet_alpha", low=0.0, low_open=True)
         _check_real(self, "root_noise_weight", low=0.0, high=1.0)
         _check_real(self, "value_delta_max", low=0.0, low_open=True)
-        _check_int(self, "lstm_horizon_len")
-        _check_int(self, "max_num_considered_actions", low=1)
+        _check_int(self, "lstm_horizon_len", low=1, high=MAX_SIMULATIONS)
+        _check_int(self, "max_num_considered_actions", low=1, high=MAX_SIMULATIONS)
         _check_real(self, "gumbel_scale", low=0.0)
         _check_real(self, "maxvisit_init", low=0.0)
         _check_real(self, "value_scale", low=0.0)
-        _check_int(self, "num_of_sampled_actions", low=1)
-        _check_int(self, "seed", low=0)
+        _check_int(self, "num_of_sampled_actions", low=1, high=MAX_SIMULATIONS)
+        _check_int(self, "seed", low=0, high=2**64 - 1)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> MCTSConfig:
@@ -121,26 +129,37 @@ def as_config(config: MCTSConfig | Mapping[str, Any] | None) -> MCTSConfig:
     raise TypeError(f"config must be an MCTSConfig or a mapping, got {type(config).__name__}")
 
 
-def _check_int(cfg: MCTSConfig, name: str, low: int | None = None) -> None:
+def _check_int(cfg: MCTSConfig, name: str, low: int, high: int) -> None:
     value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"MCTSConfig.{name} must be an int, got {value!r}")
-    if low is not None and value < low:
-        raise ValueError(f"MCTSConfig.{name} must be >= {low}, got {value}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"MCTSConfig.{name} must be an int, got {value!r} ({type(value).__name__})")
+    if not low <= value <= high:
+        side = f">= {low}" if value < low else f"<= {high}"
+        raise ValueError(
+            f"MCTSConfig.{name} must be {side}, got {value} (valid range [{low}, {high}])"
+        )
+    if not isinstance(value, int):
+        object.__setattr__(cfg, name, int(value))  # a NumPy integer becomes a plain int
 
 
 def _check_real(
     cfg: MCTSConfig,
     name: str,
-    low: float | None = None,
-    high: float | None = None,
+    low: float,
+    high: float = MAX_ABS_VALUE,
     low_open: bool = False,
 ) -> None:
     value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"MCTSConfig.{name} must be a real number, got {value!r} ({type(value).__name__})"
+        )
+    if not math.isfinite(value):
         raise ValueError(f"MCTSConfig.{name} must be a finite number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
+    if value < low or (low_open and value == low):
         bound = f"> {low}" if low_open else f">= {low}"
         raise ValueError(f"MCTSConfig.{name} must be {bound}, got {value}")
-    if high is not None and value > high:
+    if value > high:
         raise ValueError(f"MCTSConfig.{name} must be <= {high}, got {value}")
+    if not isinstance(value, float):
+        object.__setattr__(cfg, name, float(value))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipezero.mcts._common import ArrayLike, float32_array, root_result
+from pipezero.mcts._common import ArrayLike, float32_array, root_result, root_shape
 from pipezero.mcts._mcts_core import Forest
 from pipezero.mcts.muzero import MuZeroSearch
 from pipezero.mcts.result import SearchResult
@@ -61,7 +61,7 @@ class GumbelMuZeroSearch(MuZeroSearch):
             :class:`SearchResult` whose ``policy_target`` and ``improved_policy`` are the
             completed-Q improved policy and ``action`` the action chosen by sequential halving.
         """
-        batch, num_actions = root.policy_logits.shape
+        batch, num_actions = root_shape(root)
         if gumbel is not None:
             noise = float32_array(gumbel, "gumbel", (batch, num_actions))
         elif add_exploration_noise and self.config.gumbel_scale > 0:

@@ -25,6 +25,7 @@ from pipezero.mcts._common import (
     EvalViews,
     HiddenStore,
     NodeStore,
+    check_leaf_latent,
     dirichlet_noise,
     f32,
     f32_rows,
@@ -32,7 +33,9 @@ from pipezero.mcts._common import (
     host_outputs,
     legal_mask_array,
     make_forest,
+    require_method,
     root_result,
+    root_shape,
     to_numpy,
     to_play_array,
 )
@@ -64,6 +67,7 @@ class MuZeroSearch:
 
     selection = "puct"
     value_prefix = False
+    model_method = "recurrent_inference"
 
     def __init__(
         self,
@@ -72,6 +76,12 @@ class MuZeroSearch:
         *,
         leaf_mask_fn: LeafMaskFn | None = None,
     ) -> None:
+        require_method(model, self.model_method, f"{type(self).__name__}: argument 'model'")
+        if leaf_mask_fn is not None and not callable(leaf_mask_fn):
+            raise TypeError(
+                "argument 'leaf_mask_fn' must be callable or None, "
+                f"got {type(leaf_mask_fn).__name__}"
+            )
         self.model = model
         self.config = as_config(config)
         self.leaf_mask_fn = leaf_mask_fn
@@ -149,10 +159,8 @@ class MuZeroSearch:
         gumbel: np.ndarray | None = None,
     ) -> Forest:
         """Prepare the forest and the node buffers, then expand the roots."""
+        batch, num_actions = root_shape(root)
         logits = root.policy_logits
-        if logits.dim() != 2:
-            raise ValueError(f"root.policy_logits must have shape [B, A], got {list(logits.shape)}")
-        batch, num_actions = logits.shape
         forest = self._forest_for(batch, num_actions)
         mask = legal_mask_array(legal_mask, batch, num_actions)
         noise = None
@@ -161,6 +169,11 @@ class MuZeroSearch:
         elif add_exploration_noise and self.config.root_noise_weight > 0:
             noise = dirichlet_noise(self.rng, self.config.root_dirichlet_alpha, mask)
         reuse = {}
+        if reuse_action is None and (reuse_value is not None or reuse_reward is not None):
+            raise ValueError(
+                "reuse_value and reuse_reward need reuse_action ([B] int, -1 where no successor "
+                "is known); got them without it"
+            )
         if reuse_action is not None:
             if reuse_value is None or reuse_reward is None:
                 raise ValueError("reuse_action needs reuse_value and reuse_reward ([B] each)")
@@ -212,6 +225,7 @@ class MuZeroSearch:
             parents, actions, _, nodes, keep = pending(m, device)
             hidden = None if hidden_store is None else hidden_store.gather(parents, keep)
             out = recurrent(latents.index_select(0, parents), actions, hidden)
+            check_leaf_latent(out.latent, m)
             calls += 1
             leaves += m
             latents.index_copy_(0, nodes, out.latent)

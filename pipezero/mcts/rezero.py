@@ -62,11 +62,13 @@ def reanalyze_backward(
     Returns:
         :class:`BackwardReanalysis` with the targets of every step, exploration noise off.
     """
-    steps = observations.shape[0]
-    if actions.shape[:1] != (steps,) or rewards.shape[:1] != (steps,):
+    if observations.dim() < 2:
+        raise ValueError(f"observations must have shape [T, B, *O], got {list(observations.shape)}")
+    steps, batch = observations.shape[:2]
+    if actions.shape != (steps, batch) or rewards.shape != (steps, batch):
         raise ValueError(
-            f"observations, actions and rewards must share T = {steps} leading steps, got "
-            f"{list(actions.shape)} and {list(rewards.shape)}"
+            f"actions and rewards must have shape [T, B] = [{steps}, {batch}] like the "
+            f"observations, got {list(actions.shape)} and {list(rewards.shape)}"
         )
     visits, policies, values = [], [], []
     next_value = bootstrap_value

@@ -19,10 +19,13 @@ import torch
 from pipezero.mcts._common import (
     ArrayLike,
     NodeStore,
+    check_leaf_latent,
     dirichlet_noise,
     f32,
     float32_array,
+    require_method,
     root_result,
+    root_shape,
     to_numpy,
     to_play_array,
 )
@@ -53,6 +56,7 @@ class SampledMuZeroSearch(MuZeroSearch):
         config: MCTSConfig | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(model, config)
+        require_method(sampler, "sample", "SampledMuZeroSearch: argument 'sampler'")
         self.sampler = sampler
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self._actions = NodeStore()
@@ -82,7 +86,12 @@ class SampledMuZeroSearch(MuZeroSearch):
             :class:`SearchResult` over the ``K`` root slots, with ``sampled_actions``.
         """
         k = self.config.num_of_sampled_actions
-        batch = root.policy_logits.shape[0]
+        batch = root_shape(root)[0]
+        if not bool(torch.isfinite(root.policy_logits).all()):
+            raise ValueError(
+                "root.policy_logits (the policy parameters) must be finite, got NaN or inf; "
+                "check the network outputs before the search"
+            )
         mask_t = None
         if legal_mask is not None:
             mask_t = torch.as_tensor(to_numpy(legal_mask, "legal_mask"))
@@ -150,6 +159,7 @@ class SampledMuZeroSearch(MuZeroSearch):
             out = recurrent(
                 latents.index_select(0, parents), slot_actions.index_select(0, slots), hidden
             )
+            check_leaf_latent(out.latent, m)
             calls += 1
             leaves += m
             latents.index_copy_(0, nodes, out.latent)

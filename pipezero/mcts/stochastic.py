@@ -31,11 +31,13 @@ import torch
 from pipezero.mcts._common import (
     ArrayLike,
     EvalViews,
+    check_leaf_latent,
     dirichlet_noise,
     f32,
     f32_rows,
     float32_array,
     legal_mask_array,
+    root_shape,
     to_play_array,
 )
 from pipezero.mcts._mcts_core import Forest
@@ -65,6 +67,8 @@ class StochasticMuZeroSearch(MuZeroSearch):
     ``SearchResult.q_values`` are the root's Q values: for action ``a`` the expectation over
     the codes of its afterstate, ``sum_c P(c) (r(c) + discount * V(child_c))``.
     """
+
+    model_method = "stochastic_recurrent_inference"
 
     def __init__(
         self,
@@ -102,10 +106,8 @@ class StochasticMuZeroSearch(MuZeroSearch):
                 "StochasticMuZeroSearch does not support reuse_action (ReZero): the root's "
                 "children are chance nodes; pass reuse_action=None"
             )
+        batch, num_actions = root_shape(root)
         logits = root.policy_logits
-        if logits.dim() != 2:
-            raise ValueError(f"root.policy_logits must have shape [B, A], got {list(logits.shape)}")
-        batch, num_actions = logits.shape
         self._num_actions = num_actions
         width = max(num_actions, self.chance_space_size)
         forest = self._forest_for(batch, width)
@@ -161,6 +163,7 @@ class StochasticMuZeroSearch(MuZeroSearch):
             if device is not None:
                 to_chance = to_chance.to(device)
             out = step(latents.index_select(0, parents), index, to_chance)
+            check_leaf_latent(out.latent, m)
             calls += 1
             leaves += m
             latents.index_copy_(0, nodes, out.latent)

@@ -87,7 +87,7 @@ def test_illegal_logits_may_be_infinite(forest: Forest) -> None:
         ({"reuse_action": np.array([0, 1, -1], np.int32)}, "'reuse_action'.*int64.*int32"),
         (
             {"noise": np.full((B, A), -0.1, np.float32), "noise_weight": 0.25},
-            "'noise' must be >= 0",
+            r"'noise' must be in \[0, 1\]",
         ),
         ({"noise": np.full((B, A), 0.1, np.float32), "noise_weight": 1.5}, "'noise_weight'"),
         ({"gumbel": np.full((B, A), np.nan, np.float32)}, "'gumbel' must be finite"),
@@ -150,11 +150,11 @@ def test_calls_out_of_order_raise_runtime_error(forest: Forest) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
-        ({"batch_size": 0}, "batch_size must be >= 1, got 0"),
-        ({"num_simulations": 0}, "num_simulations must be >= 1"),
+        ({"batch_size": 0}, "'batch_size' must be >= 1.*got 0"),
+        ({"num_simulations": 0}, "'num_simulations' must be >= 1"),
         ({"selection": "ucb"}, "'selection' must be 'puct' or 'gumbel', got 'ucb'"),
-        ({"value_delta_max": 0.0}, "value_delta_max must be > 0"),
-        ({"discount": 1.5}, r"discount must be in \[0, 1\]"),
+        ({"value_delta_max": 0.0}, "'value_delta_max' must be > 0"),
+        ({"discount": 1.5}, r"'discount' must be in \[0, 1\]"),
     ],
 )
 def test_forest_rejects_bad_settings(kwargs: dict, pattern: str) -> None:

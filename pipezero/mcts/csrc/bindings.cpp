@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -41,10 +42,95 @@ struct PyForest {
   std::atomic<bool> busy{false};
 };
 
-pipezero::Selection parse_selection(const std::string& name) {
+std::string type_name(const py::handle& obj) {
+  return py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
+}
+
+// Constructor arguments are taken as Python objects and converted here, so a wrong type or an
+// out-of-range integer is reported by name (TypeError / ValueError) instead of pybind11's
+// "incompatible function arguments".
+int int_arg(const py::handle& obj, const char* name, long long low, long long high) {
+  if (py::isinstance<py::bool_>(obj) || !PyIndex_Check(obj.ptr())) {
+    throw py::type_error(std::string("Forest: argument '") + name + "' must be an int, got " + type_name(obj) +
+                         " " + py::repr(obj).cast<std::string>());
+  }
+  const auto value = py::reinterpret_steal<py::object>(PyNumber_Index(obj.ptr()));
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (overflow != 0 || v < low || v > high) {
+    const bool below = overflow < 0 || (overflow == 0 && v < low);
+    pipezero::fail("Forest: argument '", name, "' must be ", below ? ">= " : "<= ", below ? low : high, ", got ",
+                   py::repr(value).cast<std::string>(), " (valid range [", low, ", ", high, "])");
+  }
+  return static_cast<int>(v);
+}
+
+double real_arg(const py::handle& obj, const char* name) {
+  if (py::isinstance<py::bool_>(obj) || !(PyFloat_Check(obj.ptr()) || PyIndex_Check(obj.ptr()) ||
+                                          py::isinstance(obj, py::module_::import("numbers").attr("Real")))) {
+    throw py::type_error(std::string("Forest: argument '") + name + "' must be a real number, got " +
+                         type_name(obj) + " " + py::repr(obj).cast<std::string>());
+  }
+  return obj.cast<double>();
+}
+
+bool bool_arg(const py::handle& obj, const char* name) {
+  if (!py::isinstance<py::bool_>(obj) && type_name(obj) != "bool_") {
+    throw py::type_error(std::string("Forest: argument '") + name + "' must be a bool, got " + type_name(obj) +
+                         " " + py::repr(obj).cast<std::string>());
+  }
+  return PyObject_IsTrue(obj.ptr()) == 1;
+}
+
+uint64_t seed_arg(const py::handle& obj) {
+  if (py::isinstance<py::bool_>(obj) || !PyIndex_Check(obj.ptr())) {
+    throw py::type_error("Forest: argument 'seed' must be an int, got " + type_name(obj));
+  }
+  const auto value = py::reinterpret_steal<py::object>(PyNumber_Index(obj.ptr()));
+  const unsigned long long v = PyLong_AsUnsignedLongLong(value.ptr());
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    pipezero::fail("Forest: argument 'seed' must be in [0, 2**64), got ", py::repr(value).cast<std::string>());
+  }
+  return v;
+}
+
+pipezero::Selection parse_selection(const py::handle& obj) {
+  if (!py::isinstance<py::str>(obj)) {
+    throw py::type_error("Forest: argument 'selection' must be 'puct' or 'gumbel', got " + type_name(obj));
+  }
+  const auto name = obj.cast<std::string>();
   if (name == "puct") return pipezero::Selection::kPuct;
   if (name == "gumbel") return pipezero::Selection::kGumbel;
   pipezero::fail("Forest: argument 'selection' must be 'puct' or 'gumbel', got '", name, "'");
+}
+
+pipezero::SearchConfig make_config(const py::object& batch_size, const py::object& num_simulations,
+                                   const py::object& num_actions, const py::object& selection,
+                                   const py::object& pb_c_base, const py::object& pb_c_init,
+                                   const py::object& discount, const py::object& value_delta_max,
+                                   const py::object& value_prefix, const py::object& lstm_horizon_len,
+                                   const py::object& max_num_considered_actions, const py::object& maxvisit_init,
+                                   const py::object& value_scale, const py::object& stochastic,
+                                   const py::object& seed) {
+  constexpr long long kIntMax = std::numeric_limits<int>::max();
+  pipezero::SearchConfig c;
+  c.batch_size = int_arg(batch_size, "batch_size", 1, kIntMax);
+  c.num_simulations = int_arg(num_simulations, "num_simulations", 1, pipezero::kMaxSimulations - 1);
+  c.num_actions = int_arg(num_actions, "num_actions", 1, pipezero::kMaxSimulations - 1);
+  c.selection = parse_selection(selection);
+  c.pb_c_base = real_arg(pb_c_base, "pb_c_base");
+  c.pb_c_init = real_arg(pb_c_init, "pb_c_init");
+  c.discount = real_arg(discount, "discount");
+  c.value_delta_max = real_arg(value_delta_max, "value_delta_max");
+  c.value_prefix = bool_arg(value_prefix, "value_prefix");
+  c.lstm_horizon_len = int_arg(lstm_horizon_len, "lstm_horizon_len", -kIntMax, kIntMax);
+  c.max_num_considered_actions = int_arg(max_num_considered_actions, "max_num_considered_actions", 1, kIntMax);
+  c.maxvisit_init = real_arg(maxvisit_init, "maxvisit_init");
+  c.value_scale = real_arg(value_scale, "value_scale");
+  c.stochastic = bool_arg(stochastic, "stochastic");
+  c.seed = seed_arg(seed);
+  return c;
 }
 
 void reset(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& legal_mask,
@@ -62,6 +148,10 @@ void reset(PyForest& self, const py::object& policy_logits, const py::object& va
   in.noise_weight = noise_weight;
   in.gumbel = pipezero::optional_array<float>(gumbel, fn, "gumbel", "[B, A]", ba);
   in.reuse_action = pipezero::optional_array<int64_t>(reuse_action, fn, "reuse_action", "[B]", b);
+  if (in.reuse_action == nullptr && (!reuse_value.is_none() || !reuse_reward.is_none())) {
+    pipezero::fail(fn, ": arguments 'reuse_value' and 'reuse_reward' need 'reuse_action' ([B] int64, -1 where no "
+                   "successor is known); got them without it");
+  }
   if (in.reuse_action != nullptr) {
     in.reuse_value = pipezero::checked_array<float>(reuse_value, fn, "reuse_value", "[B]", b);
     in.reuse_reward = pipezero::checked_array<float>(reuse_reward, fn, "reuse_reward", "[B]", b);
@@ -135,36 +225,28 @@ auto tree_view(std::vector<T> Forest::*member, bool per_child) {
 PYBIND11_MODULE(_mcts_core, m) {
   m.doc() = "pipezero batched MCTS core (C++17): array trees for a whole batch, GIL released";
   m.attr("__version__") = "0.1.0";
+  m.attr("MAX_ABS_VALUE") = pipezero::kMaxAbsValue;
+  m.attr("MAX_SIMULATIONS") = pipezero::kMaxSimulations - 1;
 
   py::class_<PyForest>(m, "Forest", "B search trees of N = num_simulations + 1 nodes and A child slots each.")
-      .def(py::init([](int batch_size, int num_simulations, int num_actions, const std::string& selection,
-                       double pb_c_base, double pb_c_init, double discount, double value_delta_max, bool value_prefix,
-                       int lstm_horizon_len, int max_num_considered_actions, double maxvisit_init, double value_scale,
-                       bool stochastic, uint64_t seed) {
-             pipezero::SearchConfig c;
-             c.batch_size = batch_size;
-             c.num_simulations = num_simulations;
-             c.num_actions = num_actions;
-             c.selection = parse_selection(selection);
-             c.pb_c_base = pb_c_base;
-             c.pb_c_init = pb_c_init;
-             c.discount = discount;
-             c.value_delta_max = value_delta_max;
-             c.value_prefix = value_prefix;
-             c.lstm_horizon_len = lstm_horizon_len;
-             c.max_num_considered_actions = max_num_considered_actions;
-             c.maxvisit_init = maxvisit_init;
-             c.value_scale = value_scale;
-             c.stochastic = stochastic;
-             c.seed = seed;
-             return new PyForest(c);
+      .def(py::init([](const py::object& batch_size, const py::object& num_simulations, const py::object& num_actions,
+                       const py::object& selection, const py::object& pb_c_base, const py::object& pb_c_init,
+                       const py::object& discount, const py::object& value_delta_max, const py::object& value_prefix,
+                       const py::object& lstm_horizon_len, const py::object& max_num_considered_actions,
+                       const py::object& maxvisit_init, const py::object& value_scale, const py::object& stochastic,
+                       const py::object& seed) {
+             return new PyForest(make_config(batch_size, num_simulations, num_actions, selection, pb_c_base,
+                                             pb_c_init, discount, value_delta_max, value_prefix, lstm_horizon_len,
+                                             max_num_considered_actions, maxvisit_init, value_scale, stochastic,
+                                             seed));
            }),
            py::arg("batch_size"), py::arg("num_simulations"), py::arg("num_actions"), py::kw_only(),
-           py::arg("selection") = "puct", py::arg("pb_c_base") = 19652.0, py::arg("pb_c_init") = 1.25,
-           py::arg("discount") = 0.997, py::arg("value_delta_max") = 0.01, py::arg("value_prefix") = false,
-           py::arg("lstm_horizon_len") = 5, py::arg("max_num_considered_actions") = 16,
-           py::arg("maxvisit_init") = 50.0, py::arg("value_scale") = 0.1, py::arg("stochastic") = false,
-           py::arg("seed") = 0)
+           py::arg("selection") = py::str("puct"), py::arg("pb_c_base") = py::float_(19652.0),
+           py::arg("pb_c_init") = py::float_(1.25), py::arg("discount") = py::float_(0.997),
+           py::arg("value_delta_max") = py::float_(0.01), py::arg("value_prefix") = py::bool_(false),
+           py::arg("lstm_horizon_len") = py::int_(5), py::arg("max_num_considered_actions") = py::int_(16),
+           py::arg("maxvisit_init") = py::float_(50.0), py::arg("value_scale") = py::float_(0.1),
+           py::arg("stochastic") = py::bool_(false), py::arg("seed") = py::int_(0))
       .def("reset", &reset, "Start a search: reset every tree and expand the B roots.", py::arg("policy_logits"),
            py::arg("value"), py::arg("legal_mask"), py::arg("to_play"), py::kw_only(), py::arg("noise") = py::none(),
            py::arg("noise_weight") = 0.0, py::arg("gumbel") = py::none(), py::arg("reuse_action") = py::none(),
@@ -177,7 +259,15 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def("root_values", [](PyForest& s) { return result<float>(s, {s.forest.B}, &Forest::root_values); })
       .def("root_q_values", [](PyForest& s) { return result<float>(s, {s.forest.B, s.forest.A}, &Forest::root_q); })
       .def("improved_policy", [](PyForest& s) { return result<float>(s, {s.forest.B, s.forest.A}, &Forest::improved_policy); })
-      .def("gumbel_action", [](PyForest& s) { return result<int64_t>(s, {s.forest.B}, &Forest::gumbel_action); })
+      .def("gumbel_action",
+           [](PyForest& s) {
+             if (s.forest.cfg.selection != pipezero::Selection::kGumbel) {
+               pipezero::fail_order("Forest.gumbel_action: this forest was built with selection='puct'; the Gumbel "
+                                    "action needs selection='gumbel' (with PUCT play the most visited root action, "
+                                    "root_visit_counts().argmax(1))");
+             }
+             return result<int64_t>(s, {s.forest.B}, &Forest::gumbel_action);
+           })
       .def_property_readonly("batch_size", [](const PyForest& s) { return s.forest.B; })
       .def_property_readonly("num_nodes_capacity", [](const PyForest& s) { return s.forest.N; })
       .def_property_readonly("num_actions", [](const PyForest& s) { return s.forest.A; })
@@ -210,6 +300,23 @@ PYBIND11_MODULE(_mcts_core, m) {
 
   m.def("considered_visit_sequence", &pipezero::considered_visit_sequence, py::arg("m"), py::arg("num_simulations"),
         "Gumbel sequential halving: visits the root action of each simulation must already have.");
+  m.def(
+      "forest_memory_bytes",
+      [](const py::object& batch_size, const py::object& num_simulations, const py::object& num_actions,
+         const py::object& selection, const py::object& max_num_considered_actions) {
+        pipezero::SearchConfig c;
+        c.batch_size = int_arg(batch_size, "batch_size", 1, std::numeric_limits<int>::max());
+        c.num_simulations = int_arg(num_simulations, "num_simulations", 1, pipezero::kMaxSimulations - 1);
+        c.num_actions = int_arg(num_actions, "num_actions", 1, pipezero::kMaxSimulations - 1);
+        c.selection = parse_selection(selection);
+        c.max_num_considered_actions =
+            int_arg(max_num_considered_actions, "max_num_considered_actions", 1, std::numeric_limits<int>::max());
+        return pipezero::forest_bytes(c);
+      },
+      py::arg("batch_size"), py::arg("num_simulations"), py::arg("num_actions"), py::arg("selection") = py::str("puct"),
+      py::arg("max_num_considered_actions") = py::int_(16), "Bytes a Forest with these settings allocates.");
+  m.def("max_forest_bytes", &pipezero::max_forest_bytes,
+        "The most bytes one Forest may allocate (half of physical memory); larger forests are refused.");
   m.def("_set_rendezvous", &pipezero::set_rendezvous, py::arg("threads"), py::arg("timeout_ms"),
         "Test hook: the next batched calls wait (GIL released) until `threads` of them run at once.");
   m.def("_active_calls", &pipezero::active_calls, "Test hook: batched calls running right now (GIL released).");

@@ -34,11 +34,21 @@ inline std::string at_index(int64_t row, int64_t col = -1) {
   return out.str();
 }
 
-inline void check_finite(const char* fn, const char* arg, double v, int64_t row, int64_t col = -1) {
+// Largest magnitude accepted for any real-valued search input (legal logits, values, rewards,
+// value prefixes, reuse values, Gumbel noise). With at most 2**28 simulations a return sums at
+// most 2**29 such terms, so every value, Q and sum the core computes or returns stays below
+// about 1e29, far inside float32's range (3.4e38); 3e38 would overflow to inf.
+constexpr double kMaxAbsValue = 1e20;
+
+// Throws unless v is finite and |v| <= kMaxAbsValue (one comparison on the good path).
+inline void check_value(const char* fn, const char* arg, double v, int64_t row, int64_t col = -1) {
+  if (std::fabs(v) <= kMaxAbsValue) return;
   if (!std::isfinite(v)) {
     fail(fn, ": argument '", arg, "' must be finite, got ", v, " at ", at_index(row, col),
          "; check the network outputs (NaN/inf) before the search");
   }
+  fail(fn, ": argument '", arg, "' must have magnitude <= 1e+20 (pipezero.mcts.MAX_ABS_VALUE), got ", v, " at ",
+       at_index(row, col), "; larger values overflow float32 once summed along a path: rescale rewards and values");
 }
 
 inline void check_player(const char* fn, const char* arg, int32_t v, int64_t row) {

@@ -2,6 +2,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
 
 #include "errors.h"
 #include "rng.h"
@@ -9,28 +12,70 @@
 
 namespace pipezero {
 
+double forest_bytes(const SearchConfig& c) {
+  const double trees = c.batch_size, nodes = trees * (c.num_simulations + 1.0), slots = nodes * c.num_actions;
+  constexpr double kPerNode = 5 * 4 + 2 * 8 + 2 * 4 + 2;  // parent .. visits, value_sum, reward, floats, flags
+  constexpr double kPerSlot = 4 + 4 + 1;                  // children, prior, legal
+  constexpr double kPerTree = 3 * 4 + 2 * 8 + 8 + 8 + 2 * 4 + 5 * 8 + 4 + 1 + 3 * 4;
+  const double gumbel = trees * c.num_actions * 8.0;
+  const double scratch = c.num_actions * (8.0 + 8.0 + 1.0 + 4.0);
+  const double table =
+      c.selection == Selection::kGumbel ? (considered_limit(c) + 1.0) * c.num_simulations * 4.0 : 0.0;
+  return nodes * kPerNode + slots * kPerSlot + trees * kPerTree + gumbel + scratch + table;
+}
+
+double max_forest_bytes() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) return 0.5 * static_cast<double>(pages) * static_cast<double>(page);
+#endif
+  return 8e9;  // physical memory unknown: 8 GB
+}
+
 namespace {
+
+// A real setting must be finite and within [low, kMaxAbsValue] (low excluded when open).
+void check_setting(const char* name, double v, double low, bool low_open) {
+  const bool ok = (low_open ? v > low : v >= low) && v <= kMaxAbsValue;
+  if (!ok) fail("Forest: argument '", name, "' must be ", low_open ? "> " : ">= ", low, " and <= 1e+20, got ", v);
+}
 
 // Checks the settings before any size is derived from them.
 const SearchConfig& validated(const SearchConfig& c) {
-  if (c.batch_size < 1) fail("Forest: batch_size must be >= 1, got ", c.batch_size);
-  if (c.num_simulations < 1) fail("Forest: num_simulations must be >= 1, got ", c.num_simulations);
-  if (c.num_actions < 1) fail("Forest: num_actions must be >= 1, got ", c.num_actions);
-  if (c.num_simulations >= (1 << 28) || c.num_actions >= (1 << 28)) {
-    fail("Forest: num_simulations and num_actions must be < 2**28, got ", c.num_simulations, " and ", c.num_actions);
+  if (c.batch_size < 1) {
+    fail("Forest: argument 'batch_size' must be >= 1, got ", c.batch_size, " (an empty batch has nothing to search)");
   }
-  if (!(c.pb_c_base > 0.0)) fail("Forest: pb_c_base must be > 0, got ", c.pb_c_base);
-  if (!(c.pb_c_init >= 0.0)) fail("Forest: pb_c_init must be >= 0, got ", c.pb_c_init);
-  if (!(c.discount >= 0.0 && c.discount <= 1.0)) fail("Forest: discount must be in [0, 1], got ", c.discount);
-  if (!(c.value_delta_max > 0.0)) fail("Forest: value_delta_max must be > 0, got ", c.value_delta_max);
+  if (c.num_simulations < 1 || c.num_simulations >= kMaxSimulations) {
+    fail("Forest: argument 'num_simulations' must be >= 1 and < 2**28, got ", c.num_simulations);
+  }
+  if (c.num_actions < 1 || c.num_actions >= kMaxSimulations) {
+    fail("Forest: argument 'num_actions' must be >= 1 and < 2**28, got ", c.num_actions);
+  }
+  check_setting("pb_c_base", c.pb_c_base, 0.0, true);
+  check_setting("pb_c_init", c.pb_c_init, 0.0, false);
+  if (!(c.discount >= 0.0 && c.discount <= 1.0)) fail("Forest: argument 'discount' must be in [0, 1], got ", c.discount);
+  check_setting("value_delta_max", c.value_delta_max, 0.0, true);
+  if (c.value_prefix && c.lstm_horizon_len < 1) {
+    fail("Forest: argument 'lstm_horizon_len' must be >= 1 with value_prefix=True (the value prefix restarts at "
+         "depths that are multiples of it), got ",
+         c.lstm_horizon_len);
+  }
   if (c.max_num_considered_actions < 1) {
-    fail("Forest: max_num_considered_actions must be >= 1, got ", c.max_num_considered_actions);
+    fail("Forest: argument 'max_num_considered_actions' must be >= 1, got ", c.max_num_considered_actions);
   }
-  if (!(c.maxvisit_init >= 0.0)) fail("Forest: maxvisit_init must be >= 0, got ", c.maxvisit_init);
-  if (!(c.value_scale >= 0.0)) fail("Forest: value_scale must be >= 0, got ", c.value_scale);
+  check_setting("maxvisit_init", c.maxvisit_init, 0.0, false);
+  check_setting("value_scale", c.value_scale, 0.0, false);
   if (c.stochastic && (c.selection != Selection::kPuct || c.value_prefix)) {
     fail("Forest: stochastic=True needs selection='puct' and value_prefix=False (chance nodes are "
          "implemented for the MuZero PUCT search only)");
+  }
+  const double need = forest_bytes(c);
+  const double limit = max_forest_bytes();
+  if (need > limit) {
+    fail("Forest: batch_size=", c.batch_size, " trees x (num_simulations + 1)=", c.num_simulations + 1.0,
+         " nodes x num_actions=", c.num_actions, " child slots need about ", need / 1e9,
+         " GB, more than the limit of ", limit / 1e9,
+         " GB (half of this machine's physical memory); lower batch_size, num_simulations or num_actions");
   }
   return c;
 }
@@ -73,7 +118,7 @@ Forest::Forest(const SearchConfig& config)
   reuse_reward.assign(B, 0.0f);
   gumbel.assign(static_cast<size_t>(B) * A, 0.0);
   // Gumbel: one sequential-halving schedule per possible number of considered actions.
-  const int most_considered = cfg.selection == Selection::kGumbel ? std::min(A, cfg.max_num_considered_actions) : 0;
+  const int most_considered = cfg.selection == Selection::kGumbel ? considered_limit(cfg) : 0;
   considered_visit_table.reserve(static_cast<size_t>(most_considered + 1) * cfg.num_simulations);
   for (int m = 0; m <= most_considered; ++m) {
     const std::vector<int32_t> seq = considered_visit_sequence(m, cfg.num_simulations);
@@ -99,18 +144,18 @@ void Forest::reset(const RootInputs& in) {
   const char* fn = "Forest.reset";
   for (int b = 0; b < B; ++b) {
     check_player(fn, "to_play", in.to_play[b], b);
-    check_finite(fn, "value", in.value[b], b);
+    check_value(fn, "value", in.value[b], b);
     int n_legal = 0;
     for (int a = 0; a < A; ++a) {
       const int64_t i = static_cast<int64_t>(b) * A + a;
       if (!in.legal[i]) continue;
       ++n_legal;
-      check_finite(fn, "policy_logits", in.logits[b * in.logits_stride + a], b, a);
-      if (in.noise != nullptr) {
-        check_finite(fn, "noise", in.noise[i], b, a);
-        if (in.noise[i] < 0.0f) fail(fn, ": argument 'noise' must be >= 0, got ", in.noise[i], " at ", at_index(b, a));
+      check_value(fn, "policy_logits", in.logits[b * in.logits_stride + a], b, a);
+      if (in.noise != nullptr && !(in.noise[i] >= 0.0f && in.noise[i] <= 1.0f)) {
+        fail(fn, ": argument 'noise' must be in [0, 1] (a Dirichlet sample), got ", in.noise[i], " at ",
+             at_index(b, a));
       }
-      if (in.gumbel != nullptr) check_finite(fn, "gumbel", in.gumbel[i], b, a);
+      if (in.gumbel != nullptr) check_value(fn, "gumbel", in.gumbel[i], b, a);
     }
     if (n_legal == 0) {
       fail(fn, ": argument 'legal_mask' has no legal action in row ", b,
@@ -128,11 +173,11 @@ void Forest::reset(const RootInputs& in) {
         fail(fn, ": argument 'reuse_action' is not supported by stochastic trees (the root's children are "
              "chance nodes); pass reuse_action=None");
       }
-      check_finite(fn, "reuse_value", in.reuse_value[b], b);
-      check_finite(fn, "reuse_reward", in.reuse_reward[b], b);
+      check_value(fn, "reuse_value", in.reuse_value[b], b);
+      check_value(fn, "reuse_reward", in.reuse_reward[b], b);
     }
   }
-  if (in.noise != nullptr && !(in.noise_weight >= 0.0 && in.noise_weight <= 1.0)) {
+  if (!(in.noise_weight >= 0.0 && in.noise_weight <= 1.0)) {
     fail(fn, ": argument 'noise_weight' must be in [0, 1], got ", in.noise_weight);
   }
 
@@ -159,7 +204,7 @@ void Forest::reset(const RootInputs& in) {
       }
       if (in.gumbel != nullptr) gumbel[k] = in.gumbel[k];
     }
-    num_considered[b] = std::min(n_legal, std::max(1, cfg.max_num_considered_actions));
+    num_considered[b] = std::min(n_legal, considered_limit(cfg));
     reuse_action[b] = in.reuse_action != nullptr ? in.reuse_action[b] : -1;
     reuse_value[b] = in.reuse_value != nullptr ? in.reuse_value[b] : 0.0f;
     reuse_reward[b] = in.reuse_reward != nullptr ? in.reuse_reward[b] : 0.0f;
@@ -233,12 +278,12 @@ void Forest::expand(const LeafInputs& in) {
     fail(fn, ": expected outputs for ", num_pending, " pending leaves (the value simulate() returned), got ", in.count);
   }
   for (int p = 0; p < in.count; ++p) {
-    check_finite(fn, "value", in.value[p], p);
-    check_finite(fn, "reward", in.reward[p], p);
+    check_value(fn, "value", in.value[p], p);
+    check_value(fn, "reward", in.reward[p], p);
     if (in.to_play != nullptr) check_player(fn, "to_play", in.to_play[p], p);
     for (int a = 0; a < A; ++a) {
       const int64_t i = static_cast<int64_t>(p) * A + a;
-      if (in.legal == nullptr || in.legal[i]) check_finite(fn, "policy_logits", in.logits[p * in.logits_stride + a], p, a);
+      if (in.legal == nullptr || in.legal[i]) check_value(fn, "policy_logits", in.logits[p * in.logits_stride + a], p, a);
     }
   }
   const int new_node = sim + 1;

@@ -19,9 +19,11 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 }  // namespace
 
 std::vector<int32_t> considered_visit_sequence(int m, int num_simulations) {
-  if (num_simulations < 0 || num_simulations >= (1 << 28)) {
-    fail("considered_visit_sequence: num_simulations must be in [0, 2**28), got ", num_simulations);
+  if (m < 0) fail("considered_visit_sequence: argument 'm' must be >= 0, got ", m);
+  if (num_simulations < 0 || num_simulations >= kMaxSimulations) {
+    fail("considered_visit_sequence: argument 'num_simulations' must be in [0, 2**28), got ", num_simulations);
   }
+  m = std::min(m, num_simulations);  // exact: m >= S gives S zeros either way (see tree.h)
   std::vector<int32_t> seq;
   seq.reserve(num_simulations);
   if (m <= 1) {

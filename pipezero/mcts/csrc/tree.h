@@ -27,6 +27,7 @@
 // This file is free of Python; bindings.cpp wraps it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -172,6 +173,21 @@ class Forest {
   std::vector<uint8_t> eligible_;
   std::vector<int> candidates_;
 };
+
+// num_simulations and num_actions are below this (2**28), so node and slot indices fit int32.
+constexpr int kMaxSimulations = 1 << 28;
+
+// Bytes a Forest with these settings allocates (its arrays, scratch rows and Gumbel table).
+double forest_bytes(const SearchConfig& config);
+// The most bytes one Forest may allocate: half of the machine's physical memory. A larger
+// request is refused with a ValueError before anything is allocated.
+double max_forest_bytes();
+
+// Gumbel: most root actions sequential halving considers, min(A, m, S). Sequences for
+// m >= S are all zeros (each simulation visits a new action), so clamping m to S is exact.
+inline int considered_limit(const SearchConfig& c) {
+  return std::min({c.num_actions, c.max_num_considered_actions, c.num_simulations});
+}
 
 // Scores closer than this to the best one count as ties.
 constexpr double kTieTolerance = 1e-12;
