@@ -12,9 +12,20 @@ Drivers (one batched network call per simulation):
   chance codes (Stochastic MuZero).
 - :class:`AlphaZeroSearch`: real game states, batched leaf evaluation.
 - :func:`reanalyze_backward`: ReZero backward-view reanalysis of trajectories.
+
+Inputs are validated once per call at the API boundary (docs/mcts.md, "Validated inputs"):
+real-valued inputs must be finite with ``|x| <= MAX_ABS_VALUE``, and a forest larger than
+:func:`max_forest_bytes` (see :func:`forest_memory_bytes`) is refused before allocation.
 """
 
-from pipezero.mcts._mcts_core import Forest, considered_visit_sequence
+from pipezero.mcts._mcts_core import (
+    MAX_ABS_VALUE,
+    MAX_SIMULATIONS,
+    Forest,
+    considered_visit_sequence,
+    forest_memory_bytes,
+    max_forest_bytes,
+)
 from pipezero.mcts.alphazero import AlphaZeroSearch, SearchableGame
 from pipezero.mcts.config import MCTSConfig
 from pipezero.mcts.gumbel import GumbelEfficientZeroSearch, GumbelMuZeroSearch
@@ -34,6 +45,8 @@ from pipezero.mcts.samplers import (
 from pipezero.mcts.stochastic import StochasticMuZeroSearch
 
 __all__ = [
+    "MAX_ABS_VALUE",
+    "MAX_SIMULATIONS",
     "ActionSampler",
     "AlphaZeroSearch",
     "BackwardReanalysis",
@@ -53,7 +66,9 @@ __all__ = [
     "StochasticMuZeroSearch",
     "UniformBoxSampler",
     "considered_visit_sequence",
+    "forest_memory_bytes",
     "importance_prior_logits",
+    "max_forest_bytes",
     "reanalyze_backward",
     "tanh_gaussian_log_prob",
 ]
