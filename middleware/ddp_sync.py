@@ -47,7 +47,8 @@ class _DDPSync:
                 f"{type(policy).__name__}.model is {type(model).__name__}; give the policy "
                 f"its trained torch module as .model"
             )
-        self.min_transitions = min_transitions
+        # offpolicy_learn's warm-up rule: every rank must agree on the same threshold.
+        self.min_transitions = max(min_transitions, int(cfg.get("batch_size", 1) or 1))
         self.policy = policy
         self.buffer = buffer
         self.task: Task | None = None
@@ -126,7 +127,8 @@ def ddp_sync(cfg: Mapping[str, Any], policy: PolicyProtocol, buffer: ReplayBuffe
     Each step, one all-gather:
 
     - ``ctx.update_count`` becomes the smallest over the ranks, or 0 until every rank's buffer
-      holds ``cfg.min_buffer_transitions`` transitions (a rank that trained alone would wait
+      holds ``max(cfg.min_buffer_transitions, cfg.batch_size)`` transitions, offpolicy_learn's
+      warm-up (a rank that trained alone would wait
       forever for the others' gradients);
     - ``ctx.env_step`` and ``ctx.env_episode`` become totals over the ranks (so
       ``termination(max_env_step=...)`` and the progress bar count every rank's steps).

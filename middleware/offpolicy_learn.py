@@ -32,7 +32,17 @@ class _Learner:
     ) -> None:
         self.batch_size = _int_option(cfg, "batch_size", 1)
         self.max_consecutive_nan = _int_option(cfg, "max_consecutive_nan", 1)
-        self.min_transitions = _int_option(cfg, "min_buffer_transitions", 1)
+        # Warm-up rule: no update before the buffer holds one batch of distinct transitions.
+        self.min_transitions = max(_int_option(cfg, "min_buffer_transitions", 0), self.batch_size)
+        if cfg["min_buffer_transitions"] < self.batch_size:
+            logger.info(
+                "offpolicy_learn: min_buffer_transitions=%d is below batch_size=%d; learning "
+                "waits until the buffer holds %d transitions",
+                cfg["min_buffer_transitions"],
+                self.batch_size,
+                self.min_transitions,
+            )
+        self.warming_up = True
         self.policy = policy
         self.buffer = buffer
         self.with_unroll_obs = bool(getattr(policy, "needs_unroll_obs", False))
@@ -43,7 +53,7 @@ class _Learner:
         self.task = task
 
     def step(self, ctx: TrainContext) -> None:
-        if ctx.update_count <= 0 or self.buffer.num_transitions < self.min_transitions:
+        if ctx.update_count <= 0 or not self._warmed_up():
             return
         infos: list[dict[str, float]] = []
         skipped = 0
@@ -70,6 +80,22 @@ class _Learner:
             }
             if self.task is not None:
                 self.task.weights.publish(self.policy.get_weights(), ctx.train_iter)
+
+    def _warmed_up(self) -> bool:
+        """Whether the buffer holds ``min_transitions``; logs the start of learning once."""
+        held = self.buffer.num_transitions
+        if not self.warming_up:
+            return held >= self.min_transitions
+        if held < self.min_transitions:
+            return False
+        self.warming_up = False
+        logger.info(
+            "offpolicy_learn: learning starts, the buffer holds %d transitions "
+            "(warm-up: max(min_buffer_transitions, batch_size) = %d)",
+            held,
+            self.min_transitions,
+        )
+        return True
 
     def _non_finite(self, ctx: TrainContext, info: Mapping[str, float]) -> bool:
         """Count a skipped update; finish the task after too many in a row (True: stop)."""
@@ -108,8 +134,9 @@ def offpolicy_learn(
     Each update samples ``cfg.batch_size`` positions (with the observations along the unroll
     when ``policy.needs_unroll_obs``), calls ``policy.learn``, writes the returned priorities
     back with ``buffer.update_priorities``, increments ``ctx.train_iter`` and emits
-    ``Event.POLICY_UPDATED`` with ``(ctx, train_iter)``. Nothing happens while the buffer
-    holds fewer than ``cfg.min_buffer_transitions`` transitions.
+    ``Event.POLICY_UPDATED`` with ``(ctx, train_iter)``. Warm-up: nothing happens while the
+    buffer holds fewer than ``max(cfg.min_buffer_transitions, cfg.batch_size)`` transitions,
+    so no update samples a batch larger than the data; the start of learning is logged.
 
     A skipped update (non-finite loss) is logged and not counted. After
     ``cfg.max_consecutive_nan`` skipped updates in a row the task finishes with a message

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -68,10 +69,12 @@ def merge_config(
     float is expected (and becomes a float), a whole float where an int is, a tuple where a
     list is.
 
+    The merged config is then checked by :func:`check_ranges`.
+
     Raises:
         ConfigError: for a key absent from ``defaults`` (the closest valid key is suggested),
-            a mapping given where the default is a plain value or the reverse, or a value of
-            the wrong type.
+            a mapping given where the default is a plain value or the reverse, a value of
+            the wrong type, or one out of its range.
     """
     merged = copy.deepcopy(dict(defaults))
     for key, value in expand_dotted(overrides or {}).items():
@@ -91,6 +94,8 @@ def merge_config(
             merged[key] = merge_config(default, value, _path=f"{where}.")
         else:
             merged[key] = typed_value(where, default, copy.deepcopy(value))
+    if not _path:
+        check_ranges(merged)
     return EasyDict(merged)
 
 
@@ -217,44 +222,103 @@ POSITIVE_INTS = frozenset(
         "eval_freq", "save_freq", "collect_env_steps", "td_steps", "max_env_step",
         "max_train_iter", "num_of_sampled_actions", "target_update_freq", "update_per_collect",
         "num_segments", "minibatch_size", "update_epochs", "group_size", "num_prompts",
-        "reanalyze_batch_size", "max_new_tokens",
+        "reanalyze_batch_size", "max_new_tokens", "lstm_horizon_len",
+        "max_num_considered_actions", "max_consecutive_nan", "chance_space_size",
+        "async_channel_capacity", "max_policy_lag", "frame_skip", "frame_stack",
+        "max_episode_steps", "max_episode_frames", "lr_decay_iters",
     }
 )  # fmt: skip
 #: Leaf keys that may be 0: an int >= 0.
-NON_NEGATIVE_INTS = frozenset({"num_unroll_steps", "min_buffer_transitions", "seed", "num_steps"})
+NON_NEGATIVE_INTS = frozenset(
+    {
+        "num_unroll_steps", "min_buffer_transitions", "seed", "num_steps", "lr_warmup_iters",
+        "noop_max", "threshold_env_steps_for_final_temperature", "temperature_moves",
+        "eval_seed",
+    }
+)  # fmt: skip
 #: Leaf keys that are probabilities or fractions: a number in [0, 1].
 UNIT_INTERVAL = frozenset(
     {
-        "discount_factor", "root_exploration_fraction", "reanalyze_ratio", "priority_prob_alpha",
-        "priority_prob_beta", "sticky_action_prob", "eval_fraction", "gamma", "gae_lambda",
-        "stop_win_rate", "stop_loss_rate", "lr_final_ratio",
+        "root_exploration_fraction", "reanalyze_ratio", "priority_prob_alpha",
+        "priority_prob_beta", "sticky_action_prob", "eval_fraction", "gae_lambda",
+        "stop_win_rate", "stop_loss_rate", "lr_final_ratio", "root_noise_weight", "momentum",
+        "target_update_theta", "reanalyze_partition", "dropout",
     }
 )  # fmt: skip
+#: Discounts: a number in (0, 1] (0 would ignore everything after the first reward).
+DISCOUNTS = frozenset({"discount_factor", "gamma"})
 #: Leaf keys that must be a number > 0.
-POSITIVE_NUMBERS = frozenset({"learning_rate", "replay_ratio", "policy_lr", "critic_lr", "lr"})
+POSITIVE_NUMBERS = frozenset(
+    {
+        "learning_rate", "replay_ratio", "policy_lr", "critic_lr", "lr", "pb_c_base",
+        "root_dirichlet_alpha", "value_delta_max", "fixed_temperature_value", "temperature",
+        "huber_delta",
+    }
+)  # fmt: skip
+#: Leaf keys that must be a number >= 0 (and every key ending in ``_loss_weight``).
+NON_NEGATIVE_NUMBERS = frozenset(
+    {
+        "pb_c_init", "gumbel_scale", "maxvisit_init", "value_scale", "weight_decay",
+        "grad_clip_value", "max_grad_norm", "priority_eps", "dynamics_gradient_scale",
+        "buffer_reanalyze_freq", "entropy_coef", "kl_coef", "clip_ratio", "value_clip",
+        "target_kl",
+    }
+)  # fmt: skip
 
 
 def _range_problem(key: str, value: Any) -> str | None:
     if value is None:
         return None
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(value, float) and math.isnan(value):
+        return "a number, not NaN"
+    if number and math.isinf(value) and _is_ranged(key):
+        return "a finite number"
     if key in POSITIVE_INTS and not (isinstance(value, int) and number and value >= 1):
         return "an int >= 1"
     if key in NON_NEGATIVE_INTS and not (isinstance(value, int) and number and value >= 0):
         return "an int >= 0"
     if key in UNIT_INTERVAL and not (number and 0.0 <= value <= 1.0):
         return "a number in [0, 1]"
+    if key in DISCOUNTS and not (number and 0.0 < value <= 1.0):
+        return "a number in (0, 1]"
     if key in POSITIVE_NUMBERS and not (number and value > 0):
         return "a number > 0"
+    if (key in NON_NEGATIVE_NUMBERS or key.endswith("_loss_weight")) and not (
+        number and value >= 0
+    ):
+        return "a number >= 0"
     return None
+
+
+def _is_ranged(key: str) -> bool:
+    """Whether ``key`` has a known range (and so must be finite)."""
+    return key.endswith("_loss_weight") or any(
+        key in keys
+        for keys in (
+            POSITIVE_INTS,
+            NON_NEGATIVE_INTS,
+            UNIT_INTERVAL,
+            DISCOUNTS,
+            POSITIVE_NUMBERS,
+            NON_NEGATIVE_NUMBERS,
+        )
+    )
 
 
 def check_ranges(cfg: Mapping[str, Any], *, _path: str = "") -> None:
     """Check a merged config against the known ranges of common keys, wherever they appear:
     counts (:data:`POSITIVE_INTS`, :data:`NON_NEGATIVE_INTS`), probabilities
-    (:data:`UNIT_INTERVAL`), rates (:data:`POSITIVE_NUMBERS`), and in every section holding
-    both, ``batch_size <= replay_buffer_size`` and ``min_buffer_transitions <=
-    replay_buffer_size``. ``None`` passes (an "off" setting).
+    (:data:`UNIT_INTERVAL`), discounts (:data:`DISCOUNTS`), rates and weights
+    (:data:`POSITIVE_NUMBERS`, :data:`NON_NEGATIVE_NUMBERS`, ``*_loss_weight``); NaN nowhere,
+    infinity nowhere in those keys; and in every section holding both, ``batch_size <=
+    replay_buffer_size`` and ``min_buffer_transitions <= replay_buffer_size``. ``None`` passes
+    (an "off" setting). :func:`merge_config` calls it on every merged config, so the recipes'
+    command line and the policies' constructors refuse the same values.
+
+    Learning starts once the buffer holds ``max(min_buffer_transitions, batch_size)``
+    transitions (``offpolicy_learn``), so a ``min_buffer_transitions`` below the batch size
+    is allowed and means "as soon as one batch of distinct transitions exists".
 
     Raises:
         ConfigError: the first problem, naming the key, its value and what is expected.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import json
 import logging
 import time
@@ -210,6 +211,73 @@ def check_device(device: str) -> str:
     return device
 
 
+#: Environment families that need an optional extra: id test, module to import, extra.
+_EXTRA_ENVS = (
+    ("MinAtar/", "minatar", "minatar"),
+    ("ALE/", "ale_py", "atari"),
+)
+
+
+def check_env_id(env_id: Any) -> None:
+    """Fail before anything is built when ``env.env_id`` is no environment gymnasium can make.
+
+    MinAtar (``MinAtar/<Game>-v1``) and ALE (``ALE/<Game>-v5``, ``<Game>NoFrameskip-v4``)
+    ids need their extra installed (``pipezero[minatar]``, ``pipezero[atari]``); other ids
+    must be in gymnasium's registry (after ``import pipezero.envs`` registered its own).
+
+    Raises:
+        UsageError: naming the key, the id, the extra to install or the closest known ids.
+    """
+    import gymnasium as gym
+
+    if not isinstance(env_id, str) or not env_id:
+        raise UsageError(f"config key 'env.env_id' must be an environment id, got {env_id!r}")
+    import pipezero.envs  # noqa: F401  (registers pipezero's own ids)
+
+    for prefix, package, extra in _EXTRA_ENVS:
+        atari_v4 = extra == "atari" and env_id.endswith("NoFrameskip-v4")
+        if not (env_id.startswith(prefix) or atari_v4):
+            continue
+        try:
+            imported = __import__(package)
+        except ImportError:
+            raise UsageError(
+                f"config key 'env.env_id' is {env_id!r}, which needs the {extra!r} extra: "
+                f'pip install "pipezero[{extra}]"'
+            ) from None
+        if extra == "atari":
+            gym.register_envs(imported)
+        else:
+            from pipezero.envs.minatar import _register_minatar
+
+            _register_minatar()
+    if env_id in gym.registry:
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise UsageError(
+        f"config key 'env.env_id': gymnasium knows no environment {env_id!r}{hint} "
+        f"(MinAtar ids are 'MinAtar/<Game>-v1' with pipezero[minatar], Atari ids "
+        f"'ALE/<Game>-v5' with pipezero[atari])"
+    )
+
+
+def scale_out_flags(module: ModuleType) -> tuple[str, ...]:
+    """The scale-out flags a recipe takes, from its ``SCALE_OUT``: ``True`` both (``"ddp"``
+    and ``"ray_actors"``), a tuple of those names only them, absent or ``False`` none."""
+    scale_out = getattr(module, "SCALE_OUT", False)
+    if scale_out is True:
+        return ("ddp", "ray_actors")
+    flags = tuple(scale_out or ())
+    unknown = [f for f in flags if f not in ("ddp", "ray_actors")]
+    if unknown:
+        raise TypeError(
+            f"{recipe_name(module)}.SCALE_OUT: unknown flag(s) {unknown}; use True, False or a "
+            f"tuple of 'ddp' and 'ray_actors'"
+        )
+    return flags
+
+
 def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     """The :class:`Run` of ``module`` for parsed flags: the typed, range-checked config and
     the run directory (created, with its ``config.json``, by :func:`write_run_config` when the
@@ -227,8 +295,14 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
     if devices is not None and args.device.split(":")[0] not in devices:
         raise UsageError(f"{name} runs on {' or '.join(devices)} only (got --device {args.device})")
     check_device(args.device)
-    if (args.ddp or args.ray_actors) and not getattr(module, "SCALE_OUT", False):
-        raise UsageError(f"{name} does not take --ddp or --ray-actors (docs/scaling.md)")
+    scale_out = scale_out_flags(module)
+    for flag, asked in (("ddp", args.ddp), ("ray_actors", args.ray_actors)):
+        if asked and flag not in scale_out:
+            takes = ", ".join(f"--{f.replace('_', '-')}" for f in scale_out) or "none"
+            raise UsageError(
+                f"{name} does not take --{flag.replace('_', '-')} (scale-out flags it takes: "
+                f"{takes}; docs/scaling.md)"
+            )
     if args.ray_actors < 0:
         raise UsageError(f"--ray-actors expects an int >= 0, got {args.ray_actors}")
     if args.ddp and args.ray_actors:
@@ -270,6 +344,9 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
         check_ranges(cfg)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    env_id = cfg.get("env", {}).get("env_id")
+    if env_id != module.CONFIG.get("env", {}).get("env_id"):  # the recipe knows its own
+        check_env_id(env_id)
     if saved is not None:
         for change in config_changes(saved, plain_config(cfg)):
             if not change.startswith("exp_dir:"):

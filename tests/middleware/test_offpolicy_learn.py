@@ -42,11 +42,28 @@ def test_trains_update_count_times_and_refreshes_priorities():
 
 
 def test_waits_for_min_buffer_transitions():
-    policy = tiny_policy("muzero", min_buffer_transitions=10**6)
+    policy = tiny_policy("muzero", min_buffer_transitions=50, batch_size=8)
     ctx = TrainContext()
     ctx.update_count = 5
     offpolicy_learn(policy.cfg, policy, fill_buffer(policy, 20))(ctx)
     assert ctx.train_iter == 0 and ctx.train_output is None
+
+
+def test_warm_up_waits_for_one_batch_even_below_min_buffer_transitions(caplog):
+    """Issue 20: a buffer of 20 transitions never feeds a batch of 64, whatever
+    min_buffer_transitions says; learning starts (and is logged) once a batch exists."""
+    policy = tiny_policy("muzero", min_buffer_transitions=1, batch_size=64)
+    ctx = TrainContext()
+    ctx.update_count = 5
+    caplog.set_level("INFO", logger="pipezero.middleware.offpolicy_learn")
+    learn = offpolicy_learn(policy.cfg, policy, fill_buffer(policy, 20))
+    assert "learning waits until the buffer holds 64 transitions" in caplog.text
+    learn(ctx)
+    assert ctx.train_iter == 0 and ctx.train_output is None
+    ctx.update_count = 2
+    offpolicy_learn(policy.cfg, policy, fill_buffer(policy, 70))(ctx)
+    assert ctx.train_iter == 2
+    assert "learning starts, the buffer holds" in caplog.text
 
 
 class NaNPolicy:
