@@ -15,7 +15,7 @@ lines of one match need not be those of the next).
 
 from __future__ import annotations
 
-from pipezero.recipes.alphazero_tictactoe import MODES, build, summary  # noqa: F401
+from pipezero.recipes.alphazero_tictactoe import MODES, SCALE_OUT, build, summary  # noqa: F401
 
 from pipezero.policy.alphazero_config import alphazero_config
 from pipezero.recipe import main

@@ -14,7 +14,7 @@ games as first player) every 500 updates; the run stops at ``max_env_step`` or
 from __future__ import annotations
 
 from pipezero.recipes.alphazero_connect4 import LARGE_BOARD
-from pipezero.recipes.alphazero_tictactoe import MODES, build, summary  # noqa: F401
+from pipezero.recipes.alphazero_tictactoe import MODES, SCALE_OUT, build, summary  # noqa: F401
 
 from pipezero.policy.alphazero_config import alphazero_config
 from pipezero.recipe import main

@@ -21,10 +21,13 @@ from pipezero.middleware.battle_eval import battle_eval
 from pipezero.middleware.calc_update_count import calc_update_count
 from pipezero.middleware.ckpt_saver import ckpt_saver
 from pipezero.middleware.data_push import data_push
+from pipezero.middleware.ddp_sync import ddp_sync
 from pipezero.middleware.offpolicy_learn import offpolicy_learn
 from pipezero.middleware.selfplay_collect import selfplay_collect
 from pipezero.middleware.termination import termination
+from pipezero.recipes.muzero_cartpole import DDP as SCALE_OUT  # noqa: F401
 
+from pipezero.distributed import all_reduce_sum, rank0_only
 from pipezero.framework import Task, TrainContext
 from pipezero.policy.alphazero_build import build_alphazero
 from pipezero.policy.alphazero_config import alphazero_config
@@ -53,12 +56,14 @@ def build(run: Run) -> Task:
     policy, buffer, make_game = parts.policy, parts.buffer, parts.make_game
     games, mode = env.collector_env_num, env.battle_mode
     task = run.task(TrainContext(), policy, buffer)
-    task.use(battle_eval(p, policy, parts.agent, run.watch(make_game), parts.opponents))
+    task.use(rank0_only(battle_eval(p, policy, parts.agent, run.watch(make_game), parts.opponents)))
     task.use(selfplay_collect(p, policy, make_game, games, mode, parts.bot))
     task.use(data_push(buffer))
-    task.use(calc_update_count(p))
+    task.use(calc_update_count(p, reduce_sum=all_reduce_sum))
+    if run.ddp:
+        task.use(ddp_sync(p, policy, buffer))
     task.use(offpolicy_learn(p, policy, buffer))
-    task.use(ckpt_saver(run.exp_dir, policy, buffer, config=cfg))
+    task.use(rank0_only(ckpt_saver(run.exp_dir, policy, buffer, config=cfg)))
     task.use(termination(max_env_step=cfg.max_env_step, max_train_iter=cfg.max_train_iter))
     return task
 

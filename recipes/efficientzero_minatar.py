@@ -14,6 +14,7 @@ from __future__ import annotations
 from functools import partial
 
 from pipezero.recipes.muzero_minatar import CONV, minatar_config
+from pipezero.recipes.muzero_minatar import SCALE_OUT as SCALE_OUT
 from pipezero.recipes.muzero_minatar import SMOKE as SMOKE
 from pipezero.recipes.muzero_minatar import build as build_minatar
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from pipezero.recipes.muzero_minatar import SCALE_OUT as SCALE_OUT
 from pipezero.recipes.muzero_minatar import SMOKE as SMOKE
 from pipezero.recipes.muzero_minatar import build as build_minatar
 from pipezero.recipes.muzero_minatar import minatar_config

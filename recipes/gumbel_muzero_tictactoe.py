@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import partial
 
 from pipezero.recipes.muzero_tictactoe import EPISODES_KEY, SMOKE, TICTACTOE, summary  # noqa: F401
+from pipezero.recipes.muzero_tictactoe import SCALE_OUT as SCALE_OUT
 from pipezero.recipes.muzero_tictactoe import build as muzero_build
 
 from pipezero.policy import GUMBEL_MUZERO_CONFIG, GumbelMuZeroPolicy

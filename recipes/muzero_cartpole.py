@@ -9,9 +9,9 @@
 
 The run stops when the mean evaluation return reaches ``policy.stop_value`` (195) or after
 ``max_env_step`` environment steps. The other MuZero-family CartPole recipes,
-``stochastic_muzero_2048`` and the MinAtar recipes reuse :func:`build` with their own policy
-and model.
-Over 60 lines as the chain nine recipes share, with the --ddp and --ray-actors options.
+``stochastic_muzero_2048``, the Sampled EfficientZero and the MinAtar recipes reuse
+:func:`build` with their own policy and model (``--ddp`` for all; ``--ray-actors`` tested here).
+Over 60 lines as the chain eleven recipes share, with the --ddp and --ray-actors options.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from pipezero.policy.muzero_build import build_muzero
 from pipezero.recipe import Run, main
 
 SCALE_OUT = True
+#: ``SCALE_OUT`` of the recipes reusing :func:`build` (``--ray-actors`` is tested here only).
+DDP = ("ddp",)
 #: The settings of every MuZero-family CartPole recipe (their own come on top).
 CARTPOLE = {
     "max_env_step": 20_000,
@@ -61,7 +63,7 @@ def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, save_buffe
     task = run.task(ReanalyzeContext() if reanalyze else TrainContext(), policy, buffer)
     task.use(rank0_only(interval_eval(p, run.acting(policy, "evaluator"), eval_envs)))
     if run.ray_actors:
-        make = partial(BatchEnv.make, cfg.env.env_id, cfg.env.collector_env_num)
+        make = partial(BatchEnv.make, cfg.env.env_id, cfg.env.collector_env_num, **env_options)
         n = run.ray_actors
         task.use(ray_collect(p, policy, make, collector=env_collect, num_actors=n, seed=cfg.seed))
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 from functools import partial
 
+from pipezero.recipes.muzero_cartpole import DDP as SCALE_OUT  # noqa: F401
 from pipezero.recipes.muzero_cartpole import build as build_muzero_chain
 
 from pipezero.config import merge_config

@@ -21,11 +21,14 @@ from pipezero.middleware.battle_eval import battle_eval
 from pipezero.middleware.calc_update_count import calc_update_count
 from pipezero.middleware.ckpt_saver import ckpt_saver
 from pipezero.middleware.data_push import data_push
+from pipezero.middleware.ddp_sync import ddp_sync
 from pipezero.middleware.env_collect import env_collect
 from pipezero.middleware.offpolicy_learn import offpolicy_learn
 from pipezero.middleware.termination import termination
 from pipezero.recipes.alphazero_tictactoe import summary  # noqa: F401
+from pipezero.recipes.muzero_cartpole import DDP as SCALE_OUT  # noqa: F401
 
+from pipezero.distributed import all_reduce_sum, rank0_only
 from pipezero.envs import BatchEnv
 from pipezero.envs.board import BoardGameGymEnv, game_factory, make_opponents
 from pipezero.framework import Task, TrainContext
@@ -67,12 +70,15 @@ def build(run: Run, policy_class=MuZeroPolicy) -> Task:
     evaluator = run.acting(policy, "evaluator")  # async mode: a copy of its own
     single = env.battle_mode == "play_with_bot"  # the agent sees to_play = -1, as in training
     agent = PolicyPlayer(evaluator, single_player=single, name=run.recipe)
-    task.use(battle_eval(cfg.eval, evaluator, agent, run.watch(game_factory(env.game)), opponents))
+    match = battle_eval(cfg.eval, evaluator, agent, run.watch(game_factory(env.game)), opponents)
+    task.use(rank0_only(match))
     task.use(env_collect(p, run.acting(policy), envs))
     task.use(data_push(buffer))
-    task.use(calc_update_count(p))
+    task.use(calc_update_count(p, reduce_sum=all_reduce_sum))
+    if run.ddp:
+        task.use(ddp_sync(p, policy, buffer))
     task.use(offpolicy_learn(p, policy, buffer))
-    task.use(ckpt_saver(run.exp_dir, policy, buffer, config=cfg))
+    task.use(rank0_only(ckpt_saver(run.exp_dir, policy, buffer, config=cfg)))
     task.use(termination(max_env_step=cfg.max_env_step))
     return task
 

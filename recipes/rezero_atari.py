@@ -4,23 +4,24 @@
     pipezero train rezero_atari --smoke     # every part of the loop in ~10 s on a CPU
     pipezero eval runs/rezero_atari/RUN --episodes 8
 
-Needs ``pip install "pipezero[atari]"`` (docs/atari.md). Collector episodes end at a lost life,
-rewards clipped; evaluation plays whole games. RESULT adds seconds per middleware, steps per
-second and the buffer's bytes per transition. ``unizero_atari`` reuses :func:`build`.
-Over 60 lines as the Atari chain and environment options unizero_atari shares.
+Needs ``pipezero[atari]`` (docs/atari.md). Collector episodes end at a lost life, rewards
+clipped; evaluation plays whole games. RESULT adds timings. ``unizero_atari`` reuses build.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from pipezero.middleware import calc_update_count, ckpt_saver, data_push, env_collect, termination
+from pipezero.middleware import calc_update_count, ckpt_saver, data_push, ddp_sync, env_collect
 from pipezero.middleware.buffer_reanalyze import ReanalyzeContext, buffer_reanalyze
 from pipezero.middleware.interval_eval import interval_eval
 from pipezero.middleware.offpolicy_learn import offpolicy_learn
 from pipezero.middleware.run_stats import StatsContext, run_stats, stats_summary
+from pipezero.middleware.termination import termination
+from pipezero.recipes.muzero_cartpole import DDP as SCALE_OUT  # noqa: F401
 
 from pipezero.data.frame_store import FrameReplayBuffer
+from pipezero.distributed import all_reduce_sum, rank0_only
 from pipezero.framework import Task
 from pipezero.model import MuZeroConv
 from pipezero.policy.muzero_build import build_muzero
@@ -53,8 +54,7 @@ class AtariContext(ReanalyzeContext, StatsContext):
 
 
 def env_options(env: dict) -> dict:
-    """``run.envs`` options: the ``make_atari_env`` keys of ``env``; life loss and reward
-    clipping (where ``env`` sets them) for the collector only."""
+    """``run.envs`` options: ``env``'s; life loss and reward clipping for the collector only."""
     opts = {k: v for k, v in env.items() if k != "env_id" and not k.endswith("_env_num")}
     whole_games = {"episode_life": False, "clip_rewards": False}
     return {"collect_kwargs": opts, "eval_kwargs": opts | whole_games}
@@ -69,13 +69,15 @@ def build(run: Run, policy_class=ReZeroPolicy, model_class=MuZeroConv) -> Task:
     task = run.task(AtariContext(), policy, buffer)
     buffer.compact()  # a resumed buffer holds whole stacks: keep each frame once again
     task.use(run_stats(buffer))
-    task.use(interval_eval(p, run.acting(policy, "evaluator"), eval_envs))
+    task.use(rank0_only(interval_eval(p, run.acting(policy, "evaluator"), eval_envs)))
     task.use(env_collect(p, run.acting(policy), collect_envs))
     task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
     task.use(buffer_reanalyze(p, policy, buffer))
-    task.use(calc_update_count(p))
+    task.use(calc_update_count(p, reduce_sum=all_reduce_sum))
+    if run.ddp:
+        task.use(ddp_sync(p, policy, buffer))
     task.use(offpolicy_learn(p, policy, buffer))
-    task.use(ckpt_saver(run.exp_dir, policy, buffer, save_buffer=True, config=cfg))
+    task.use(rank0_only(ckpt_saver(run.exp_dir, policy, buffer, save_buffer=True, config=cfg)))
     task.use(termination(max_env_step=cfg.max_env_step))
     return task
 

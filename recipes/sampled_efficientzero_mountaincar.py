@@ -13,7 +13,7 @@ reached the flag learns to stand still; exploration comes from a wide initial po
 from __future__ import annotations
 
 from pipezero.recipes.sampled_efficientzero_pendulum import CONFIG as PENDULUM
-from pipezero.recipes.sampled_efficientzero_pendulum import build, summary  # noqa: F401
+from pipezero.recipes.sampled_efficientzero_pendulum import SCALE_OUT, build, summary  # noqa: F401
 
 from pipezero.config import merge_config
 from pipezero.recipe import main

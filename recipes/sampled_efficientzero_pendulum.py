@@ -8,24 +8,18 @@
 The policy is a tanh-squashed Gaussian over the torque in ``[-1, 1]`` (rescaled to ``[-2, 2]``
 by the environment adapter), searched over ``num_of_sampled_actions`` sampled torques per node.
 The run stops at ``policy.stop_value`` (-200) or after ``max_env_step`` environment steps.
-Over 60 lines as the Sampled EfficientZero chain and settings MountainCar shares.
+MuZero's chain (:func:`muzero_cartpole.build`) with the Sampled EfficientZero policy and model.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from pipezero.middleware.calc_update_count import calc_update_count
-from pipezero.middleware.ckpt_saver import ckpt_saver
-from pipezero.middleware.data_push import data_push
-from pipezero.middleware.env_collect import env_collect
-from pipezero.middleware.interval_eval import interval_eval
-from pipezero.middleware.offpolicy_learn import offpolicy_learn
-from pipezero.middleware.termination import termination
+from pipezero.recipes.muzero_cartpole import DDP as SCALE_OUT  # noqa: F401
+from pipezero.recipes.muzero_cartpole import build as build_muzero_chain
 
-from pipezero.framework import Context, Task, TrainContext
+from pipezero.framework import Context
 from pipezero.model.sampled_efficientzero import SampledEfficientZeroMLP
-from pipezero.policy.muzero_build import build_muzero
 from pipezero.policy.sampled_efficientzero import SampledEfficientZeroPolicy
 from pipezero.policy.sampled_efficientzero_config import sampled_efficientzero_config
 from pipezero.recipe import Run, main
@@ -48,24 +42,10 @@ CONFIG = sampled_efficientzero_config(
         "policy.new_data_priority": "value_error",
     }
 )
-
-
-def build(run: Run) -> Task:
-    """The Sampled EfficientZero chain; also ``sampled_efficientzero_mountaincar``'s."""
-    cfg, p = run.cfg, run.cfg.policy
-    envs, eval_envs = run.envs()
-    # a Box action space: a Gaussian policy head (a discrete one: a categorical head)
-    model = partial(SampledEfficientZeroMLP, continuous_action_space=envs.continuous)
-    policy, buffer = build_muzero(cfg, envs, SampledEfficientZeroPolicy, model, device=run.device)
-    task = run.task(TrainContext(), policy, buffer)
-    task.use(interval_eval(p, run.acting(policy, "evaluator"), eval_envs))
-    task.use(env_collect(p, run.acting(policy), envs))
-    task.use(data_push(buffer, p.priority_eps, p.new_data_priority))
-    task.use(calc_update_count(p))
-    task.use(offpolicy_learn(p, policy, buffer))
-    task.use(ckpt_saver(run.exp_dir, policy, buffer, save_buffer=True, config=cfg))
-    task.use(termination(max_env_step=cfg.max_env_step))
-    return task
+#: MuZero's chain; the model's policy head (Gaussian or categorical) follows the environment.
+build = partial(
+    build_muzero_chain, policy_class=SampledEfficientZeroPolicy, model_class=SampledEfficientZeroMLP
+)
 
 
 def summary(run: Run, ctx: Context) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from pipezero.recipes.muzero_cartpole import DDP as SCALE_OUT  # noqa: F401
 from pipezero.recipes.muzero_cartpole import build as build_muzero
 
 from pipezero.envs.game2048 import ENV_ID, symmetries

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from pipezero.recipes.rezero_atari import ATARI_SMOKE
+from pipezero.recipes.rezero_atari import ATARI_SMOKE, SCALE_OUT  # noqa: F401
 from pipezero.recipes.rezero_atari import build as build_atari
 from pipezero.recipes.rezero_atari import summary as summary
 

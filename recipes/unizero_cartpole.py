@@ -18,6 +18,7 @@ from __future__ import annotations
 from functools import partial
 
 from pipezero.recipes.muzero_cartpole import CARTPOLE
+from pipezero.recipes.muzero_cartpole import DDP as SCALE_OUT  # noqa: F401
 from pipezero.recipes.muzero_cartpole import build as build_cartpole
 
 from pipezero.model.unizero import UniZeroModel

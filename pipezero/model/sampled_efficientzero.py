@@ -58,6 +58,10 @@ class SampledEfficientZeroMLP(EfficientZeroMLP):
         >>> nxt = model.recurrent_inference(out.latent, torch.zeros(4, 1), out.hidden)
     """
 
+    #: :func:`~pipezero.policy.muzero_build.build_muzero` passes
+    #: ``continuous_action_space=envs.continuous``: the head follows the environment.
+    continuous_from_env = True
+
     def __init__(
         self,
         observation_shape: int | Sequence[int],

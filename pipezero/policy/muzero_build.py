@@ -30,9 +30,13 @@ def build_muzero(
     ``action_dim`` for continuous actions, else its ``action_space_size``) with
     ``cfg.policy.model``, on ``device``; the buffer of ``buffer_class.from_config``. Both are
     seeded ``cfg.seed``; the model is built first (it draws its initial weights from torch's
-    global generator)."""
+    global generator). A ``model_class`` whose ``continuous_from_env`` is true (Sampled
+    EfficientZero's) also gets ``continuous_action_space=envs.continuous``."""
     p, seed = cfg["policy"], cfg["seed"]
     actions = envs.action_dim if envs.continuous else envs.action_space_size
-    model = model_class(envs.observation_shape, actions, **p["model"])
+    kwargs = dict(p["model"])
+    if getattr(model_class, "continuous_from_env", False):
+        kwargs["continuous_action_space"] = bool(envs.continuous)
+    model = model_class(envs.observation_shape, actions, **kwargs)
     policy = policy_class(p, model, seed=seed, device=device)
     return policy, buffer_class.from_config(p, seed=seed)

@@ -75,8 +75,21 @@ def test_scale_out_flags_are_opt_in(tmp_path, capsys):
         module = load_recipe(name)
         args = recipe_parser(module).parse_args(["--ray-actors", "2"])
         assert resolve_run(module, args).ray_actors == 2
-    for flag in (["--ddp"], ["--ray-actors", "2"]):  # a recipe without SCALE_OUT
+    cases = [
+        ("grpo_math", ["--ddp"], "does not take --ddp (scale-out flags it takes: none"),
+        ("gumbel_muzero_cartpole", ["--ray-actors", "2"], "takes: --ddp;"),  # SCALE_OUT = ("ddp",)
+    ]
+    for recipe, flag, message in cases:
         with pytest.raises(SystemExit) as exc:
-            prepare("gumbel_muzero_cartpole", [*flag, "--exp-dir", str(tmp_path)])
+            prepare(recipe, [*flag, "--exp-dir", str(tmp_path)])
         assert exc.value.code == 2
-        assert "does not take --ddp or --ray-actors" in capsys.readouterr().err
+        assert message in capsys.readouterr().err
+
+
+def test_every_muzero_family_and_alphazero_recipe_takes_ddp():
+    from pipezero.recipe import recipe_names
+    from pipezero.recipe.flags import scale_out_flags
+
+    for name in recipe_names():
+        takes = scale_out_flags(load_recipe(name))
+        assert ("ddp" in takes) == (not name.endswith("_math")), name
