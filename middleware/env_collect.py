@@ -39,6 +39,21 @@ class _Collector:
                 f"{num_segments!r}"
             )
         self.num_segments: int | None = num_segments
+        n_episode = cfg.get("n_episode")
+        if n_episode is not None and (
+            isinstance(n_episode, bool) or not isinstance(n_episode, int) or n_episode < 1
+        ):
+            raise ValueError(
+                f"env_collect: cfg.n_episode must be None (collect collect_env_steps batched "
+                f"steps) or an int >= 1 (collect until that many episodes ended), got "
+                f"{n_episode!r}"
+            )
+        if n_episode is not None and num_segments is not None:
+            raise ValueError(
+                f"env_collect: cfg.n_episode ({n_episode}) and cfg.num_segments "
+                f"({num_segments}) both set; a collect ends on one rule, set the other to None"
+            )
+        self.n_episode: int | None = n_episode
         # Optional policy hook: forget per-environment history (UniZero's KV caches).
         self.reset_caches = getattr(policy, "reset_caches", None)
         self.policy = policy
@@ -77,7 +92,7 @@ class _Collector:
         # insertion order steers its sampling, so a seeded run depends on this order.
         finished: list[list[GameSegment]] = [[] for _ in self.writers]
         num_steps = num_finished = 0
-        while self._collecting(num_steps, num_finished):
+        while self._collecting(num_steps, num_finished, len(returns)):
             num_steps += 1
             act = policy.collect(obs.observation, obs.action_mask, obs.to_play, ctx.env_step)
             out = self._env_call(ctx, envs.step, act.action)
@@ -125,9 +140,11 @@ class _Collector:
         if self.task is not None:
             self.task.emit(Event.NEW_DATA, ctx, segments)
 
-    def _collecting(self, num_steps: int, num_segments: int) -> bool:
+    def _collecting(self, num_steps: int, num_segments: int, num_episodes: int) -> bool:
         """Whether to take another batched step: ``collect_env_steps`` of them, or until
-        ``num_segments`` segments are finished when that is set."""
+        ``num_segments`` segments / ``n_episode`` episodes are finished when that is set."""
+        if self.n_episode is not None:
+            return num_episodes < self.n_episode
         if self.num_segments is None:
             return num_steps < self.steps
         return num_segments < self.num_segments
@@ -159,21 +176,26 @@ def env_collect(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) 
 
     With ``cfg.num_segments`` set (UniZero's segment collection) a call instead steps until at
     least that many segments are finished (several environments may finish one in the same
-    step, so a call can return a few more). A policy with a ``reset_caches(env_ids)`` method
-    (UniZero's per-environment KV caches) is told which environments ended an episode after
-    each step, and ``reset_caches(None)`` when the call ends.
+    step, so a call can return a few more). With ``cfg.n_episode`` set (LightZero's
+    ``collect(n_episode=...)``) it steps until at least that many episodes ended during the
+    call (the last segment of each is handed on); episodes still running in the other
+    environments continue in the next call, so nothing is thrown away. A policy with a
+    ``reset_caches(env_ids)`` method (UniZero's per-environment KV caches) is told which
+    environments ended an episode after each step, and ``reset_caches(None)`` when the call
+    ends.
 
     Writes ``ctx.new_segments`` (the segments finished during this call, possibly none) and
     ``ctx.collect_episode_returns`` (the returns of the episodes finished during it), adds
-    ``N * collect_env_steps`` to ``ctx.env_step`` and the finished episodes to
+    ``N`` per batched step to ``ctx.env_step`` and the finished episodes to
     ``ctx.env_episode``, then emits ``Event.NEW_DATA`` with ``(ctx, segments)``. Before
     collecting it loads the newest weights published in ``task.weights`` into the policy's
     acting model (``policy.set_weights``).
 
     Args:
-        cfg: the policy section: ``collect_env_steps``, ``game_segment_length``,
-            ``num_unroll_steps``, ``td_steps``; with ``sampled_algo=True`` also
-            ``num_of_sampled_actions`` (segments then store the sampled root actions).
+        cfg: the policy section: ``collect_env_steps`` (or ``num_segments`` /
+            ``n_episode``), ``game_segment_length``, ``num_unroll_steps``, ``td_steps``; with
+            ``sampled_algo=True`` also ``num_of_sampled_actions`` (segments then store the
+            sampled root actions).
         policy: acts with ``collect(obs, action_mask, to_play, env_step)``.
         envs: the collector environments.
 

@@ -68,7 +68,11 @@ class GumbelMuZeroPolicy(MuZeroPolicy):
         """Search with root Gumbel noise for ``N`` environments (``obs [N, *O]``,
         ``action_mask [N, A]`` bool, ``to_play [N]``) and play the actions chosen by
         sequential halving; ``visit_policy [N, A]`` is the improved policy. ``env_step`` is
-        not used (there is no temperature schedule)."""
+        not used (there is no temperature schedule). With ``cfg.collect_with_pure_policy``:
+        :meth:`~MuZeroPolicy.pure_policy_collect` (the action drawn from the policy at
+        temperature 1)."""
+        if self.cfg.get("collect_with_pure_policy", False):
+            return self.pure_policy_collect(obs, action_mask, env_step)
         predicted, result = self._search(self.collect_search, obs, action_mask, to_play, True)
         return self._act_result(result.action.numpy().astype(np.int64), result, predicted)
 

@@ -2,7 +2,8 @@
 
 Acting: ``collect`` searches from the roots with Dirichlet noise and samples the action from
 the visit counts sharpened by the temperature schedule; ``evaluate`` searches without noise
-and takes the most visited action.
+and takes the most visited action. With ``collect_with_pure_policy`` (every MuZero-family
+policy) ``collect`` does not search: :meth:`MuZeroPolicy.pure_policy_collect`.
 
 Learning, for a batch of ``B`` positions unrolled ``K = num_unroll_steps`` steps:
 
@@ -190,19 +191,61 @@ class MuZeroPolicy(PolicyStateMixin):
         self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray, env_step: int
     ) -> ActResult:
         """Search with root noise for ``N`` environments (``obs [N, *O]``, ``action_mask
-        [N, A]``, ``to_play [N]``) and sample actions at the temperature of ``env_step``."""
+        [N, A]``, ``to_play [N]``) and sample actions at the temperature of ``env_step``; with
+        ``cfg.collect_with_pure_policy``, :meth:`pure_policy_collect` instead."""
+        if self.cfg.get("collect_with_pure_policy", False):
+            return self.pure_policy_collect(obs, action_mask, env_step)
         predicted, result = self._search(self.collect_search, obs, action_mask, to_play, True)
-        temperature = visit_count_temperature(
-            env_step,
-            manual_temperature_decay=bool(self.cfg.manual_temperature_decay),
-            fixed_temperature_value=float(self.cfg.fixed_temperature_value),
-            threshold_env_steps_for_final_temperature=int(
-                self.cfg.threshold_env_steps_for_final_temperature
-            ),
-        )
         visits = result.visit_counts.numpy()
+        temperature = self.collect_temperature(env_step)
         action = sample_actions(visits, temperature, self.rng, np.asarray(action_mask, bool))
         return self._act_result(action, result, predicted)
+
+    def collect_temperature(self, env_step: int) -> float:
+        """The collection temperature at ``env_step`` (1.0 for configs without a schedule,
+        e.g. Gumbel MuZero's)."""
+        c = self.cfg
+        if "fixed_temperature_value" not in c:
+            return 1.0
+        return visit_count_temperature(
+            env_step,
+            manual_temperature_decay=bool(c.manual_temperature_decay),
+            fixed_temperature_value=float(c.fixed_temperature_value),
+            threshold_env_steps_for_final_temperature=int(
+                c.threshold_env_steps_for_final_temperature
+            ),
+        )
+
+    def pure_policy_collect(
+        self, obs: np.ndarray, action_mask: np.ndarray, env_step: int
+    ) -> ActResult:
+        """Act from the network's policy head alone (``cfg.collect_with_pure_policy``): one
+        initial inference for the ``N`` environments, no search.
+
+        The targets this implies, stored in the game segments: ``visit_policy [N, A]`` is the
+        network's policy (softmax of the logits over the legal actions), ``root_value`` and
+        ``predicted_value`` are the network's value (so ``value_bootstrap="search"`` bootstraps
+        from it, and the initial ``value_error`` priority is 0). Learning from them alone
+        distills the network into itself: pair it with reanalysis (``buffer_reanalyze``, or
+        ``reanalyze_ratio`` > 0) to give the policy a search target. The action is sampled
+        from the policy sharpened by :meth:`collect_temperature`.
+        """
+        model = self.acting_model
+        model.eval()
+        with torch.inference_mode(), self.precision.autocast():
+            root = model.initial_inference(self.observation_tensor(obs))
+        return self.pure_policy_result(root, action_mask, env_step)
+
+    def pure_policy_result(self, root: Any, action_mask: np.ndarray, env_step: int) -> ActResult:
+        """:meth:`pure_policy_collect`'s decision from an initial inference ``root``
+        (``policy_logits [N, A]``, ``value [N]``)."""
+        legal = np.asarray(action_mask, dtype=bool)
+        logits = root.policy_logits.float().cpu()
+        logits = logits.masked_fill(~torch.as_tensor(legal), float("-inf"))
+        probs = torch.softmax(logits, dim=1).numpy().astype(np.float32)
+        action = sample_actions(probs, self.collect_temperature(env_step), self.rng, legal)
+        value = root.value.float().cpu().numpy()
+        return ActResult(action=action, visit_policy=probs, root_value=value, predicted_value=value)
 
     def evaluate(self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray) -> ActResult:
         """Search without noise and take the most visited action (first on ties)."""

@@ -46,6 +46,11 @@ MUZERO_CONFIG: dict[str, Any] = {
         "discount_factor": 0.997,
         # -- collection ----------------------------------------------------------------------
         "collect_env_steps": 16,  # batched steps per env_collect call (x collector_env_num)
+        # env_collect steps until this many episodes ended instead (None: collect_env_steps)
+        "n_episode": None,
+        # act from the policy head without search; segments store the network's policy and
+        # value as targets (MuZeroPolicy.pure_policy_collect)
+        "collect_with_pure_policy": False,
         "game_segment_length": 50,
         "manual_temperature_decay": False,
         "fixed_temperature_value": 1.0,

@@ -7,9 +7,10 @@ Learning is MuZero's (:class:`~pipezero.policy.muzero.MuZeroPolicy`). What ReZer
   ``buffer_reanalyze`` middleware: the stored segments are searched again with the target
   network, last position first, reusing each successor's searched root value for the action
   actually taken (``reuse_search``), so fewer states are evaluated per reanalysed position;
-- optionally, collection with the pure policy network (``collect_with_pure_policy``): no
-  search while acting; the stored visit distributions are the network's policy until the
-  reanalysis replaces them.
+- with collection by the pure policy network (``collect_with_pure_policy``, a key of every
+  MuZero-family policy, :meth:`~pipezero.policy.muzero.MuZeroPolicy.pure_policy_collect`),
+  ``buffer_reanalyze`` replaces the network's policy stored in each new segment by searched
+  targets in the step that collected it.
 """
 
 from __future__ import annotations
@@ -17,16 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-import torch
 from easydict import EasyDict
 
 from pipezero.data.game_segment import GameSegment
-from pipezero.policy.base import ActResult
 from pipezero.policy.muzero import MuZeroPolicy
 from pipezero.policy.rezero_config import REZERO_CONFIG
 from pipezero.policy.rezero_reanalyze import ReanalyzeResult, reanalyze_windows
-from pipezero.policy.temperature import sample_actions, visit_count_temperature
 
 
 class ReZeroPolicy(MuZeroPolicy):
@@ -52,35 +49,3 @@ class ReZeroPolicy(MuZeroPolicy):
                 reuse=bool(self.cfg.reuse_search),
                 device=self.device,
             )
-
-    def collect(
-        self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray, env_step: int
-    ) -> ActResult:
-        """Act for collection: with search (MuZero), or from the network's policy alone when
-        ``cfg.collect_with_pure_policy`` (the stored ``visit_policy`` is then that policy)."""
-        if not bool(self.cfg.collect_with_pure_policy):
-            return super().collect(obs, action_mask, to_play, env_step)
-        model = self.acting_model
-        model.eval()
-        legal = np.asarray(action_mask, dtype=bool)
-        with torch.inference_mode(), self.precision.autocast():
-            out = model.initial_inference(self.observation_tensor(obs))
-            logits = out.policy_logits.float().cpu()
-            logits = logits.masked_fill(~torch.as_tensor(legal), float("-inf"))
-            probs = torch.softmax(logits, dim=1).numpy()
-        temperature = visit_count_temperature(
-            env_step,
-            manual_temperature_decay=bool(self.cfg.manual_temperature_decay),
-            fixed_temperature_value=float(self.cfg.fixed_temperature_value),
-            threshold_env_steps_for_final_temperature=int(
-                self.cfg.threshold_env_steps_for_final_temperature
-            ),
-        )
-        action = sample_actions(probs, temperature, self.rng, legal)
-        value = out.value.float().cpu().numpy()
-        return ActResult(
-            action=action,
-            visit_policy=probs.astype(np.float32),
-            root_value=value,
-            predicted_value=value,
-        )

@@ -5,9 +5,9 @@ New policy keys (LightZero's names where it has them):
 
 - ``reuse_search``: ReZero's backward-view reuse during buffer reanalysis; ``False`` searches
   every position in full (MuZero with the same reanalysis budget).
-- ``collect_with_pure_policy``: act from the network's policy without search while
-  collecting; the stored targets then come from reanalysis (new segments are reanalysed in
-  the step that collected them).
+- ``collect_with_pure_policy`` (MuZero's key) is where ReZero's reanalysis matters most: the
+  stored targets then come from reanalysis (new segments are reanalysed in the step that
+  collected them).
 - ``buffer_reanalyze_freq``: reanalysis passes per collect (per ``env_collect`` call);
   a fraction ``1/k`` means one pass every ``k`` collects.
 - ``reanalyze_batch_size``: segments (windows) searched together in one pass; the passes
@@ -29,7 +29,6 @@ REZERO_CONFIG: dict[str, Any] = merge_config(MUZERO_CONFIG, {"exp_dir": "runs/re
 REZERO_CONFIG["policy"].update(
     {
         "reuse_search": True,
-        "collect_with_pure_policy": False,
         "buffer_reanalyze_freq": 1.0,
         "reanalyze_batch_size": 64,
         "reanalyze_partition": 1.0,

@@ -55,7 +55,7 @@ from pipezero.policy.sampled_efficientzero_losses import (
     sampled_policy_loss,
 )
 from pipezero.policy.targets import UnrollTargets
-from pipezero.policy.temperature import sample_actions, visit_count_temperature
+from pipezero.policy.temperature import sample_actions
 
 
 def make_sampler(model: torch.nn.Module, sample_from_prior: bool) -> ActionSampler:
@@ -105,6 +105,7 @@ class SampledEfficientZeroPolicy(EfficientZeroPolicy):
             float(getattr(model, "max_log_std", 2.0)),
         )
         self.sampler = make_sampler(model, bool(merged.sample_from_prior))
+        self.pure_sampler = make_sampler(model, True)  # collect_with_pure_policy: from pi
         self._unroll_actions: torch.Tensor | None = None
         super().__init__(cfg, model, **kwargs)
         self._eval_seed = int(self.eval_search.config.seed)
@@ -128,19 +129,42 @@ class SampledEfficientZeroPolicy(EfficientZeroPolicy):
         self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray, env_step: int
     ) -> ActResult:
         """Search with root noise for ``N`` environments and pick one of each root's ``K``
-        sampled actions from the visit counts at the temperature of ``env_step``."""
+        sampled actions from the visit counts at the temperature of ``env_step`` (with
+        ``cfg.collect_with_pure_policy``: :meth:`pure_policy_result`, no search)."""
+        if self.cfg.get("collect_with_pure_policy", False):
+            return self.pure_policy_collect(obs, action_mask, env_step)
         mask = self._root_mask(action_mask)
         predicted, result = self._search(self.collect_search, obs, mask, to_play, True)
-        temperature = visit_count_temperature(
-            env_step,
-            manual_temperature_decay=bool(self.cfg.manual_temperature_decay),
-            fixed_temperature_value=float(self.cfg.fixed_temperature_value),
-            threshold_env_steps_for_final_temperature=int(
-                self.cfg.threshold_env_steps_for_final_temperature
-            ),
-        )
+        temperature = self.collect_temperature(env_step)
         slots = sample_actions(result.visit_counts.numpy(), temperature, self.rng)
         return self._sampled_result(slots, result, predicted)
+
+    def pure_policy_result(self, root: Any, action_mask: np.ndarray, env_step: int) -> ActResult:
+        """No search: ``K`` actions drawn from the network's policy at each root (Gaussian or
+        categorical, from the prior whatever ``sample_from_prior`` says); the first is played
+        (a draw from the policy, so ``env_step``'s temperature is not used), ``visit_policy
+        [N, K]`` is the share of the draws each slot stands for (the empirical policy, the
+        sampled-action target of a search without simulations) and ``root_value`` the
+        network's value."""
+        mask = self._root_mask(action_mask)
+        legal = None if mask is None else torch.as_tensor(mask, device=root.policy_logits.device)
+        k = int(self.cfg.num_of_sampled_actions)
+        with torch.inference_mode():
+            drawn = self.pure_sampler.sample(
+                root.policy_logits.float(), k, legal, self.collect_search.generator
+            )
+        actions = drawn.actions.detach().cpu().numpy()
+        if actions.dtype == np.float64:
+            actions = actions.astype(np.float32)
+        counts = drawn.counts.float().cpu().numpy()
+        value = root.value.float().cpu().numpy()
+        return ActResult(
+            action=actions[:, 0],
+            visit_policy=(counts / counts.sum(axis=1, keepdims=True)).astype(np.float32),
+            root_value=value,
+            predicted_value=value,
+            sampled_actions=actions,
+        )
 
     def evaluate(self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray) -> ActResult:
         """Search without noise and take the most visited sampled action (first on ties).

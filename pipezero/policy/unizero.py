@@ -59,7 +59,7 @@ from pipezero.policy.precision import Precision
 from pipezero.policy.rezero_reanalyze import ReanalyzeResult
 from pipezero.policy.schedules import flush_denormals, make_lr_scheduler, make_optimizer
 from pipezero.policy.targets import UnrollTargets
-from pipezero.policy.temperature import sample_actions, visit_count_temperature
+from pipezero.policy.temperature import sample_actions
 from pipezero.policy.unizero_config import UNIZERO_CONFIG
 
 
@@ -146,7 +146,9 @@ class UniZeroPolicy(MuZeroPolicy):
     ) -> ActResult:
         """Search with root noise from each environment's cached history (``obs [N, *O]``,
         ``action_mask [N, A]``, ``to_play [N]``) and sample actions at the temperature of
-        ``env_step``. Row ``i`` must be environment ``i`` on every call."""
+        ``env_step``. Row ``i`` must be environment ``i`` on every call. With
+        ``cfg.collect_with_pure_policy`` no search: the action comes from the policy head
+        (:meth:`~MuZeroPolicy.pure_policy_result`), the caches advance the same way."""
         model = self.acting_model
         model.eval()
         x = self.observation_tensor(obs)
@@ -155,20 +157,18 @@ class UniZeroPolicy(MuZeroPolicy):
             window = prev = None  # a different set of environments: start every stream
         with torch.inference_mode(), self.precision.autocast():
             root = model.initial_inference_with_context(x, window, prev)
-            result = self.collect_search.search(root, action_mask, to_play)
-        temperature = visit_count_temperature(
-            env_step,
-            manual_temperature_decay=bool(self.cfg.manual_temperature_decay),
-            fixed_temperature_value=float(self.cfg.fixed_temperature_value),
-            threshold_env_steps_for_final_temperature=int(
-                self.cfg.threshold_env_steps_for_final_temperature
-            ),
-        )
-        legal = np.asarray(action_mask, bool)
-        action = sample_actions(result.visit_counts.numpy(), temperature, self.rng, legal)
+            pure = bool(self.cfg.get("collect_with_pure_policy", False))
+            result = None if pure else self.collect_search.search(root, action_mask, to_play)
+        if result is None:
+            act = self.pure_policy_result(root, action_mask, env_step)
+        else:
+            legal = np.asarray(action_mask, bool)
+            visits = result.visit_counts.numpy()
+            action = sample_actions(visits, self.collect_temperature(env_step), self.rng, legal)
+            act = self._act_result(action, result, root.value)
         self._contexts = model.unpack_state(root.latent)[0]
-        self._last_action = torch.as_tensor(action, dtype=torch.long, device=self.device)
-        return self._act_result(action, result, root.value)
+        self._last_action = torch.as_tensor(act.action, dtype=torch.long, device=self.device)
+        return act
 
     # -- learning --------------------------------------------------------------------------
 

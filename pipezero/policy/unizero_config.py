@@ -12,7 +12,7 @@ What differs from :mod:`pipezero.policy.muzero_config` (LightZero's names where 
   follows the learner by Polyak averaging after every update;
 - ``buffer_reanalyze_freq``, ``reanalyze_partition``, ``reanalyze_batch_size``: the schedule
   of the ``buffer_reanalyze`` middleware (passes per collect over the oldest part of the
-  buffer); ``collect_with_pure_policy`` is part of that middleware's contract and stays off;
+  buffer); with ``collect_with_pure_policy`` (MuZero's key) it reanalyses new segments at once;
 - MuZero's ``dynamics_gradient_scale`` is gone: there is no recurrent unroll to scale.
 """
 
@@ -58,7 +58,6 @@ _policy.update(
         "buffer_reanalyze_freq": 0.5,
         "reanalyze_partition": 0.75,
         "reanalyze_batch_size": 32,
-        "collect_with_pure_policy": False,
     }
 )
 
