@@ -153,7 +153,7 @@ def test_evaluation_search_can_use_its_own_number_of_simulations():
     act = policy.evaluate(obs.observation, obs.action_mask, obs.to_play)
     assert obs.action_mask[np.arange(2), act.action].all()
     assert policy.eval_search.network_calls == 11
-    with pytest.raises(ValueError, match="eval_num_simulations must be a positive int"):
+    with pytest.raises(ValueError, match="eval_num_simulations' must be an int >= 1, got 0"):
         StochasticMuZeroPolicy(POLICY | {"eval_num_simulations": 0}, model)
 
 

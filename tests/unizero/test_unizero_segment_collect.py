@@ -87,6 +87,10 @@ def test_reset_caches_hook_sees_episode_ends_and_the_end_of_each_collect():
 
 
 def test_num_segments_must_be_a_positive_int():
-    policy = tiny_policy(num_segments=0)
+    with pytest.raises(ValueError, match="'num_segments' must be an int >= 1, got 0"):
+        tiny_policy(num_segments=0)  # refused by the config's range check
+    policy = tiny_policy()
     with pytest.raises(ValueError, match="num_segments must be None"):
-        env_collect(policy.cfg, policy, BatchEnv.make("CartPole-v1", 1, seed=0))
+        env_collect(
+            {**policy.cfg, "num_segments": 0}, policy, BatchEnv.make("CartPole-v1", 1, seed=0)
+        )
