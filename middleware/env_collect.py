@@ -59,20 +59,7 @@ class _Collector:
         self.policy = policy
         self.envs = envs
         # sampled searches (LightZero's ``sampled_algo``) store their K root actions
-        sampled = int(cfg["num_of_sampled_actions"]) if cfg.get("sampled_algo", False) else 0
-        self.writers = [
-            GameSegmentWriter(
-                observation_shape=envs.observation_shape,
-                action_space_size=envs.action_space_size,
-                game_segment_length=int(cfg["game_segment_length"]),
-                num_unroll_steps=int(cfg["num_unroll_steps"]),
-                td_steps=int(cfg["td_steps"]),
-                action_shape=getattr(envs, "action_shape", ()),
-                num_sampled_actions=sampled,
-                obs_dtype=getattr(envs, "obs_storage_dtype", np.float32),
-            )
-            for _ in range(envs.num_envs)
-        ]
+        self.writers = GameSegmentWriter.for_envs(cfg, envs)
         self.obs: BatchObs | None = None
         self.task: Task | None = None
         self.weights: WeightSubscriber | None = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from pipezero.data import GameSegmentWriter
 from pipezero.envs import BatchEnv, EnvError
 from pipezero.framework import Event, Middleware, Task, TrainContext, WeightSubscriber, middleware
 from pipezero.policy.base import PolicyProtocol
@@ -18,14 +19,22 @@ logger = logging.getLogger(__name__)
 
 
 def evaluate_episodes(
-    policy: PolicyProtocol, envs: BatchEnv, num_episodes: int
+    policy: PolicyProtocol,
+    envs: BatchEnv,
+    num_episodes: int,
+    writers: Sequence[GameSegmentWriter] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Play ``num_episodes`` episodes with ``policy.evaluate`` on ``envs``.
 
     Episodes are spread evenly over the environments (environment ``i`` plays
     ``ceil`` or ``floor`` of ``num_episodes / N``) so that short episodes are not
     over-represented; environments that are done with their share step on unsearched with
-    their first legal move (their extra episodes are not counted).
+    their first legal move (their extra episodes are not counted, nor recorded).
+
+    Args:
+        writers: one :class:`~pipezero.data.GameSegmentWriter` per environment to record the
+            counted episodes into (observations, actions, rewards, the evaluation search's
+            visit distributions and root values, the network's values); ``None``: none.
 
     Returns:
         ``(returns [num_episodes], lengths [num_episodes])``.
@@ -48,6 +57,8 @@ def evaluate_episodes(
             actions = np.zeros((n, *act.action.shape[1:]), dtype=act.action.dtype)
         actions[active] = act.action
         out = envs.step(actions)
+        if writers is not None:
+            _record(writers, active, obs, act, out)
         for i, stats in out.episodes:
             if done[i] < quota[i]:
                 done[i] += 1
@@ -55,6 +66,30 @@ def evaluate_episodes(
                 lengths.append(stats.length)
         obs = out.obs
     return np.asarray(returns, dtype=np.float64), np.asarray(lengths, dtype=np.int64)
+
+
+def _record(
+    writers: Sequence[GameSegmentWriter], active: np.ndarray, obs: Any, act: Any, out: Any
+) -> None:
+    """Append the step of every active environment (row ``j`` of ``act`` is environment
+    ``active[j]``) to its writer; end the episodes that ended."""
+    sampled = act.sampled_actions
+    for j, i in enumerate(active):
+        writers[i].append(
+            obs.observation[i],
+            obs.action_mask[i],
+            int(obs.to_play[i]),
+            act.action[j],
+            float(out.reward[i]),
+            act.visit_policy[j],
+            float(act.root_value[j]),
+            float(act.predicted_value[j]),
+            None if sampled is None else sampled[j],
+        )
+        if out.done[i]:
+            writers[i].end_episode(
+                out.final_observation[i], bool(out.terminated[i]), int(out.final_to_play[i])
+            )
 
 
 class _Evaluator:
@@ -69,6 +104,8 @@ class _Evaluator:
         self.stop_value = None if stop is None else float(stop)
         self.policy = policy
         self.envs = envs
+        self.cfg = cfg
+        self.record = bool(cfg.get("eval_return_trajectory", False))
         self.task: Task | None = None
         self.weights: WeightSubscriber | None = None
 
@@ -82,8 +119,9 @@ class _Evaluator:
             return
         if self.weights is not None and (got := self.weights.pull()) is not None:
             self.policy.set_weights(got[1])
+        writers = GameSegmentWriter.for_envs(self.cfg, self.envs) if self.record else None
         try:
-            returns, lengths = evaluate_episodes(self.policy, self.envs, self.num_episodes)
+            returns, lengths = evaluate_episodes(self.policy, self.envs, self.num_episodes, writers)
         except EnvError as err:
             raise RuntimeError(
                 f"interval_eval: {err} (evaluation at train_iter {ctx.train_iter})"
@@ -101,6 +139,8 @@ class _Evaluator:
             "env_step": float(ctx.env_step),
         }
         ctx.eval_result = result
+        if writers is not None:  # environment-major, each episode's segments in order
+            ctx.eval_segments = [seg for w in writers for seg in w.pop_finished()]
         ctx.last_eval_iter = ctx.train_iter
         ctx.best_eval_return = max(ctx.best_eval_return, result["return_mean"])
         logger.info(
@@ -132,8 +172,17 @@ def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv
     ``Event.EVAL_DONE`` with ``(ctx, eval_result)``. When the mean return reaches
     ``cfg.stop_value`` (``None``: never) it calls ``task.finish("stop_value reached")``.
 
+    With ``cfg.eval_return_trajectory`` (LightZero's ``eval(return_trajectory=True)``) it also
+    writes ``ctx.eval_segments``, before ``EVAL_DONE``: the evaluation episodes as finished
+    game segments (cut like ``env_collect``'s: ``game_segment_length``, ``num_unroll_steps``,
+    ``td_steps``), with the observations, actions, rewards, the evaluation search's visit
+    distributions and root values, and the network's values. A replay buffer of the same
+    settings takes them (``buffer.extend(ctx.eval_segments)``); ``pipezero eval
+    --save-trajectories FILE`` writes them to a file (:mod:`pipezero.data.trajectories`).
+
     Args:
-        cfg: the policy section: ``eval_freq``, ``n_evaluator_episode``, ``stop_value``.
+        cfg: the policy section: ``eval_freq``, ``n_evaluator_episode``, ``stop_value``,
+            ``eval_return_trajectory`` (optional, default false).
         policy: acts with ``evaluate(obs, action_mask, to_play)``.
         envs: the evaluator environments (their random streams continue across evaluations).
     """
@@ -144,7 +193,7 @@ def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv
         role="evaluator",
         # env_step: the evaluator role's copy is mirrored only when declared (async mode)
         reads=("train_iter", "env_step", "last_eval_iter"),
-        writes=("eval_result", "best_eval_return", "last_eval_iter"),
+        writes=("eval_result", "eval_segments", "best_eval_return", "last_eval_iter"),
         setup=evaluator.setup,
         acts_with=policy,
     )

@@ -4,6 +4,7 @@
     pipezero train muzero_cartpole --seed 1 --set policy.num_simulations=50
     pipezero train muzero_cartpole --resume latest  # the newest run of the recipe
     pipezero eval runs/muzero_cartpole/RUN --episodes 32 [--ckpt best|final|PATH]
+    pipezero eval runs/muzero_cartpole/RUN --save-trajectories eval.npz  # + game segments
     pipezero render runs/muzero_cartpole/RUN --out cartpole.gif
     pipezero play tictactoe runs/alphazero_tictactoe/RUN       # run directory: best.pt
     pipezero play connect4 runs/alphazero_connect4/ckpt/final.pt --second
@@ -128,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     e = commands.add_parser("eval", help="evaluate a trained run, print JSON")
     _run_args(e)
     e.add_argument("--episodes", type=int, default=None, help="episodes (default: the run's)")
+    e.add_argument(
+        "--save-trajectories",
+        metavar="FILE.npz",
+        default=None,
+        help="also write the evaluation episodes as game segments (replay-buffer input)",
+    )
     r = commands.add_parser("render", help="write evaluation episodes as a GIF")
     _run_args(r)
     r.add_argument("--episodes", type=int, default=1, help="episodes to record")
@@ -168,7 +175,12 @@ def evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from pipezero.evaluate import eval_run
 
     result = eval_run(
-        args.run_dir, ckpt=args.ckpt, episodes=args.episodes, seed=args.seed, device=args.device
+        args.run_dir,
+        ckpt=args.ckpt,
+        episodes=args.episodes,
+        seed=args.seed,
+        device=args.device,
+        save_trajectories=args.save_trajectories,
     )
     out.write(json.dumps(result, default=str) + "\n")
     return 0

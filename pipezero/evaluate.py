@@ -15,6 +15,7 @@ from typing import Any
 
 from pipezero.checkpoint import checkpoint_dir, eval_mean_return
 from pipezero.config import ConfigError, merge_config
+from pipezero.data import save_segments
 from pipezero.framework import Event, Task
 from pipezero.recipe import (
     FRESH_SEED_OFFSET,
@@ -63,6 +64,7 @@ def eval_run(
     seed: int | None = None,
     device: str = "cpu",
     render_frames: list[Any] | None = None,
+    save_trajectories: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate one checkpoint of a run with the run's own evaluator.
 
@@ -75,11 +77,16 @@ def eval_run(
         device: where the model is evaluated.
         render_frames: a list receiving the frames of the first evaluation environment
             (``pipezero render``).
+        save_trajectories: write the evaluation episodes as game segments to this ``.npz``
+            file (:func:`pipezero.data.save_segments`; read back with
+            :func:`pipezero.data.load_segments`, push with ``buffer.extend``). Recipes
+            evaluated by ``interval_eval`` (``policy.eval_return_trajectory``).
 
     Returns:
         The evaluator's result (``return_mean``, ``return_std``, ``return_min``,
         ``return_max``, ``num_episodes``, ...) with ``recipe``, ``run_dir``, ``ckpt`` and
-        ``seed``.
+        ``seed``; with ``save_trajectories`` also ``trajectories`` (the file) and
+        ``num_segments``.
 
     Raises:
         UsageError: no run, no such checkpoint, or a bad value.
@@ -98,6 +105,13 @@ def eval_run(
         if episodes < 1:
             raise UsageError(f"--episodes must be >= 1, got {episodes}")
         overrides[getattr(module, "EPISODES_KEY", DEFAULT_EPISODES_KEY)] = episodes
+    if save_trajectories is not None:
+        if "eval_return_trajectory" not in module.CONFIG.get("policy", {}):
+            raise UsageError(
+                f"--save-trajectories: recipe {info['recipe']} has no "
+                f"policy.eval_return_trajectory (its evaluator does not record episodes)"
+            )
+        overrides["policy.eval_return_trajectory"] = True
     if render_frames is not None and "evaluator_env_num" in saved.get("env", {}):
         overrides["env.evaluator_env_num"] = 1  # the recorded environment
     try:
@@ -121,7 +135,13 @@ def eval_run(
     for mw in evaluators:
         task.use(mw)
     results: list[Any] = []
-    task.on(Event.EVAL_DONE, lambda ctx, result: results.append(result))
+    segments: list[Any] = []
+
+    def record(ctx: Any, result: Any) -> None:
+        results.append(result)
+        segments.extend(getattr(ctx, "eval_segments", []))
+
+    task.on(Event.EVAL_DONE, record)
     task.run(max_steps=1)
     if not results:
         raise RuntimeError(f"the evaluators of {run.recipe} reported no result")
@@ -130,5 +150,11 @@ def eval_run(
         result.pop(counter, None)
     if not result:
         result["return_mean"] = eval_mean_return(results[-1])
+    if save_trajectories is not None:
+        if not segments:
+            raise UsageError(f"--save-trajectories: the evaluators of {run.recipe} recorded none")
+        meta = {"recipe": run.recipe, "ckpt": str(path), "seed": eval_seed, **result}
+        result["trajectories"] = str(save_segments(segments, save_trajectories, meta))
+        result["num_segments"] = len(segments)
     return {"recipe": run.recipe, "run_dir": str(run_dir), "ckpt": str(path), "seed": eval_seed,
             **result}  # fmt: skip

@@ -15,6 +15,7 @@ from pipezero.data.targets import (
     value_prefix_targets,
     value_target_inputs,
 )
+from pipezero.data.trajectories import load_segments, read_segments_meta, save_segments
 
 __all__ = [
     "GameSegment",
@@ -25,8 +26,11 @@ __all__ = [
     "batch_to_tensors",
     "compute_value_targets",
     "load_buffer",
+    "load_segments",
     "nstep_bootstrap",
+    "read_segments_meta",
     "save_buffer",
+    "save_segments",
     "value_prefix_targets",
     "value_target_inputs",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,27 @@ class GameSegmentWriter:
         self._current: GameSegment | None = None
         self._pending: GameSegment | None = None  # full, waiting for its padding
         self._finished: list[GameSegment] = []
+
+    @classmethod
+    def for_envs(cls, cfg: Any, envs: Any) -> list[GameSegmentWriter]:
+        """One writer per environment of ``envs`` (a :class:`~pipezero.envs.BatchEnv`) with
+        the policy section ``cfg``: ``game_segment_length``, ``num_unroll_steps``,
+        ``td_steps`` and, with ``sampled_algo=True``, ``num_of_sampled_actions`` (the
+        segments then store the root's sampled actions)."""
+        sampled = int(cfg["num_of_sampled_actions"]) if cfg.get("sampled_algo", False) else 0
+        return [
+            cls(
+                observation_shape=envs.observation_shape,
+                action_space_size=envs.action_space_size,
+                game_segment_length=int(cfg["game_segment_length"]),
+                num_unroll_steps=int(cfg["num_unroll_steps"]),
+                td_steps=int(cfg["td_steps"]),
+                action_shape=getattr(envs, "action_shape", ()),
+                num_sampled_actions=sampled,
+                obs_dtype=getattr(envs, "obs_storage_dtype", np.float32),
+            )
+            for _ in range(envs.num_envs)
+        ]
 
     def append(
         self,

@@ -218,6 +218,9 @@ class TrainContext(Context):
         train_data: a sampled training batch (when sampling is its own middleware).
         train_output: learner statistics of this step (losses, grad norm, ...).
         eval_result: evaluation summary of this step, ``None`` when no evaluation ran.
+        eval_segments: the game segments of this step's evaluation episodes, when the
+            evaluator records them (``interval_eval`` with ``eval_return_trajectory``;
+            optional: empty otherwise).
     """
 
     env_step: int = persistent(0)
@@ -232,3 +235,4 @@ class TrainContext(Context):
     train_data: Any = per_step(None)
     train_output: Any = per_step(None)
     eval_result: Any = per_step(None)
+    eval_segments: list[Any] = per_step(default_factory=list, optional=True)

@@ -100,6 +100,8 @@ MUZERO_CONFIG: dict[str, Any] = {
         # -- evaluation ----------------------------------------------------------------------
         "eval_freq": 100,  # train iterations between evaluations
         "n_evaluator_episode": 8,
+        # interval_eval also records its episodes as game segments (ctx.eval_segments)
+        "eval_return_trajectory": False,
         "stop_value": None,  # mean evaluation return that ends the run (None: never)
         # -- async mode (--mode async; ignored in sync mode) ---------------------------------
         "max_policy_lag": 256,  # train iterations a collector's weights may lag; None: no bound

@@ -39,6 +39,7 @@ def test_train_context_fields_and_defaults() -> None:
         "train_data",
         "train_output",
         "eval_result",
+        "eval_segments",
         "timings",
     }
     assert ctx.best_eval_return == -math.inf
