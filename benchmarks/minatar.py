@@ -73,7 +73,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # `minatar` package: take the folder off.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 GAMES = [f"MinAtar/{g}-v1" for g in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")]
-OURS = ("muzero", "efficientzero", "gumbel_muzero")
+OURS = ("muzero", "efficientzero", "gumbel_muzero", "rezero", "unizero")
 BASELINES = ("dqn", "ppo")
 FRESH_SEED_OFFSET = 20_000  # pipezero.recipe.run.FRESH_SEED_OFFSET: `pipezero eval`'s seeds
 CURVE_BINS = 20

@@ -25,14 +25,19 @@ from pipezero.middleware.termination import termination
 from pipezero.config import merge_config
 from pipezero.framework import Task, TrainContext
 from pipezero.model import EfficientZeroConv, MuZeroConv
+from pipezero.model.unizero import UniZeroModel
 from pipezero.policy import EfficientZeroPolicy, MuZeroPolicy
 from pipezero.policy.muzero_build import build_muzero
+from pipezero.policy.rezero import ReZeroPolicy
+from pipezero.policy.unizero import UniZeroPolicy
 from pipezero.recipe import Run, load_recipe, seed_everything
 
 #: The policy and network class of each recipe (those its ``build`` passes on).
 NETWORKS = {
     "muzero_minatar": (MuZeroPolicy, MuZeroConv),
     "efficientzero_minatar": (EfficientZeroPolicy, EfficientZeroConv),
+    "rezero_minatar": (ReZeroPolicy, MuZeroConv),  # the update is MuZero's; reanalysis aside
+    "unizero_minatar": (UniZeroPolicy, UniZeroModel),
 }
 
 
