@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,14 @@ TB_DIR = "tb"
 class _TBLogger:
     """The writer and its lock; shared by the step function and the event handlers."""
 
-    def __init__(self, logdir: Path, flush_secs: int) -> None:
+    def __init__(self, logdir: Path, flush_secs: int, async_stats_secs: float | None) -> None:
         self.logdir = logdir
         self.flush_secs = flush_secs
+        self.async_stats_secs = async_stats_secs
         self.writer: SummaryWriter | None = None
         self.lock = threading.Lock()
+        self.task: Task | None = None
+        self.last_stats = -math.inf
 
     def add(self, values: Mapping[str, float], step: int) -> None:
         if not values:
@@ -57,6 +62,19 @@ class _TBLogger:
         if timings:
             timings["time/step"] = sum(ctx.timings.values())
         self.add(timings, ctx.task_step)
+        self.add_async_stats(ctx)
+
+    def add_async_stats(self, ctx: TrainContext) -> None:
+        """``async/...`` figures of the running async run, every ``async_stats_secs``."""
+        monitor = None if self.task is None else self.task.async_monitor
+        if monitor is None or self.async_stats_secs is None:
+            return
+        now = time.monotonic()
+        if now - self.last_stats < self.async_stats_secs:
+            return
+        self.last_stats = now
+        stats = {f"async/{tag}": value for tag, value in monitor.snapshot().items()}
+        self.add(stats, ctx.task_step)
 
     def on_eval_done(self, ctx: TrainContext, eval_result: Any) -> None:
         self.add(scalars(eval_result, "eval"), ctx.env_step)
@@ -70,12 +88,15 @@ class _TBLogger:
                 self.writer = None
 
     def setup(self, task: Task) -> None:
+        self.task = task
         task.on(Event.EVAL_DONE, self.on_eval_done)
         task.on(Event.FINISH, self.close)
         task.on(Event.ERROR, self.close)
 
 
-def tb_logger(exp_dir: str | os.PathLike[str], flush_secs: int = 10) -> Middleware:
+def tb_logger(
+    exp_dir: str | os.PathLike[str], flush_secs: int = 10, async_stats_secs: float | None = 1.0
+) -> Middleware:
     """Write TensorBoard scalars to ``exp_dir/tb`` (open with ``tensorboard --logdir exp_dir``).
 
     ==========================================  ===============  ==============================
@@ -90,6 +111,10 @@ def tb_logger(exp_dir: str | os.PathLike[str], flush_secs: int = 10) -> Middlewa
     ``collect/episode_return_mean|max``         ``env_step``     ``ctx.collect_episode_returns``
                                                                  (when episodes finished)
     ``time/<middleware>``, ``time/step``        ``task_step``    ``ctx.timings`` (seconds)
+    ``async/queue_depth/<writer>_to_<reader>``  ``task_step``    async mode only:
+    ``async/staleness/<subscriber>``,           (every           ``task.async_monitor``
+    ``async/steps_per_s/<role>``,               ``async_stats_   (:class:`~pipezero.framework.
+    ``async/steps/<role>``                      secs``)          AsyncMonitor`)
     ==========================================  ===============  ==============================
 
     Logging happens after this middleware's ``yield``, so the whole step is seen wherever it
@@ -99,13 +124,24 @@ def tb_logger(exp_dir: str | os.PathLike[str], flush_secs: int = 10) -> Middlewa
     value, flushed every ``flush_secs`` seconds and closed on ``Event.FINISH`` (or
     ``Event.ERROR``, so the curves up to a crash are on disk).
 
+    In async mode the ``async/`` figures show how the roles keep up with each other: items
+    waiting in each channel (``channel_capacity`` at most: full means the writer waits on the
+    reader), how many train iterations behind the learner's newest weights the collector
+    (``staleness/env_collect``) and the evaluator (``staleness/interval_eval``) act, and each
+    role's steps per second (the collector's and evaluator's counted in their processes).
+
     Args:
         exp_dir: the run directory.
         flush_secs: seconds between flushes to disk.
+        async_stats_secs: seconds between two ``async/`` snapshots (``None``: none).
     """
     if isinstance(flush_secs, bool) or not isinstance(flush_secs, int) or flush_secs < 1:
         raise ValueError(f"tb_logger: flush_secs must be an int >= 1, got {flush_secs!r}")
-    tb = _TBLogger(Path(exp_dir) / TB_DIR, flush_secs)
+    if async_stats_secs is not None and not async_stats_secs >= 0:
+        raise ValueError(
+            f"tb_logger: async_stats_secs must be >= 0 or None, got {async_stats_secs!r}"
+        )
+    tb = _TBLogger(Path(exp_dir) / TB_DIR, flush_secs, async_stats_secs)
     return middleware(
         tb.step,
         name="tb_logger",

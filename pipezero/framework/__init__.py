@@ -9,6 +9,7 @@ from .context import ENGINE_FIELDS, Context, TrainContext, per_step, persistent
 from .errors import ChainError, ChannelClosed, StopRequested
 from .events import Event, EventBus, EventName
 from .middleware import ANY, ROLES, Middleware, as_middleware, middleware
+from .monitor import AsyncMonitor
 from .partition import RolePlan, assign_roles, plan_roles
 from .processes import ProcessBackend, ProcessChannel, RemoteTraceback
 from .runners import Backend, RoleRunner, ThreadBackend
@@ -20,6 +21,7 @@ __all__ = [
     "ANY",
     "ENGINE_FIELDS",
     "ROLES",
+    "AsyncMonitor",
     "Backend",
     "ChainError",
     "Channel",

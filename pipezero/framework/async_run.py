@@ -11,6 +11,7 @@ from typing import Any
 from .channel import POLL_INTERVAL, Channel
 from .context import Context
 from .middleware import Middleware
+from .monitor import AsyncMonitor
 from .partition import RolePlan, plan_roles
 from .runners import Backend, MirrorBoard, RoleLoop, RoleRunner, RunControl, empty_board
 
@@ -70,6 +71,7 @@ def run_async(
     )
     if in_process:
         control.relay = backend.relay()  # type: ignore[attr-defined]
+    control.monitor = AsyncMonitor(channels, board, weights)
     loops: dict[str, RoleLoop] = {}
     for role, plan in plans.items():
         role_ctx = copy.copy(ctx)

@@ -101,6 +101,7 @@ class RunControl:
         # process (the task then forwards its events with ``send``); ``relay`` carries them.
         self.enter_process: Callable[[str, Callable[..., None]], None] | None = None
         self.relay: Any = None
+        self.monitor: Any = None  # the run's AsyncMonitor, made by run_async
 
     def fail(self, role: str, exc: BaseException) -> None:
         """Record ``exc`` (the first one wins) and stop every runner."""
@@ -130,12 +131,15 @@ class MirrorBoard:
     def __init__(self, state: StateCell | None = None) -> None:
         self._state: StateCell = state if state is not None else LocalState(empty_board())
 
-    def publish(self, values: Mapping[str, Any]) -> None:
-        """Store ``values``; fields whose value changed get a new version."""
+    def publish(self, values: Mapping[str, Any], steps: tuple[str, int] | None = None) -> None:
+        """Store ``values``; fields whose value changed get a new version. ``steps``:
+        ``(role, steps completed)``, kept for :meth:`steps` (no version, nobody waits on it)."""
         state = self._state
         with state.cond:
             board = state.load()
             changed = False
+            if steps is not None:
+                board["steps"][steps[0]] = steps[1]
             for name, value in values.items():
                 if name not in board["values"] or _changed(board["values"][name], value):
                     board["values"][name] = value
@@ -144,6 +148,8 @@ class MirrorBoard:
             if changed:
                 state.store(board)
                 state.cond.notify_all()
+            elif steps is not None:
+                state.store(board)
 
     def end(self, role: str) -> None:
         """Mark ``role`` as ended: its fields will not change any more."""
@@ -153,6 +159,11 @@ class MirrorBoard:
             board["ended"].add(role)
             state.store(board)
             state.cond.notify_all()
+
+    def steps(self) -> dict[str, int]:
+        """Steps completed so far by each role that reported them."""
+        with self._state.cond:
+            return dict(self._state.load()["steps"])
 
     def read(self, names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, int]]:
         """Values published so far for ``names`` and their versions."""
@@ -186,7 +197,7 @@ class MirrorBoard:
 
 def empty_board() -> dict[str, Any]:
     """The initial content of a :class:`MirrorBoard`."""
-    return {"values": {}, "versions": {}, "ended": set()}
+    return {"values": {}, "versions": {}, "ended": set(), "steps": {}}
 
 
 class RoleLoop:
@@ -253,8 +264,8 @@ class RoleLoop:
             run_step(self.plan.chain, ctx)
             self.steps += 1
             ctx.task_step += 1
-            if self.plan.mirror_outputs:
-                self.board.publish({f: getattr(ctx, f) for f in self.plan.mirror_outputs})
+            mirrored = {f: getattr(ctx, f) for f in self.plan.mirror_outputs}
+            self.board.publish(mirrored, steps=(self.plan.role, self.steps))
             with self.weights.idle():
                 self._send_outputs()
             ctx.renew()

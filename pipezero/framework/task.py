@@ -12,6 +12,7 @@ from .async_run import run_async, uses_processes
 from .context import Context
 from .events import Event, EventBus, EventName, Handler
 from .middleware import Middleware, MiddlewareFn, as_middleware
+from .monitor import AsyncMonitor
 from .partition import assign_roles, plan_roles
 from .runners import Backend, RunControl, ThreadBackend
 from .shared import LocalState, StateCell
@@ -68,6 +69,14 @@ class Task(Generic[C]):
         self._reason: StateCell = LocalState(None)  # the finish reason; first one wins
         self._forward: Callable[[EventName, tuple[Any, ...], dict[str, Any]], int] | None = None
         self._started = False
+        self._control: RunControl | None = None
+
+    @property
+    def async_monitor(self) -> AsyncMonitor | None:
+        """The running async run's :class:`~pipezero.framework.monitor.AsyncMonitor` (queue
+        depths, steps per role, weight staleness); ``None`` in sync mode and before the run
+        starts."""
+        return None if self._control is None else self._control.monitor
 
     # ----------------------------------------------------------------- chain
     @property
@@ -199,6 +208,7 @@ class Task(Generic[C]):
                     self._share_with_processes()
                 control = RunControl(self._stop, self._halt, lambda: self.finish("interrupted"))
                 control.enter_process = self._enter_process
+                self._control = control
                 self.role_steps = run_async(
                     self._chain,
                     self.ctx,

@@ -197,6 +197,21 @@ class WeightStore:
             state.store(meta)
             state.cond.notify_all()
 
+    def lags(self) -> dict[str, int]:
+        """``{subscriber: newest version - version it holds}`` for the open subscribers that
+        pulled once (the policy lag in version units: train iterations for the learners of
+        pipezero); empty before the first publish."""
+        with self._state.cond:
+            meta = self._state.load()
+        newest = meta["version"]
+        if newest is None:
+            return {}
+        return {
+            name: int(newest - sub["version"])
+            for name, sub in meta["subs"].items()
+            if sub["version"] is not None and not sub["closed"]
+        }
+
     def latest(self) -> tuple[int, Any]:
         """Return ``(version, weights)`` of the newest publication.
 

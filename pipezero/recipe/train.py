@@ -25,8 +25,9 @@ from pipezero.recipe.run import Run, seed_everything
 def run_services(run: Run, task: Task, args: argparse.Namespace) -> None:
     """Append what every training run gets after the recipe's chain: TensorBoard logs in
     ``RUN_DIR/tb``, the progress bar (a terminal) or a progress line every ``--log-every``
-    seconds (no terminal), ``--max-minutes`` and ``--mlflow``. With ``--ddp`` they run on
-    rank 0 only."""
+    seconds (no terminal), ``--max-minutes`` and ``--mlflow`` (every recipe). With ``--ddp``
+    TensorBoard, progress and MLflow run on rank 0 only. In async mode TensorBoard also gets
+    the ``async/`` figures (queue depths, weight staleness, steps/s per role)."""
     from pipezero.distributed import rank0_only
     from pipezero.middleware import progress_bar, tb_logger, time_limit
 
@@ -37,7 +38,7 @@ def run_services(run: Run, task: Task, args: argparse.Namespace) -> None:
     if args.mlflow:
         from pipezero.middleware.mlflow_logger import mlflow_logger
 
-        task.use(mlflow_logger(str(run.exp_dir), run.cfg, run_name=run.exp_dir.name))
+        task.use(rank0_only(mlflow_logger(str(run.exp_dir), run.cfg, run_name=run.exp_dir.name)))
 
 
 def result_line(ctx: Context, *, algorithm: str, seed: int, start: float, **extra: Any) -> str:
