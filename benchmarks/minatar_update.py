@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 from pipezero.middleware.data_push import data_push
@@ -73,6 +75,10 @@ def time_updates(recipe: str, channels: int, blocks: int, args: argparse.Namespa
 
 
 def main() -> None:
+    # Run as a script, this file's folder comes first on sys.path and benchmarks/minatar.py
+    # would shadow the `minatar` package the environments import: take the folder off.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", choices=sorted(NETWORKS), default=sorted(NETWORKS))
     parser.add_argument("--sizes", nargs="+", default=["16x1", "16x2", "32x1", "32x2"])
