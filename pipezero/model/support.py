@@ -16,6 +16,7 @@ decoded by the softmax expectation over the bin values followed by ``h^-1``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 DEFAULT_EPS = 0.001
@@ -53,6 +54,31 @@ def inverse_value_transform(y: torch.Tensor, eps: float = DEFAULT_EPS) -> torch.
     a = torch.abs(y)
     w = (2.0 * a) / (torch.sqrt(a.mul(4.0 * eps).add_(c * c)) + c)  # w = z - 1
     return torch.copysign(w * (w + 2.0), y)  # |x| = z^2 - 1 = w (w + 2)
+
+
+def _inverse_value_transform_(y: torch.Tensor, eps: float) -> torch.Tensor:
+    """:func:`inverse_value_transform` in place on ``y``, a fresh tensor owned by the caller.
+
+    On a CPU tensor outside autograd the same float operations run as NumPy ufuncs on a view
+    of ``y``: a search decodes a few dozen values per network call, where a torch kernel
+    launch costs several times the arithmetic (about 3x less time for the ten operations at
+    ``M = 8``). Elsewhere (accelerators, tensors that need a gradient) it is the torch form.
+    """
+    if not y.is_cpu or y.requires_grad or y.dtype not in (torch.float32, torch.float64):
+        return inverse_value_transform(y, eps)
+    c = 1.0 + 2.0 * eps
+    x = y.numpy()
+    a = np.abs(x)
+    t = np.multiply(a, 4.0 * eps)
+    t += c * c
+    np.sqrt(t, out=t)
+    t += c
+    a *= 2.0
+    a /= t  # w = 2|y| / (sqrt(c^2 + 4 eps |y|) + c)
+    np.add(a, 2.0, out=t)
+    t *= a  # |x| = w (w + 2)
+    np.copysign(t, x, out=x)
+    return y
 
 
 class DiscreteSupport:
@@ -122,10 +148,17 @@ class DiscreteSupport:
         ``h^-1``. Always in float32, also under mixed precision (a bf16 expectation over
         hundreds of bins would lose the value's fractional part)."""
         self._check_last_dim(logits)
-        with _full_precision(logits):
-            probs = torch.softmax(logits.float(), dim=-1)
-            expectation = probs @ self.bins(probs)
-            return inverse_value_transform(expectation, self.eps)
+        if torch.is_autocast_enabled(logits.device.type):
+            with _full_precision(logits):
+                return _inverse_value_transform_(self.expectation(logits), self.eps)
+        return _inverse_value_transform_(self.expectation(logits), self.eps)
+
+    def expectation(self, logits: torch.Tensor) -> torch.Tensor:
+        """``softmax(logits) @ bins``: ``[*, 2S + 1]`` -> float32 ``[*]`` in the transformed
+        space (apply :func:`inverse_value_transform` for game units). Two kernels; the caller
+        turns autocast off."""
+        probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
+        return probs @ self.bins(probs)
 
     def _check_last_dim(self, t: torch.Tensor) -> None:
         if t.shape[-1] != self.size:
@@ -152,12 +185,25 @@ def decode_value_and_reward(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode value and reward logits ``[B, *]`` into scalars ``([B], [B])``.
 
-    When both supports have the same size the two decodes run as one batched decode, which
-    halves the number of small kernels on the search's hot path.
+    When both supports are alike the two expectations are stacked into one ``[2, B]`` tensor
+    and ``h^-1`` runs once on it: a search's network call then decodes with five small
+    kernels and one inverse, and the two results are rows of one buffer (no copy of the
+    ``[2, B, 2S + 1]`` logits).
     """
-    if value_support.size == reward_support.size and value_support.eps == reward_support.eps:
-        both = value_support.logits_to_scalar(torch.stack((value_logits, reward_logits)))
-        return both[0], both[1]
-    return value_support.logits_to_scalar(value_logits), reward_support.logits_to_scalar(
-        reward_logits
-    )
+    if value_support.size != reward_support.size or value_support.eps != reward_support.eps:
+        return value_support.logits_to_scalar(value_logits), reward_support.logits_to_scalar(
+            reward_logits
+        )
+    value_support._check_last_dim(value_logits)
+    value_support._check_last_dim(reward_logits)
+    if torch.is_autocast_enabled(value_logits.device.type):
+        with _full_precision(value_logits):
+            both = torch.stack(
+                (value_support.expectation(value_logits), value_support.expectation(reward_logits))
+            )
+    else:
+        both = torch.stack(
+            (value_support.expectation(value_logits), value_support.expectation(reward_logits))
+        )
+    both = _inverse_value_transform_(both, value_support.eps)
+    return both[0], both[1]
