@@ -13,6 +13,7 @@ from pipezero.envs.math_reasoning import ProblemSampler
 from pipezero.framework import Middleware, middleware
 from pipezero.policy.llm.context import LLMContext
 from pipezero.policy.llm.sft import SFTTrainer
+from pipezero.policy.policy_state import to_cpu
 
 __all__ = ["sft_warmstart"]
 
@@ -52,7 +53,7 @@ def sft_warmstart(
         if ctx.sft_iter >= num_steps:
             return
         if path is not None and path.is_file():
-            trainer.lm.load_state_dict(torch.load(path, weights_only=True))
+            trainer.lm.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             logger.info("warm start loaded from %s", path)
             ctx.sft_iter = num_steps
             ctx.sft_output = {"loaded": 1.0}
@@ -72,7 +73,7 @@ def sft_warmstart(
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(path.suffix + ".tmp")
-            torch.save(trainer.lm.state_dict(), tmp)
+            torch.save(to_cpu(trainer.lm.state_dict()), tmp)  # loadable on any device
             tmp.replace(path)
             logger.info("warm start saved to %s", path)
 

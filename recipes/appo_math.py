@@ -2,6 +2,8 @@
 
     pipezero train appo_math --seed 0 --set max_train_iter=4000   # or: python recipes/appo_math.py
     pipezero train appo_math --smoke            # every part of the chain in a few seconds
+    pipezero train appo_math --device cuda --set policy.amp=bf16
+    pipezero train appo_math --set reward.kind=outcome   # or oracle_prm, step_tag_prm
     pipezero train appo_math --resume latest
     pipezero eval runs/appo_math/RUN --episodes 256     # held-out accuracy on 256 problems
 
@@ -25,14 +27,15 @@ from pipezero.middleware.sft_warmstart import sft_warmstart
 from pipezero.middleware.termination import termination
 from pipezero.middleware.text_rollout import text_rollout
 
+from pipezero.config import ConfigError
 from pipezero.framework import Task
 from pipezero.policy.llm.config import llm_math_config
 from pipezero.policy.llm.context import LLMContext
 from pipezero.policy.llm.factory import LLMParts, build_parts
-from pipezero.recipe import Run, main
+from pipezero.recipe import Run, UsageError, main
 
 MODES = ("sync",)
-DEVICES = ("cpu",)  # the LLM parts place nothing on an accelerator yet
+DEVICES = ("cpu", "cuda")  # rollout, scoring and learning all on the policy's device
 TORCH_THREADS = 1  # measured fastest for the tiny LM on 2 cores
 EPISODES_KEY = "env.num_eval_problems"  # pipezero eval --episodes: held-out problems
 CONFIG = llm_math_config({"learn.algo": "appo"})
@@ -50,7 +53,10 @@ SMOKE = {
 def build_with_parts(run: Run) -> tuple[Task, LLMParts]:
     """The task and the parts it is built of (a benchmark evaluates ``parts.policy``)."""
     cfg, sft, ev = run.cfg, run.cfg.sft, run.cfg.eval
-    parts = build_parts(cfg)
+    try:
+        parts = build_parts(cfg, run.device)
+    except ConfigError as exc:  # a bad reward.kind, learn.algo, ...: a one-line usage error
+        raise UsageError(str(exc)) from None
     task = run.task(LLMContext(), parts.trainer)
     warm_start = (sft.num_steps, sft.batch_size, sft.cache_path)
     task.use(sft_warmstart(parts.sft, parts.sft_sampler, *warm_start))

@@ -4,7 +4,7 @@ and (optional) a Hugging Face adapter in :mod:`pipezero.model.lm.hf_adapter`."""
 from pipezero.model.lm.char_lm import CharLMConfig, CharTransformerLM
 from pipezero.model.lm.generate import Generation, generate_lines, left_pad
 from pipezero.model.lm.lora import LoRALinear, disable_adapter, inject_lora, lora_parameters
-from pipezero.model.lm.protocol import CausalLMProtocol, LMOutput, TokenizerProtocol
+from pipezero.model.lm.protocol import CausalLMProtocol, LMOutput, TokenizerProtocol, device_of
 from pipezero.model.lm.tokenizer import CharTokenizer
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "LMOutput",
     "LoRALinear",
     "TokenizerProtocol",
+    "device_of",
     "disable_adapter",
     "generate_lines",
     "inject_lora",

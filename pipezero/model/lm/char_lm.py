@@ -156,10 +156,15 @@ class CharTransformerLM(nn.Module):
 
     # -- forward ------------------------------------------------------------------------------
     def _positions(
-        self, attention_mask: torch.Tensor | None, past_len: int, length: int, batch: int
+        self,
+        attention_mask: torch.Tensor | None,
+        past_len: int,
+        length: int,
+        batch: int,
+        device: torch.device,
     ) -> torch.Tensor:
         if attention_mask is None:
-            pos = torch.arange(past_len, past_len + length).expand(batch, length)
+            pos = torch.arange(past_len, past_len + length, device=device).expand(batch, length)
         else:
             pos = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -length:]
         if int(pos.max()) >= self.config.max_len:
@@ -172,12 +177,16 @@ class CharTransformerLM(nn.Module):
 
     @staticmethod
     def _mask(
-        attention_mask: torch.Tensor | None, past_len: int, length: int, batch: int
+        attention_mask: torch.Tensor | None,
+        past_len: int,
+        length: int,
+        batch: int,
+        device: torch.device,
     ) -> torch.Tensor:
         """``[B, 1, L, P + L]`` bool: causal, padded keys hidden, every query sees itself."""
         total = past_len + length
-        q_idx = torch.arange(past_len, total).unsqueeze(1)
-        k_idx = torch.arange(total).unsqueeze(0)
+        q_idx = torch.arange(past_len, total, device=device).unsqueeze(1)
+        k_idx = torch.arange(total, device=device).unsqueeze(0)
         causal = k_idx <= q_idx  # [L, P+L]
         if attention_mask is None:
             return causal.expand(batch, 1, length, total)
@@ -204,9 +213,10 @@ class CharTransformerLM(nn.Module):
         """
         batch, length = input_ids.shape
         past_len = 0 if past is None else past[0][0].shape[2]
+        device = input_ids.device
         if position_ids is None:
-            position_ids = self._positions(attention_mask, past_len, length, batch)
-        mask = self._mask(attention_mask, past_len, length, batch)
+            position_ids = self._positions(attention_mask, past_len, length, batch, device)
+        mask = self._mask(attention_mask, past_len, length, batch, device)
         x = self.tok_emb(input_ids) + self.pos_emb(position_ids)
         cache = []
         for i, block in enumerate(self.blocks):

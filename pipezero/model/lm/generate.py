@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from pipezero.model.lm.protocol import CausalLMProtocol
+from pipezero.model.lm.protocol import CausalLMProtocol, device_of
 
 __all__ = ["Generation", "generate_lines", "left_pad"]
 
@@ -27,17 +27,20 @@ class Generation:
     eos: bool = False
 
 
-def left_pad(contexts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(ids [B, L], mask [B, L])``: contexts right-aligned, padding on the left."""
+def left_pad(
+    contexts: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids [B, L], mask [B, L])`` on ``device``: contexts right-aligned, padding on the
+    left (built on the host, moved in one copy each)."""
     if not contexts or any(len(c) == 0 for c in contexts):
         raise ValueError("every context needs at least one token")
     width = max(len(c) for c in contexts)
-    ids = torch.full((len(contexts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(contexts), width), dtype=torch.bool)
+    ids = torch.full((len(contexts), width), pad_id, dtype=torch.long, device="cpu")
+    mask = torch.zeros((len(contexts), width), dtype=torch.bool, device="cpu")
     for i, c in enumerate(contexts):
-        ids[i, width - len(c) :] = torch.as_tensor(list(c), dtype=torch.long)
+        ids[i, width - len(c) :] = torch.as_tensor(list(c), dtype=torch.long, device="cpu")
         mask[i, width - len(c) :] = True
-    return ids, mask
+    return ids.to(device), mask.to(device)
 
 
 @torch.no_grad()
@@ -64,18 +67,23 @@ def generate_lines(
 
     Returns:
         ``B`` :class:`Generation`.
+
+    Every tensor lives on ``lm``'s device (``generator`` must be a generator of that device);
+    the chosen tokens come to the host once per generated position.
     """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0 (use greedy=True), got {temperature}")
     tok = lm.tokenizer
-    stops = stop_mask if stop_mask is not None else tok.stop_token_mask()
-    ids, mask = left_pad(contexts, tok.pad_id)
+    device = device_of(lm)  # type: ignore[arg-type]
+    stops = (stop_mask if stop_mask is not None else tok.stop_token_mask()).to(device)
+    ids, mask = left_pad(contexts, tok.pad_id, device)
     out = lm(ids, attention_mask=mask, use_cache=True)
     positions = mask.long().sum(-1, keepdim=True) - 1  # [B, 1] position of the last real token
     results = [Generation() for _ in contexts]
-    active = torch.ones(len(contexts), dtype=torch.bool)
+    active = [True] * len(contexts)
+    column = torch.ones(len(contexts), 1, dtype=torch.bool, device=device)
     for _ in range(max_new_tokens):
         logp = torch.log_softmax(out.logits[:, -1].float() / temperature, dim=-1)
         if greedy:
@@ -85,14 +93,16 @@ def generate_lines(
         chosen = logp.gather(-1, nxt[:, None]).squeeze(-1)
         is_eos = nxt == tok.eos_id
         ended = is_eos | stops[nxt]
-        for i in torch.nonzero(active).flatten().tolist():
-            results[i].ids.append(int(nxt[i]))
-            results[i].logprobs.append(float(chosen[i]))
-            results[i].eos = bool(is_eos[i])
-        active &= ~ended
-        if not active.any():
+        host = torch.stack([nxt.float(), chosen, is_eos.float(), ended.float()]).cpu()
+        for i, (token, lp, eos, end) in enumerate(host.T.tolist()):
+            if active[i]:
+                results[i].ids.append(int(token))
+                results[i].logprobs.append(lp)
+                results[i].eos = bool(eos)
+                active[i] = not end
+        if not any(active):
             break
-        mask = torch.cat([mask, torch.ones(len(contexts), 1, dtype=torch.bool)], dim=1)
+        mask = torch.cat([mask, column], dim=1)
         positions = positions + 1
         out = lm(
             nxt[:, None], attention_mask=mask, position_ids=positions, past=out.past, use_cache=True

@@ -4,11 +4,18 @@ language model.
 ``transformers`` and ``peft`` are optional: install them with ``pip install "pipezero[llm]"``.
 Models are loaded from a local directory only (``local_files_only=True``): nothing is
 downloaded.
+
+The key/value cache is a ``transformers`` :class:`~transformers.Cache` object (a
+``DynamicCache`` the model creates on the first call with ``use_cache=True``), handed back
+unchanged on the next call. Its keyword is ``cache`` in the 5.x releases that deprecate
+``past_key_values`` (removed in 5.40) and ``past_key_values`` before; :class:`HFCausalLM`
+asks the model's ``forward`` signature which one it takes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +25,7 @@ from torch import nn
 
 from pipezero.model.lm.protocol import LMOutput
 
-__all__ = ["HFCausalLM", "HFTokenizer", "load_hf_causal_lm", "require_hf"]
+__all__ = ["HFCausalLM", "HFTokenizer", "cache_keyword", "load_hf_causal_lm", "require_hf"]
 
 
 def require_hf() -> tuple[Any, Any]:
@@ -73,6 +80,15 @@ class HFTokenizer:
         return self._stop_mask
 
 
+def cache_keyword(model: Any) -> str:
+    """The keyword of ``model.forward`` that takes a key/value cache: ``"cache"`` (current
+    ``transformers``) or ``"past_key_values"`` (releases before the rename). ``model`` may be
+    a ``peft`` model: its base model's signature is read."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    parameters = inspect.signature(base.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
 class HFCausalLM(nn.Module):
     """A ``peft``-wrapped ``transformers`` causal LM implementing
     :class:`~pipezero.model.lm.protocol.CausalLMProtocol`.
@@ -92,6 +108,7 @@ class HFCausalLM(nn.Module):
         self.model = model
         self.tokenizer = HFTokenizer(tokenizer)
         self.hidden_size = int(model.config.hidden_size)
+        self._cache_keyword = cache_keyword(model)
 
     @classmethod
     def from_model(
@@ -122,24 +139,26 @@ class HFCausalLM(nn.Module):
         past: Any = None,
         use_cache: bool = False,
     ) -> LMOutput:
+        """Logits and last hidden states of ``input_ids [B, L]``; ``past`` is the
+        :class:`~transformers.Cache` an earlier call with ``use_cache=True`` returned."""
         length = input_ids.shape[1]
         if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids, dtype=torch.bool)
-            if past is not None:
-                past_len = past.get_seq_length()
-                attention_mask = torch.ones(input_ids.shape[0], past_len + length, dtype=torch.bool)
+            past_len = 0 if past is None else past.get_seq_length()
+            attention_mask = torch.ones(
+                input_ids.shape[0], past_len + length, dtype=torch.bool, device=input_ids.device
+            )
         if position_ids is None:
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -length:]
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask.long(),
             position_ids=position_ids,
-            past_key_values=past,
             use_cache=use_cache,
             output_hidden_states=True,
+            **{self._cache_keyword: past},
         )
-        past_out = out.past_key_values if use_cache else None
-        return LMOutput(out.logits, out.hidden_states[-1], past_out)
+        cache = getattr(out, self._cache_keyword, None) if use_cache else None
+        return LMOutput(out.logits, out.hidden_states[-1], cache)
 
     def disable_adapter(self) -> contextlib.AbstractContextManager[None]:
         return self.model.disable_adapter()

@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["CausalLMProtocol", "LMOutput", "TokenizerProtocol"]
+__all__ = ["CausalLMProtocol", "LMOutput", "TokenizerProtocol", "device_of"]
 
 
 @dataclass
@@ -80,3 +80,10 @@ class CausalLMProtocol(Protocol):
     def base_parameters(self) -> list[torch.nn.Parameter]:
         """Every other parameter (frozen during RL; trained by the supervised warm start)."""
         ...
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """The device of ``module``'s parameters (the CPU for a module without any)."""
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")

@@ -143,9 +143,11 @@ def grpo_advantages(
         return (scores - scores.mean()) / (scores.std(unbiased=False) + eps)
     _, inverse = torch.unique(group_ids, return_inverse=True)
     n = int(inverse.max()) + 1 if len(inverse) else 0
-    count = torch.zeros(n).index_add_(0, inverse, torch.ones_like(scores))
-    mean = torch.zeros(n).index_add_(0, inverse, scores) / count
-    var = torch.zeros(n).index_add_(0, inverse, (scores - mean[inverse]) ** 2) / count
+    device = scores.device
+    count = torch.zeros(n, device=device).index_add_(0, inverse, torch.ones_like(scores))
+    mean = torch.zeros(n, device=device).index_add_(0, inverse, scores) / count
+    var = torch.zeros(n, device=device).index_add_(0, inverse, (scores - mean[inverse]) ** 2)
+    var = var / count
     return (scores - mean[inverse]) / (var.sqrt()[inverse] + eps)
 
 
@@ -190,7 +192,8 @@ def right_align(rows: Sequence[torch.Tensor], fill: float | bool = 0) -> torch.T
     """
     width = max((len(r) for r in rows), default=0)
     dtype = rows[0].dtype if rows else torch.float32
-    out = torch.full((width, len(rows)), fill, dtype=dtype)
+    device = rows[0].device if rows else torch.device("cpu")
+    out = torch.full((width, len(rows)), fill, dtype=dtype, device=device)
     for j, r in enumerate(rows):
         if len(r):
             out[width - len(r) :, j] = r

@@ -28,7 +28,7 @@ __all__ = ["APPOTrainer", "GRPOTrainer", "TPPOTrainer"]
 
 def _unalign(aligned: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
     """Inverse of :func:`right_align`: ``[T, B]`` -> ``[B, width]`` (zeros past each length)."""
-    out = torch.zeros((aligned.shape[1], width), dtype=aligned.dtype)
+    out = torch.zeros((aligned.shape[1], width), dtype=aligned.dtype, device=aligned.device)
     t = aligned.shape[0]
     for b, n in enumerate(lengths.tolist()):
         out[b, :n] = aligned[t - n :, b]
@@ -47,13 +47,16 @@ class APPOTrainer(OnPolicyTrainer):
     ) -> tuple[torch.Tensor, ValueData | None]:
         assert prep.features is not None
         cfg = self.config
-        rows = torch.arange(batch.input_ids.shape[0])
+        device = batch.device
+        rows = torch.arange(batch.input_ids.shape[0], device=device)
         feats = prep.features[rows[:, None], batch.step_value_pos]  # [B, S, H]
         values = self._critic(feats) * batch.step_mask
         boot = self._critic(prep.features[rows, batch.last_pos]) * ~batch.done
         lengths = batch.num_steps
         dones = [
-            torch.arange(n) == n - 1 if d else torch.zeros(n, dtype=torch.bool)
+            torch.arange(n, device=device) == n - 1
+            if d
+            else torch.zeros(n, dtype=torch.bool, device=device)
             for n, d in zip(lengths.tolist(), batch.done.tolist(), strict=True)
         ]
         adv_t, ret_t = gae(
@@ -86,7 +89,7 @@ class TPPOTrainer(OnPolicyTrainer):
     ) -> tuple[torch.Tensor, ValueData | None]:
         assert prep.features is not None
         cfg = self.config
-        b_idx = torch.arange(batch.input_ids.shape[0])
+        b_idx = torch.arange(batch.input_ids.shape[0], device=batch.device)
         grid_feats = prep.features[:, :-1]  # hidden at j = state before target token j + 1
         values = self._critic(grid_feats)  # [B, L-1]
         boot = self._critic(prep.features[b_idx, batch.last_pos]) * ~batch.done
@@ -94,14 +97,14 @@ class TPPOTrainer(OnPolicyTrainer):
             batch.step_end, batch.rewards.gather(1, batch.step_of.clamp(min=0)), 0.0
         )
         rows_r, rows_v, rows_e, rows_d = [], [], [], []
-        for b in range(len(b_idx)):
+        for b, done in enumerate(batch.done.tolist()):
             m = batch.action[b]
             ends = batch.step_end[b][m]
             rows_r.append(tok_reward[b][m])
             rows_v.append(values[b][m])
             rows_e.append(ends)
             last = torch.zeros_like(ends)
-            if bool(batch.done[b]):
+            if done:
                 last[-1] = True
             rows_d.append(last)
         adv_t, ret_t = tppo_advantages(
@@ -118,8 +121,7 @@ class TPPOTrainer(OnPolicyTrainer):
         tok_ret = _unalign(ret_t, counts, int(counts.max()))
         adv = torch.zeros_like(values)
         ret = torch.zeros_like(values)
-        for b in range(len(b_idx)):
-            n = int(counts[b])
+        for b, n in enumerate(counts.tolist()):
             adv[b][batch.action[b]] = tok_adv[b, :n]
             ret[b][batch.action[b]] = tok_ret[b, :n]
         if cfg.normalize_advantages:

@@ -4,12 +4,15 @@ Row ``b`` holds the context of trajectory ``b`` followed by every generated toke
 padded to ``L``. Per-token tensors use the *target* grid ``[B, L - 1]``: entry ``j`` is token
 ``j + 1`` as predicted from position ``j`` (so its log-probability comes from ``logits[:, j]``
 and the value of the state before it from ``hidden[:, j]``).
+
+The batch is built on the host and moved to the learner's device in one go
+(:meth:`TokenBatch.to`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -52,6 +55,17 @@ class TokenBatch:
     group_ids: torch.Tensor
     num_steps: torch.Tensor
 
+    def to(self, device: torch.device | str) -> TokenBatch:
+        """The batch with every tensor on ``device`` (itself when they already are)."""
+        device = torch.device(device)
+        if self.input_ids.device == device:
+            return self
+        return TokenBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+    @property
+    def device(self) -> torch.device:
+        return self.input_ids.device
+
     @property
     def targets(self) -> torch.Tensor:
         """``[B, L-1]`` the token predicted at each grid index."""
@@ -80,7 +94,8 @@ class TokenBatch:
 def build_token_batch(
     trajectories: Sequence[Trajectory], rewards: Sequence[np.ndarray], pad_id: int
 ) -> TokenBatch:
-    """Pack trajectories (each with at least one step) and their step rewards."""
+    """Pack trajectories (each with at least one step) and their step rewards, on the CPU
+    (:meth:`TokenBatch.to` moves the result)."""
     if len(trajectories) != len(rewards):
         raise ValueError(f"{len(trajectories)} trajectories but {len(rewards)} reward arrays")
     if not trajectories or any(t.num_steps == 0 for t in trajectories):
@@ -88,13 +103,14 @@ def build_token_batch(
     b = len(trajectories)
     width = max(t.num_tokens for t in trajectories)
     steps = max(t.num_steps for t in trajectories)
-    input_ids = torch.full((b, width), pad_id, dtype=torch.long)
-    valid = torch.zeros((b, width), dtype=torch.bool)
-    step_of = torch.full((b, width - 1), -1, dtype=torch.long)
-    step_end = torch.zeros((b, width - 1), dtype=torch.bool)
-    step_value_pos = torch.zeros((b, steps), dtype=torch.long)
-    step_mask = torch.zeros((b, steps), dtype=torch.bool)
-    reward_t = torch.zeros((b, steps), dtype=torch.float32)
+    host = torch.device("cpu")
+    input_ids = torch.full((b, width), pad_id, dtype=torch.long, device=host)
+    valid = torch.zeros((b, width), dtype=torch.bool, device=host)
+    step_of = torch.full((b, width - 1), -1, dtype=torch.long, device=host)
+    step_end = torch.zeros((b, width - 1), dtype=torch.bool, device=host)
+    step_value_pos = torch.zeros((b, steps), dtype=torch.long, device=host)
+    step_mask = torch.zeros((b, steps), dtype=torch.bool, device=host)
+    reward_t = torch.zeros((b, steps), dtype=torch.float32, device=host)
     for i, (t, r) in enumerate(zip(trajectories, rewards, strict=True)):
         if len(r) != t.num_steps:
             raise ValueError(f"trajectory {i} has {t.num_steps} steps but {len(r)} rewards")
@@ -105,10 +121,10 @@ def build_token_batch(
             step_of[i, start - 1 : start - 1 + len(action)] = s
             step_end[i, start - 2 + len(action)] = True
             ids.extend(action)
-        input_ids[i, : len(ids)] = torch.tensor(ids)
+        input_ids[i, : len(ids)] = torch.tensor(ids, device=host)
         valid[i, : len(ids)] = True
         step_mask[i, : t.num_steps] = True
-        reward_t[i, : t.num_steps] = torch.as_tensor(r)
+        reward_t[i, : t.num_steps] = torch.as_tensor(r, device=host)
     return TokenBatch(
         input_ids=input_ids,
         valid=valid,
@@ -119,7 +135,7 @@ def build_token_batch(
         step_mask=step_mask,
         last_pos=valid.long().sum(1) - 1,
         rewards=reward_t,
-        done=torch.tensor([t.done for t in trajectories]),
-        group_ids=torch.tensor([t.group_id for t in trajectories]),
-        num_steps=torch.tensor([t.num_steps for t in trajectories]),
+        done=torch.tensor([t.done for t in trajectories], device=host),
+        group_ids=torch.tensor([t.group_id for t in trajectories], device=host),
+        num_steps=torch.tensor([t.num_steps for t in trajectories], device=host),
     )

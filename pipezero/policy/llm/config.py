@@ -4,10 +4,12 @@ chain.
 
 Top-level run settings (``seed``, ``exp_dir``, ``max_env_step``, ``max_train_iter``,
 ``save_freq``) and one section per part: ``env`` (problems), ``model`` (the LM, its LoRA
-adapter and the critic), ``sft`` (the supervised warm start), ``collect`` (rollouts),
-``reward`` (process and outcome rewards), ``learn`` (the on-policy trainer, ``learn.algo``
-choosing it) and ``eval`` (held-out accuracy). Learning rates are those of the tiny character
-LM (the reference's 1e-6 / 5e-5 suit a 1.5B model and barely move a 0.8M one).
+adapter and the critic), ``policy`` (``amp``: autocast of the language model on the run's
+``--device``), ``sft`` (the supervised warm start), ``collect`` (rollouts), ``reward``
+(``reward.kind`` choosing the reward source, process and outcome weights), ``learn`` (the
+on-policy trainer, ``learn.algo`` choosing it) and ``eval`` (held-out accuracy). Learning
+rates are those of the tiny character LM (the reference's 1e-6 / 5e-5 suit a 1.5B model and
+barely move a 0.8M one).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ LLM_MATH_CONFIG: dict[str, Any] = {
         "lora_targets": ["q_proj", "v_proj"],
         "critic_layers": [1024, 512],
     },
+    # None: float32; "bf16" (CPU or CUDA); "fp16" (CUDA only, loss-scaled)
+    "policy": {"amp": None},
     # a short warm start (the tiny LM is then at ~30 % held-out accuracy) leaves room for RL
     "sft": {"num_steps": 1500, "batch_size": 32, "lr": 1e-3, "cache_path": None},
     "collect": {
@@ -67,7 +71,16 @@ LLM_MATH_CONFIG: dict[str, Any] = {
         "max_new_tokens": 24,
         "temperature": 1.0,
     },
-    "reward": {"process_weight": 0.5, "process_offset": 0.5, "outcome_weight": 1.0},
+    "reward": {
+        "kind": "oracle_prm",  # or "outcome" (no PRM), "step_tag_prm" (a model in prm_path)
+        "process_weight": 0.5,
+        "process_offset": 0.5,
+        "outcome_weight": 1.0,
+        "prm_path": None,  # step_tag_prm: local Hugging Face reward model directory
+        "prm_step_tag": "ки",  # step_tag_prm: Math-Shepherd's tag and good / bad tokens
+        "prm_good_token": "+",
+        "prm_bad_token": "-",
+    },
     "learn": {
         "algo": "appo",  # or "grpo", "tppo"
         "gamma": 0.95,

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pipezero.config import ConfigError
 from pipezero.envs.math_reasoning import (
     ArithmeticConfig,
     ArithmeticProblemGenerator,
@@ -25,7 +26,8 @@ from pipezero.model.lm import CharLMConfig, CharTokenizer, CharTransformerLM
 from pipezero.policy.llm.algorithms import APPOTrainer, GRPOTrainer, TPPOTrainer
 from pipezero.policy.llm.critic import ValueHead
 from pipezero.policy.llm.policy import LLMPolicy
-from pipezero.policy.llm.prm import OracleArithmeticPRM
+from pipezero.policy.llm.prm import ProcessRewardModel
+from pipezero.policy.llm.reward_source import build_reward
 from pipezero.policy.llm.rewards import RewardConfig
 from pipezero.policy.llm.rollout import RolloutWorker
 from pipezero.policy.llm.sft import SFTTrainer
@@ -51,7 +53,7 @@ class LLMParts:
     sft: SFTTrainer
     sft_sampler: ProblemSampler
     worker: RolloutWorker
-    prm: OracleArithmeticPRM
+    prm: ProcessRewardModel | None
     reward: RewardConfig
     prompt: PromptFormat
     eval_problems: list[Problem]
@@ -95,25 +97,44 @@ def build_lm(model: Mapping[str, Any], seed: int) -> nn.Module:
     return lm
 
 
-def build_parts(cfg: Mapping[str, Any]) -> LLMParts:
-    """Model, policy, trainer, warm start, rollout worker, PRM and held-out split."""
+def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> LLMParts:
+    """Model, policy, trainer, warm start, rollout worker, PRM and held-out split.
+
+    The language model, the critic and a learned reward model live on ``device`` and run
+    under ``policy.amp`` (``None``, ``"bf16"``, ``"fp16"`` on CUDA only).
+
+    Raises:
+        ConfigError: an unknown ``learn.algo`` or ``reward.kind``, or GRPO with
+            ``collect.mode='steps'`` (each naming the key and the choices).
+        ValueError: ``policy.amp='fp16'`` off CUDA.
+    """
     seed = int(cfg["seed"])
     env, collect, learn = cfg["env"], cfg["collect"], cfg["learn"]
     algo = learn["algo"]
     if algo not in TRAINERS:
-        raise ValueError(f"learn.algo must be one of {sorted(TRAINERS)}, got {algo!r}")
+        raise ConfigError(f"learn.algo must be one of {sorted(TRAINERS)}, got {algo!r}")
     if algo == "grpo" and collect["mode"] != "episodes":
-        raise ValueError("GRPO needs whole episodes: set collect.mode='episodes'")
+        raise ConfigError("GRPO needs whole episodes: set collect.mode='episodes'")
+    amp = cfg.get("policy", {}).get("amp")
+    prm, reward = build_reward(cfg["reward"], device, amp)
     source, held_out, described = build_problems(env, seed)
     logger.info("problems: %s", described)
     exclude = {p.question for p in held_out}
     prompt = PromptFormat()
     lm = build_lm(cfg["model"], seed)
     critic = ValueHead(lm.hidden_size, cfg["model"]["critic_layers"]) if algo != "grpo" else None
-    policy = LLMPolicy(lm, critic, collect["max_new_tokens"], collect["temperature"], seed=seed + 1)
+    policy = LLMPolicy(
+        lm,
+        critic,
+        collect["max_new_tokens"],
+        collect["temperature"],
+        seed=seed + 1,
+        device=device,
+        amp=amp,
+    )
     trainer = TRAINERS[algo](policy, _dataclass_from(OnPolicyConfig, {**learn, "seed": seed + 2}))
     sft_cfg = cfg["sft"]
-    sft = SFTTrainer(lm, prompt, lr=sft_cfg["lr"])
+    sft = SFTTrainer(lm, prompt, lr=sft_cfg["lr"], amp=amp)
     sft_sampler = ProblemSampler(source, seed=seed + 3, exclude=exclude)
     train_sampler = ProblemSampler(
         source, seed=seed + 4, group_size=collect["group_size"], exclude=exclude
@@ -129,8 +150,8 @@ def build_parts(cfg: Mapping[str, Any]) -> LLMParts:
         sft=sft,
         sft_sampler=sft_sampler,
         worker=worker,
-        prm=OracleArithmeticPRM(),
-        reward=_dataclass_from(RewardConfig, cfg["reward"]),
+        prm=prm,
+        reward=reward,
         prompt=prompt,
         eval_problems=held_out,
     )

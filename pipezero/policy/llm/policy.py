@@ -1,7 +1,15 @@
-"""The acting side of the LLM agent: a causal LM with LoRA, its critic, and line sampling."""
+"""The acting side of the LLM agent: a causal LM with LoRA, its critic, and line sampling.
+
+The policy owns the device: :class:`LLMPolicy` moves the language model and the critic there,
+samples with a generator of that device, and runs the language model under its
+:class:`~pipezero.policy.precision.Precision` (``amp``: ``None``, ``"bf16"`` or ``"fp16"``).
+The reference model is the same language model with its adapter disabled, so the base
+weights exist once. Checkpoints hold CPU tensors only.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +18,8 @@ from torch import nn
 
 from pipezero.model.lm.generate import Generation, generate_lines
 from pipezero.policy.llm.critic import ValueHead
+from pipezero.policy.policy_state import to_cpu
+from pipezero.policy.precision import Precision
 
 __all__ = ["LLMPolicy"]
 
@@ -24,6 +34,16 @@ class LLMPolicy:
         max_new_tokens: tokens per reasoning line at most.
         temperature: sampling temperature of training rollouts.
         seed: seeds the sampling generator (reproducible rollouts).
+        device: where the language model, the critic and every tensor of rollout, scoring
+            and learning live (``"cpu"``, ``"cuda"``, ``"cuda:1"``); the modules are moved
+            there in place.
+        amp: autocast of the language model: ``None`` (float32), ``"bf16"`` (CPU and CUDA)
+            or ``"fp16"`` (CUDA only, with loss scaling in the trainers). Weights, optimizer
+            states and checkpoints stay float32.
+
+    Raises:
+        ValueError: a bad ``max_new_tokens``, ``amp`` (``fp16`` off CUDA), or a model
+            without adapter parameters.
     """
 
     def __init__(
@@ -33,6 +53,8 @@ class LLMPolicy:
         max_new_tokens: int = 32,
         temperature: float = 1.0,
         seed: int = 0,
+        device: torch.device | str = "cpu",
+        amp: str | None = None,
     ) -> None:
         if (
             isinstance(max_new_tokens, bool)
@@ -40,11 +62,13 @@ class LLMPolicy:
             or max_new_tokens < 1
         ):
             raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-        self.lm = lm
-        self.critic = critic
+        self.device = torch.device(device)
+        self.precision = Precision(amp, self.device)
+        self.lm = lm.to(self.device)
+        self.critic = critic.to(self.device) if critic is not None else None
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self._adapter_names = self._names_of(lm.adapter_parameters())
         if not self._adapter_names:
             raise ValueError("the language model has no adapter parameters; add LoRA first")
@@ -65,24 +89,27 @@ class LLMPolicy:
     def generate(self, contexts: Sequence[Sequence[int]], greedy: bool = False) -> list[Generation]:
         """One reasoning line per context (sampled, or greedy for evaluation)."""
         self.lm.eval()
-        return generate_lines(
-            self.lm,
-            contexts,
-            self.max_new_tokens,
-            greedy=greedy,
-            temperature=self.temperature,
-            generator=self.generator,
-        )
+        with self.precision.autocast():
+            return generate_lines(
+                self.lm,
+                contexts,
+                self.max_new_tokens,
+                greedy=greedy,
+                temperature=self.temperature,
+                generator=self.generator,
+            )
 
     # -- weights ----------------------------------------------------------------------------
     def get_weights(self) -> dict[str, Any]:
-        """A copy of what RL trains: adapter and critic parameters."""
+        """A CPU copy of what RL trains: adapter and critic parameters."""
         params = dict(self.lm.named_parameters())
         out: dict[str, Any] = {
-            "adapter": {n: params[n].detach().clone() for n in self._adapter_names}
+            "adapter": {n: params[n].detach().to("cpu", copy=True) for n in self._adapter_names}
         }
         if self.critic is not None:
-            out["critic"] = {k: v.detach().clone() for k, v in self.critic.state_dict().items()}
+            out["critic"] = {
+                k: v.detach().to("cpu", copy=True) for k, v in self.critic.state_dict().items()
+            }
         return out
 
     def set_weights(self, weights: dict[str, Any]) -> None:
@@ -95,17 +122,28 @@ class LLMPolicy:
             self.critic.load_state_dict(weights["critic"])
 
     def state_dict(self) -> dict[str, Any]:
-        """Whole model, critic and sampling generator state."""
+        """Whole model, critic and sampling generator state, as CPU tensors (loadable on any
+        device)."""
         state = {
             "lm": self.lm.state_dict(),
             "generator": self.generator.get_state(),
+            "generator_device": self.device.type,
         }
         if self.critic is not None:
             state["critic"] = self.critic.state_dict()
-        return state
+        return to_cpu(state)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`, also one saved on another device type: the weights are
+        copied to this policy's device; a sampling generator of another device type (its
+        state does not fit this one's) is reseeded from a hash of the saved state, so the
+        resumed run still samples reproducibly."""
         self.lm.load_state_dict(state["lm"])
-        self.generator.set_state(state["generator"])
+        saved = state["generator"]
+        if state.get("generator_device", "cpu") == self.device.type:
+            self.generator.set_state(saved)
+        else:
+            digest = hashlib.sha256(saved.cpu().numpy().tobytes()).digest()
+            self.generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
         if self.critic is not None:
             self.critic.load_state_dict(state["critic"])

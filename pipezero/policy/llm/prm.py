@@ -137,6 +137,8 @@ class StepTagPRM:
         step_tag_id: token id of the step tag.
         good_id, bad_id: token ids read as "good step" and "bad step".
         pad_id: padding id.
+        device: where the token batch is built for ``logits_fn`` (the reward model's
+            device); the scores come back as a NumPy array.
     """
 
     def __init__(
@@ -147,7 +149,9 @@ class StepTagPRM:
         good_id: int,
         bad_id: int,
         pad_id: int = 0,
+        device: torch.device | str = "cpu",
     ) -> None:
+        self.device = torch.device(device)
         self.logits_fn = logits_fn
         self.encode = encode
         self.step_tag_id = step_tag_id
@@ -161,15 +165,17 @@ class StepTagPRM:
             raise ValueError(f"got {len(states)} states but {len(steps)} steps")
         rows = [[*self.encode(s + t), self.step_tag_id] for s, t in zip(states, steps, strict=True)]
         width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.bool)
+        host = torch.device("cpu")
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long, device=host)
+        mask = torch.zeros((len(rows), width), dtype=torch.bool, device=host)
         for i, r in enumerate(rows):
-            ids[i, : len(r)] = torch.tensor(r)
+            ids[i, : len(r)] = torch.tensor(r, device=host)
             mask[i, : len(r)] = True
+        ids, mask = ids.to(self.device), mask.to(self.device)
         logits = self.logits_fn(ids, mask)
         is_tag = (ids == self.step_tag_id) & mask
-        positions = torch.arange(width).expand_as(ids)
+        positions = torch.arange(width, device=self.device).expand_as(ids)
         last_tag = torch.where(is_tag, positions, -1).max(dim=1).values  # [B]
-        at_tag = logits[torch.arange(len(rows)), last_tag]  # [B, V]
+        at_tag = logits[torch.arange(len(rows), device=self.device), last_tag]  # [B, V]
         pair = torch.stack([at_tag[:, self.good_id], at_tag[:, self.bad_id]], dim=-1)
-        return torch.softmax(pair.float(), dim=-1)[:, 0].numpy()
+        return torch.softmax(pair.float(), dim=-1)[:, 0].cpu().numpy()

@@ -6,6 +6,12 @@ is frozen); the critic reads the base model's hidden states (adapter off), compu
 batch, and trains only itself.
 Ratios and clipping are per token; a minibatch's policy step is skipped when the approximate
 KL between the policy and the one that collected the data already exceeds ``target_kl``.
+
+Every tensor of an update lives on the policy's device (the batch is packed on the host and
+moved once); the language model runs under the policy's autocast (``amp``), and with ``fp16``
+the adapter's gradients are scaled. The critic and every loss compute in float32. The
+minibatch shuffling generator stays on the CPU, so CPU and CUDA runs draw the same
+minibatches.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pipezero.policy.llm.losses import (
 from pipezero.policy.llm.policy import LLMPolicy
 from pipezero.policy.llm.rewards import StepRewards
 from pipezero.policy.llm.rollout import Rollout
+from pipezero.policy.policy_state import to_cpu
 
 __all__ = ["GRPO_CREDITS", "OnPolicyConfig", "OnPolicyTrainer", "Prepared", "ValueData"]
 
@@ -133,6 +140,7 @@ class OnPolicyTrainer:
 
     def __init__(self, policy: LLMPolicy, config: OnPolicyConfig | None = None) -> None:
         self.policy = policy
+        self.precision = policy.precision
         self.config = cfg = config if config is not None else OnPolicyConfig()
         lm = policy.lm
         for p in lm.base_parameters():
@@ -145,7 +153,12 @@ class OnPolicyTrainer:
             if policy.critic is None:
                 raise ValueError(f"{self.name.upper()} needs a critic: build LLMPolicy(critic=...)")
             self.critic_opt = torch.optim.Adam(policy.critic.parameters(), lr=cfg.critic_lr)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
+
+    @property
+    def device(self) -> torch.device:
+        """The policy's device, where every tensor of an update lives."""
+        return self.policy.device
 
     # -- advantages (per algorithm) ---------------------------------------------------------
     def advantages(
@@ -161,11 +174,12 @@ class OnPolicyTrainer:
         lm.eval()
         base_lp, features = None, None
         if self.uses_critic or self.config.kl_coef > 0:
-            with lm.disable_adapter():
+            with lm.disable_adapter(), self.precision.autocast():
                 base = lm(batch.input_ids, attention_mask=batch.valid)
             features = base.hidden.float()
             base_lp = token_logprobs(base.logits[:, :-1], batch.targets)
-        out = lm(batch.input_ids, attention_mask=batch.valid)
+        with self.precision.autocast():
+            out = lm(batch.input_ids, attention_mask=batch.valid)
         return Prepared(token_logprobs(out.logits[:, :-1], batch.targets), base_lp, features)
 
     def _critic(self, features: torch.Tensor) -> torch.Tensor:
@@ -185,7 +199,7 @@ class OnPolicyTrainer:
             return {"updates": 0.0}
         batch = build_token_batch(
             [t for t, _ in pairs], [r for _, r in pairs], self.policy.tokenizer.pad_id
-        )
+        ).to(self.device)
         prep = self._prepare(batch)
         adv, value_data = self.advantages(batch, prep)
         cfg = self.config
@@ -193,7 +207,7 @@ class OnPolicyTrainer:
         n = batch.input_ids.shape[0]
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.update_epochs):
-            order = torch.randperm(n, generator=self.generator)
+            order = torch.randperm(n, generator=self.generator, device="cpu").to(self.device)
             chunks = order.split(cfg.minibatch_size)
             value_chunks = self._value_chunks(value_data, len(chunks))
             for rows, vrows in zip(chunks, value_chunks, strict=True):
@@ -209,8 +223,8 @@ class OnPolicyTrainer:
     def _value_chunks(self, data: ValueData | None, count: int) -> list[torch.Tensor | None]:
         if data is None:
             return [None] * count
-        order = torch.randperm(len(data.returns), generator=self.generator)
-        return list(order.tensor_split(count))
+        order = torch.randperm(len(data.returns), generator=self.generator, device="cpu")
+        return list(order.to(self.device).tensor_split(count))
 
     def _policy_step(
         self,
@@ -223,7 +237,8 @@ class OnPolicyTrainer:
         cfg = self.config
         width = mb.input_ids.shape[1] - 1
         old_lp = prep.old_logprobs[rows, :width]
-        out = self.policy.lm(mb.input_ids, attention_mask=mb.valid)
+        with self.precision.autocast():
+            out = self.policy.lm(mb.input_ids, attention_mask=mb.valid)
         logits = out.logits[:, :-1]
         lp = token_logprobs(logits, mb.targets)
         mask = mb.action
@@ -242,10 +257,11 @@ class OnPolicyTrainer:
             loss = loss + cfg.kl_coef * kl_base
             stats.setdefault("kl_to_base", []).append(float(kl_base.detach()))
         self.policy_opt.zero_grad(set_to_none=True)
-        loss.backward()
+        self.precision.backward(loss)
+        self.precision.unscale(self.policy_opt)
         params = self.policy.lm.adapter_parameters()
         norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-        self.policy_opt.step()
+        self.precision.step(self.policy_opt)  # fp16: skipped when the gradients overflowed
         stats.setdefault("policy_loss", []).append(float(pg_loss.detach()))
         stats.setdefault("entropy", []).append(float(entropy.detach()))
         stats.setdefault("clipfrac", []).append(pg_stats["clipfrac"])
@@ -275,7 +291,8 @@ class OnPolicyTrainer:
 
     # -- checkpointing ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Policy, optimizers and shuffling generator: everything to resume."""
+        """Policy, optimizers and shuffling generator: everything to resume, as CPU tensors
+        (a run trained on a GPU resumes on a CPU and the other way round)."""
         state = {
             "policy": self.policy.state_dict(),
             "policy_opt": self.policy_opt.state_dict(),
@@ -284,11 +301,16 @@ class OnPolicyTrainer:
         }
         if self.critic_opt is not None:
             state["critic_opt"] = self.critic_opt.state_dict()
-        return state
+        if self.precision.scaling:
+            state["amp_scaler"] = self.precision.state_dict()
+        return to_cpu(state)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (the optimizers move their state to the parameters'
+        device)."""
         self.policy.load_state_dict(state["policy"])
         self.policy_opt.load_state_dict(state["policy_opt"])
         self.generator.set_state(state["generator"])
         if self.critic_opt is not None:
             self.critic_opt.load_state_dict(state["critic_opt"])
+        self.precision.load_state_dict(state.get("amp_scaler", {}))

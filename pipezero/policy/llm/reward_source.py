@@ -1,0 +1,140 @@
+"""Where the step rewards of the LLM recipes come from, chosen by ``reward.kind``.
+
+- ``"outcome"``: no process reward model; only ``outcome_weight`` on the last step of an
+  episode whose final answer is right (``process_weight`` and ``process_offset`` are not read);
+- ``"oracle_prm"`` (the default): :class:`~pipezero.policy.llm.prm.OracleArithmeticPRM`,
+  the exact checker of arithmetic lines, weighted by ``process_weight`` / ``process_offset``;
+- ``"step_tag_prm"``: a reward model read at its step tag
+  (:class:`~pipezero.policy.llm.prm.StepTagPRM`, the Math-Shepherd convention), loaded
+  from the local Hugging Face model directory ``reward.prm_path`` (nothing is downloaded)
+  and run on the policy's device and autocast.
+
+``reward.prm_step_tag``, ``reward.prm_good_token`` and ``reward.prm_bad_token`` name the tag
+and the two tokens whose logits are compared at it (Math-Shepherd's ``"ки"``, ``"+"``,
+``"-"`` by default); each is read as the last token of its encoding, Math-Shepherd's way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from pipezero.config import ConfigError
+from pipezero.policy.llm.prm import OracleArithmeticPRM, ProcessRewardModel, StepTagPRM
+from pipezero.policy.llm.rewards import RewardConfig
+from pipezero.policy.precision import Precision
+
+__all__ = ["REWARD_KINDS", "build_reward", "load_step_tag_prm"]
+
+logger = logging.getLogger(__name__)
+
+#: ``reward.kind`` values.
+REWARD_KINDS = ("outcome", "oracle_prm", "step_tag_prm")
+
+
+def build_reward(
+    reward: Mapping[str, Any], device: torch.device | str = "cpu", amp: str | None = None
+) -> tuple[ProcessRewardModel | None, RewardConfig]:
+    """``(process reward model or None, reward weights)`` of the ``reward`` config section.
+
+    Args:
+        reward: the section: ``kind``, the weights of
+            :class:`~pipezero.policy.llm.rewards.RewardConfig`, and for ``step_tag_prm``
+            ``prm_path``, ``prm_step_tag``, ``prm_good_token``, ``prm_bad_token``.
+        device: where a learned reward model runs (the policy's device).
+        amp: its autocast (the policy's ``policy.amp``).
+
+    Raises:
+        ConfigError: an unknown ``reward.kind`` (the choices are listed), or
+            ``step_tag_prm`` without ``reward.prm_path``.
+    """
+    kind = reward.get("kind", "oracle_prm")
+    if kind not in REWARD_KINDS:
+        raise ConfigError(
+            f"config key 'reward.kind' must be one of {list(REWARD_KINDS)}, got {kind!r} "
+            f"(e.g. --set reward.kind=outcome)"
+        )
+    names = {f.name for f in dataclasses.fields(RewardConfig)}
+    weights = RewardConfig(**{k: v for k, v in reward.items() if k in names})
+    if kind == "outcome":
+        return None, dataclasses.replace(weights, process_weight=0.0, process_offset=0.0)
+    if kind == "oracle_prm":
+        return OracleArithmeticPRM(), weights
+    path = reward.get("prm_path")
+    if not path:
+        raise ConfigError(
+            "reward.kind='step_tag_prm' needs the reward model's local directory: "
+            "--set reward.prm_path=\"'DIR'\" (a Hugging Face causal LM saved with "
+            "save_pretrained, with its tokenizer)"
+        )
+    prm = load_step_tag_prm(
+        path,
+        reward.get("prm_step_tag", "ки"),
+        reward.get("prm_good_token", "+"),
+        reward.get("prm_bad_token", "-"),
+        device=device,
+        amp=amp,
+    )
+    return prm, weights
+
+
+def _last_token(tokenizer: Any, text: str, key: str) -> int:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise ConfigError(f"config key 'reward.{key}' ({text!r}) encodes to no token")
+    if len(ids) > 1:
+        logger.info("reward.%s %r is %d tokens; its last one is read", key, text, len(ids))
+    return int(ids[-1])
+
+
+def load_step_tag_prm(
+    path: str | os.PathLike[str],
+    step_tag: str = "ки",
+    good_token: str = "+",
+    bad_token: str = "-",
+    device: torch.device | str = "cpu",
+    amp: str | None = None,
+) -> StepTagPRM:
+    """A :class:`~pipezero.policy.llm.prm.StepTagPRM` over a causal LM and its tokenizer
+    saved in the local directory ``path`` (``local_files_only``), frozen, on ``device``.
+
+    Raises:
+        ImportError: ``transformers`` is not installed (``pip install 'pipezero[llm]'``).
+        FileNotFoundError: ``path`` is not a directory.
+    """
+    try:
+        import transformers
+    except ImportError as exc:
+        raise ImportError(
+            f"reward.kind='step_tag_prm' needs transformers ({exc}); install it with "
+            "`pip install 'pipezero[llm]'`"
+        ) from exc
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"reward.prm_path {str(path)!r} is not a local model directory; save the reward "
+            f"model there with model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)"
+        )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = transformers.AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    model = model.to(device).eval().requires_grad_(False)
+    precision = Precision(amp, device)
+
+    def logits_fn(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        with precision.autocast():
+            return model(input_ids=ids, attention_mask=mask.long()).logits
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return StepTagPRM(
+        logits_fn,
+        lambda text: list(tokenizer(text, add_special_tokens=False)["input_ids"]),
+        step_tag_id=_last_token(tokenizer, step_tag, "prm_step_tag"),
+        good_id=_last_token(tokenizer, good_token, "prm_good_token"),
+        bad_id=_last_token(tokenizer, bad_token, "prm_bad_token"),
+        pad_id=int(pad or 0),
+        device=device,
+    )
