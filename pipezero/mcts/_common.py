@@ -125,7 +125,9 @@ def f32(t: torch.Tensor) -> np.ndarray:
     """Zero-copy float32 NumPy view of a CPU tensor (copies only to fix dtype, device, layout)."""
     if t.dtype is not torch.float32 or not t.is_cpu:
         t = t.to(device="cpu", dtype=torch.float32)
-    return t.contiguous().numpy()
+    if not t.is_contiguous():
+        t = t.contiguous()
+    return t.numpy()
 
 
 def f32_rows(t: torch.Tensor) -> np.ndarray:
@@ -145,7 +147,10 @@ def host_outputs(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     network call on the host; copying them one by one would wait for the device once per
     tensor. CPU tensors are returned unchanged. Each tensor is ``[M]`` or ``[M, C]``.
     """
-    if all(t.is_cpu for t in tensors):
+    for t in tensors:
+        if not t.is_cpu:
+            break
+    else:
         return tensors
     cols = [t.reshape(t.shape[0], -1).float() for t in tensors]
     packed = torch.cat(cols, dim=1).cpu()
