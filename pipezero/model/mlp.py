@@ -44,6 +44,19 @@ def _trunk(in_dim: int, hidden_dim: int, num_layers: int, activation: str) -> nn
     return nn.Sequential(*layers)
 
 
+def _run_layers(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``layers(x)`` calling each layer's ``forward`` directly.
+
+    The search calls the dynamics and prediction functions once per simulation on a few
+    dozen latents, where ``Module.__call__`` (hook dispatch) costs about as much as a small
+    layer's arithmetic; the MLP's hot path therefore calls ``forward`` itself. Module hooks
+    registered on these layers do not run on that path (hooks on the model itself still do).
+    """
+    for layer in layers:
+        x = layer.forward(x)
+    return x
+
+
 class MuZeroMLP(MuZeroNetwork):
     """MuZero model with MLP representation, dynamics and prediction functions.
 
@@ -151,13 +164,15 @@ class MuZeroMLP(MuZeroNetwork):
         self, latent: torch.Tensor, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Next latent ``[B, D]`` and the rest of the dynamics output (reward logits)."""
-        x = self.dyn_latent_in(latent) + self.dyn_action_embed(action.reshape(-1))
-        out = self.dyn_out(self.dyn_trunk(self.dyn_act(x)))
+        # forward() is called directly on the hot path (see _run_layers)
+        x = self.dyn_latent_in.forward(latent)
+        x += self.dyn_action_embed.forward(action.reshape(-1))
+        out = self.dyn_out.forward(_run_layers(self.dyn_trunk, self.dyn_act.forward(x)))
         d = self.latent_dim
-        return self.latent_norm(latent + out[:, :d]), out[:, d:]
+        return self.latent_norm.forward(latent + out[:, :d]), out[:, d:]
 
     def prediction(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Map latents ``[B, D]`` to ``(policy_logits [B, A], value_logits [B, 2S + 1])``."""
-        out = self.pred_out(self.pred_trunk(latent))
+        out = self.pred_out.forward(_run_layers(self.pred_trunk, latent))
         a = self.action_space_size
         return out[:, :a], out[:, a:]
