@@ -106,6 +106,19 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         help="without a terminal: seconds between progress lines (0: none)",
     )
     parser.add_argument(
+        "--visual",
+        action="store_true",
+        help="serve a live page of the run on 127.0.0.1 (environments, speed, losses, "
+        "evaluation; docs/visual.md)",
+    )
+    parser.add_argument(
+        "--visual-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="--visual: the port of the page (default 0: a free one, logged with the URL)",
+    )
+    parser.add_argument(
         "--ddp",
         action="store_true",
         help="several learner processes; launch with torchrun (docs/scaling.md)",

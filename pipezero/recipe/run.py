@@ -44,6 +44,9 @@ class Run:
             builds the recipe to evaluate a checkpoint (nothing is written then).
         render_frames: ``pipezero render``: receives the frames of the first evaluation
             environment (:meth:`envs` asks string ids for ``render_mode="rgb_array"``).
+        frame_tap: ``--visual``: a :class:`~pipezero.visual.FrameTap` that :meth:`envs`
+            attaches to the first collector environments (asking ids that draw themselves
+            for ``render_mode="rgb_array"``).
     """
 
     recipe: str
@@ -56,6 +59,7 @@ class Run:
     ray_actors: int = 0
     purpose: str = "train"
     render_frames: list[Any] | None = None
+    frame_tap: Any = None
 
     @property
     def seed(self) -> int:
@@ -80,7 +84,9 @@ class Run:
 
         env_cfg = self.cfg.env
         make = env_cfg.env_id if make is None else make
-        collect_kwargs = make_kwargs.pop("collect_kwargs", {})
+        collect_kwargs = dict(make_kwargs.pop("collect_kwargs", {}))
+        if self.frame_tap is not None:
+            collect_kwargs = self.frame_tap.render_kwargs(make) | collect_kwargs
         eval_kwargs = dict(make_kwargs.pop("eval_kwargs", {}))
         if self.render_frames is not None and isinstance(make, str):
             eval_kwargs.setdefault("render_mode", "rgb_array")
@@ -90,6 +96,8 @@ class Run:
         evaluate = BatchEnv.make(
             make, env_cfg.evaluator_env_num, seed=self.eval_seed, **make_kwargs, **eval_kwargs
         )
+        if self.frame_tap is not None:
+            self.frame_tap.attach(collect)
         if self.render_frames is not None:
             from pipezero.render import record_frames
 
@@ -113,17 +121,25 @@ class Run:
         ``cfg.policy.async_channel_capacity`` items and, with ``--backend process``, a
         :class:`~pipezero.framework.ProcessBackend` hosting the collector and the evaluator
         (the evaluator at a lower CPU priority). With ``--resume`` the counters, ``policy``,
-        the random generators and ``buffer`` come back from the newest intact checkpoint;
-        ``pipezero eval`` loads only the policy's weights.
+        the random generators and ``buffer`` come back from the newest intact checkpoint,
+        and the run state of the middleware (the collector's unfinished segments and
+        environments) goes to ``task.state_providers``, where each middleware the recipe
+        adds finds its own; ``pipezero eval`` loads only the policy's weights.
         """
+        task = self._new_task(ctx)
         if self.resume_from is not None:
             from pipezero.checkpoint import load_checkpoint, resume
 
             if self.purpose == "train":
-                path = resume(self.resume_from, ctx, policy, buffer)
+                path = resume(
+                    self.resume_from, ctx, policy, buffer, providers=task.state_providers
+                )
                 logger.info("resumed from %s (env_step %d)", path, ctx.env_step)
             else:
                 policy.load_state_dict(load_checkpoint(self.resume_from)["policy"])
+        return task
+
+    def _new_task(self, ctx: Context) -> Task:
         if self.mode != "async":
             return Task(ctx)
         p = self.cfg.get("policy", {})

@@ -25,9 +25,11 @@ from pipezero.recipe.run import Run, seed_everything
 def run_services(run: Run, task: Task, args: argparse.Namespace) -> None:
     """Append what every training run gets after the recipe's chain: TensorBoard logs in
     ``RUN_DIR/tb``, the progress bar (a terminal) or a progress line every ``--log-every``
-    seconds (no terminal), ``--max-minutes`` and ``--mlflow`` (every recipe). With ``--ddp``
-    TensorBoard, progress and MLflow run on rank 0 only. In async mode TensorBoard also gets
-    the ``async/`` figures (queue depths, weight staleness, steps/s per role)."""
+    seconds (no terminal), ``--max-minutes``, ``--mlflow`` (every recipe) and ``--visual`` (a
+    live page on 127.0.0.1; :func:`prepare` gives the run its frame tap before ``build``).
+    With ``--ddp`` TensorBoard, progress, MLflow and the page run on rank 0 only. In async
+    mode TensorBoard also gets the ``async/`` figures (queue depths, weight staleness, steps/s
+    per role)."""
     from pipezero.distributed import rank0_only
     from pipezero.middleware import progress_bar, tb_logger, time_limit
 
@@ -39,6 +41,18 @@ def run_services(run: Run, task: Task, args: argparse.Namespace) -> None:
         from pipezero.middleware.mlflow_logger import mlflow_logger
 
         task.use(rank0_only(mlflow_logger(str(run.exp_dir), run.cfg, run_name=run.exp_dir.name)))
+    if run.frame_tap is not None:
+        from pipezero.middleware.visual import visual_monitor
+
+        info = {"mode": run.mode, "seed": run.seed, "device": run.device}
+        visual = visual_monitor(
+            run.frame_tap,
+            args.visual_port,
+            title=run.recipe,
+            info=info,
+            total_env_steps=run.cfg.get("max_env_step"),
+        )
+        task.use(rank0_only(visual))
 
 
 def result_line(ctx: Context, *, algorithm: str, seed: int, start: float, **extra: Any) -> str:
@@ -97,6 +111,13 @@ def prepare(
         if threads < 1:
             parser.error(f"--threads expects an int >= 1, got {threads}")
         torch.set_num_threads(threads)
+    if args.visual and not 0 <= args.visual_port <= 65535:
+        parser.error(f"--visual-port expects a port in [0, 65535], got {args.visual_port}")
+    if args.visual and (not run.ddp or _rank() == 0):
+        from pipezero.visual import FrameTap
+
+        cross_process = run.mode == "async" and run.backend == "process"
+        run.frame_tap = FrameTap(cross_process=cross_process)
     seed_everything(run.seed)
     try:
         task = build_task(module, run)

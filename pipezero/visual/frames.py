@@ -1,0 +1,292 @@
+"""Frames of the collector environments for the visual mode, captured only while watched.
+
+A :class:`FrameTap` wraps the first few collector environments (``run.envs()`` under
+``--visual``) in :class:`TapWrapper`. After a step or reset the wrapper takes a picture only
+when a client of the page asked within the last ``linger`` seconds *and* ``interval`` seconds
+have passed since its own last picture; otherwise it costs a clock read and a comparison. The
+picture is the observation drawn as a grid when it is a small ``[C, H, W]`` grid (MinAtar,
+board games: :func:`~pipezero.envs.grid_render.observation_frame`), else the environment's own
+``rgb_array`` render (classic control, Atari, 2048). The collector is the one that steps the
+environment, so the picture is taken in its thread (no race with a step); in a forked
+collector (``--mode async --backend process``) the pictures travel to the server's process
+through a queue.
+
+Chains whose collectors build their environments themselves (board-game self-play) hand the
+tap their latest observations instead (:meth:`FrameTap.put_observation`), from the visual
+middleware.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from pipezero.envs.grid_render import observation_frame
+
+__all__ = [
+    "PILLOW_MISSING",
+    "FrameTap",
+    "TapWrapper",
+    "grid_observation",
+    "pillow_available",
+    "to_rgb",
+]
+
+logger = logging.getLogger("pipezero.visual")
+
+#: Largest side of a grid observation drawn as cells (larger ones are images: Atari's 84).
+GRID_MAX_SIDE = 32
+#: Frames are scaled by whole factors to fit between these sides (pixels).
+MIN_SIDE, MAX_SIDE = 160, 320
+
+
+#: Why the page shows no pictures when Pillow (which encodes them as PNG) is missing.
+PILLOW_MISSING = 'frames need Pillow: pip install "pipezero[render]"'
+
+
+def pillow_available() -> bool:
+    """Whether Pillow can be imported (frames are PNG-encoded with it)."""
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def grid_observation(obs: Any) -> bool:
+    """Whether ``obs`` is a small ``[C, H, W]`` grid (MinAtar, board planes) to draw as cells."""
+    shape = np.shape(obs)
+    return len(shape) == 3 and shape[0] <= 64 and max(shape[1:]) <= GRID_MAX_SIDE
+
+
+def to_rgb(frame: Any) -> np.ndarray:
+    """A picture as ``[H, W, 3]`` uint8 of a comfortable size: floats in ``[0, 1]`` scaled to
+    255, grey pictures made colour, large pictures shrunk by a whole factor (every k-th
+    pixel) to at most :data:`MAX_SIDE`, small ones grown to at least :data:`MIN_SIDE`.
+
+    Raises:
+        ValueError: ``frame`` is not ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]``.
+    """
+    array = np.asarray(frame)
+    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
+        array = array[:, :, :3]
+    elif array.ndim != 2:
+        raise ValueError(f"a frame must be [H, W] or [H, W, 3], got shape {array.shape}")
+    if array.dtype != np.uint8:
+        values = array.astype(np.float32)
+        if values.size and values.max() <= 1.0:
+            values = values * 255.0
+        array = np.clip(values, 0, 255).astype(np.uint8)
+    if array.ndim == 2 or array.shape[2] == 1:
+        array = np.repeat(array.reshape(array.shape[0], array.shape[1], 1), 3, axis=2)
+    side = max(array.shape[:2])
+    if side > MAX_SIDE:
+        step = -(-side // MAX_SIDE)
+        array = array[::step, ::step]
+    elif side < MIN_SIDE:
+        factor = -(-MIN_SIDE // side)
+        array = np.repeat(np.repeat(array, factor, axis=0), factor, axis=1)
+    return np.ascontiguousarray(array)
+
+
+class FrameTap:
+    """The latest picture of each watched environment, and whether anyone is watching.
+
+    Args:
+        max_envs: environments shown at most (the first ones of the collector).
+        interval: seconds between two pictures of one environment at least.
+        linger: seconds a client's request keeps pictures coming.
+        cross_process: the collector may run in a forked process (``--mode async --backend
+            process``): pictures taken there come back through a queue.
+    """
+
+    def __init__(
+        self,
+        max_envs: int = 4,
+        interval: float = 0.5,
+        linger: float = 3.0,
+        cross_process: bool = False,
+    ) -> None:
+        if max_envs < 1 or interval <= 0 or linger <= 0:
+            raise ValueError(
+                f"FrameTap needs max_envs >= 1, interval > 0 and linger > 0, got "
+                f"{max_envs!r}, {interval!r}, {linger!r}"
+            )
+        self.max_envs = max_envs
+        self.interval = interval
+        self.linger = linger
+        mp = multiprocessing.get_context("fork")
+        # A monotonic deadline in shared memory: CLOCK_MONOTONIC is system-wide on Linux,
+        # so a forked collector compares it with its own clock.
+        self._wanted_until = mp.RawValue("d", 0.0)
+        self._queue: Any = mp.Queue(maxsize=4 * max_envs) if cross_process else None
+        self._owner = os.getpid()
+        self._lock = threading.Lock()
+        self._frames: dict[int, tuple[int, np.ndarray]] = {}
+        self._notes: dict[int, str] = {}
+        self._version = 0
+        self._next_observation = 0.0
+        #: environments wrapped by :meth:`attach` (0: the chain hands observations instead)
+        self.attached = 0
+        #: why no picture is taken at all (Pillow is missing), else ``None``
+        self.disabled: str | None = None if pillow_available() else PILLOW_MISSING
+
+    def serve_here(self) -> None:
+        """This process shows the pictures (the server calls it when it starts): pictures
+        taken in other processes come through the queue, this process's own directly."""
+        self._owner = os.getpid()
+
+    # ------------------------------------------------------------------ watching
+    def want(self) -> None:
+        """A client asked: keep pictures coming for ``linger`` seconds."""
+        self._wanted_until.value = time.monotonic() + self.linger
+
+    def wanted(self, now: float | None = None) -> bool:
+        """Whether a client asked within the last ``linger`` seconds."""
+        return (time.monotonic() if now is None else now) < self._wanted_until.value
+
+    # ------------------------------------------------------------------ sources
+    def render_kwargs(self, make: Any) -> dict[str, Any]:
+        """``{"render_mode": "rgb_array"}`` for an environment id whose environments draw
+        themselves (read from its registration), else ``{}``; factories get nothing."""
+        if self.disabled or not isinstance(make, str):
+            return {}
+        from pipezero.envs.atari import is_atari_id
+        from pipezero.envs.minatar import is_minatar_id
+
+        if is_atari_id(make) or is_minatar_id(make):
+            return {"render_mode": "rgb_array"}
+        try:
+            creator = gym.spec(make).entry_point
+            if isinstance(creator, str):
+                from gymnasium.envs.registration import load_env_creator
+
+                creator = load_env_creator(creator)
+        except (gym.error.Error, ImportError, AttributeError, ValueError):
+            return {}
+        modes = getattr(creator, "metadata", {}).get("render_modes", ())
+        return {"render_mode": "rgb_array"} if "rgb_array" in modes else {}
+
+    def attach(self, envs: Any) -> None:
+        """Wrap the first :attr:`max_envs` environments of a
+        :class:`~pipezero.envs.BatchEnv` so that they take pictures while watched (none
+        when :attr:`disabled`: then nothing is wrapped and collection costs nothing more)."""
+        if self.disabled:
+            return
+        for index, adapter in enumerate(envs.envs[: self.max_envs]):
+            adapter.env = TapWrapper(adapter.env, self, self.attached + index)
+        self.attached += min(len(envs.envs), self.max_envs)
+
+    def observations_due(self) -> bool:
+        """For chains without wrapped environments: whether to hand pictures of the latest
+        observations now (someone watches and ``interval`` passed since the last round)."""
+        now = time.monotonic()
+        if self.disabled or now < self._next_observation or not self.wanted(now):
+            return False
+        self._next_observation = now + self.interval
+        return True
+
+    def put_observation(self, index: int, obs: Any) -> None:
+        """Show observation ``obs`` as the picture of ``index``: drawn as cells when it is
+        a ``[C, H, W]`` grid, else a note that it cannot be drawn."""
+        if grid_observation(obs):
+            self.put(index, observation_frame(obs))
+        else:
+            self.note(index, "its observations are not a grid and its environment is not shared")
+
+    # ------------------------------------------------------------------ results
+    def put(self, index: int, frame: Any) -> None:
+        """Store a picture of environment ``index`` (from any thread or forked process)."""
+        self._deliver(index, to_rgb(frame), None)
+
+    def note(self, index: int, message: str) -> None:
+        """Environment ``index`` cannot be shown: why."""
+        self._deliver(index, None, message)
+
+    def _deliver(self, index: int, frame: np.ndarray | None, message: str | None) -> None:
+        if os.getpid() == self._owner or self._queue is None:
+            self._store(index, frame, message)
+            return
+        self._queue.cancel_join_thread()  # a child's exit never waits on a full pipe
+        with contextlib.suppress(queue.Full):  # the server is not reading: drop the picture
+            self._queue.put_nowait((index, frame, message))
+
+    def _store(self, index: int, frame: np.ndarray | None, message: str | None) -> None:
+        with self._lock:
+            if frame is not None:
+                self._version += 1
+                self._frames[index] = (self._version, frame)
+                self._notes.pop(index, None)
+            elif message is not None:
+                self._notes[index] = message
+
+    def _drain(self) -> None:
+        if self._queue is None or os.getpid() != self._owner:
+            return
+        while True:
+            try:
+                index, frame, message = self._queue.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return
+            self._store(index, frame, message)
+
+    def latest(self) -> dict[int, tuple[int, np.ndarray]]:
+        """``{env index: (version, [H, W, 3] uint8)}`` of the pictures taken so far."""
+        self._drain()
+        with self._lock:
+            return dict(self._frames)
+
+    def notes(self) -> dict[int, str]:
+        """``{env index: why it shows no picture}``."""
+        self._drain()
+        with self._lock:
+            return dict(self._notes)
+
+
+class TapWrapper(gym.Wrapper):
+    """Takes a picture after a reset or step when its :class:`FrameTap` wants one (see the
+    module doc); otherwise passes everything through unchanged."""
+
+    def __init__(self, env: gym.Env, tap: FrameTap, index: int) -> None:
+        super().__init__(env)
+        self._tap = tap
+        self._index = index
+        self._next = 0.0
+        self._broken = False
+
+    def _capture(self, obs: Any) -> None:
+        now = time.monotonic()
+        if now < self._next or self._broken or not self._tap.wanted(now):
+            return
+        self._next = now + self._tap.interval
+        try:
+            if grid_observation(obs):
+                self._tap.put(self._index, observation_frame(obs))
+            elif self.env.render_mode == "rgb_array":
+                self._tap.put(self._index, self.env.render())
+            else:
+                self._broken = True
+                self._tap.note(self._index, "it draws no picture (no rgb_array render mode)")
+        except Exception as exc:  # a picture must never stop training
+            self._broken = True
+            logger.warning("visual mode: environment %d cannot be drawn: %s", self._index, exc)
+            self._tap.note(self._index, f"drawing it failed: {type(exc).__name__}: {exc}")
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._capture(obs)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        out = self.env.step(action)
+        self._capture(out[0])
+        return out
