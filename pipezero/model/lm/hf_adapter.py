@@ -70,9 +70,9 @@ class HFTokenizer:
         return self.hf.decode(list(ids), skip_special_tokens=True)
 
     def stop_token_mask(self) -> torch.Tensor:
-        """``[V]`` bool: tokens whose text contains a newline (computed once)."""
+        """``[V]`` bool on the CPU: tokens whose text contains a newline (computed once)."""
         if self._stop_mask is None:
-            mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+            mask = torch.zeros(self.vocab_size, dtype=torch.bool, device="cpu")
             for i in range(self.vocab_size):
                 if "\n" in self.hf.decode([i]):
                     mask[i] = True

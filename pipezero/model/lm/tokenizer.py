@@ -73,7 +73,7 @@ class CharTokenizer:
         return "".join(out)
 
     def stop_token_mask(self) -> torch.Tensor:
-        """``[V]`` bool: tokens that end a reasoning line (newline)."""
-        mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+        """``[V]`` bool on the CPU: tokens that end a reasoning line (newline)."""
+        mask = torch.zeros(self.vocab_size, dtype=torch.bool, device="cpu")
         mask[self._to_id["\n"]] = True
         return mask

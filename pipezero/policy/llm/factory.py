@@ -32,6 +32,7 @@ from pipezero.policy.llm.rewards import RewardConfig
 from pipezero.policy.llm.rollout import RolloutWorker
 from pipezero.policy.llm.sft import SFTTrainer
 from pipezero.policy.llm.trainer import OnPolicyConfig, OnPolicyTrainer
+from pipezero.policy.precision import amp_dtype
 
 __all__ = ["TRAINERS", "LLMParts", "build_lm", "build_parts", "build_problems"]
 
@@ -105,8 +106,8 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
 
     Raises:
         ConfigError: an unknown ``learn.algo`` or ``reward.kind``, or GRPO with
-            ``collect.mode='steps'`` (each naming the key and the choices).
-        ValueError: ``policy.amp='fp16'`` off CUDA.
+            ``collect.mode='steps'`` (each naming the key and the choices), an unknown
+            ``policy.amp`` or ``fp16`` off CUDA.
     """
     seed = int(cfg["seed"])
     env, collect, learn = cfg["env"], cfg["collect"], cfg["learn"]
@@ -116,6 +117,10 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
     if algo == "grpo" and collect["mode"] != "episodes":
         raise ConfigError("GRPO needs whole episodes: set collect.mode='episodes'")
     amp = cfg.get("policy", {}).get("amp")
+    try:
+        amp_dtype(amp, device)
+    except ValueError as exc:  # fp16 off CUDA, an unknown value: the user's setting
+        raise ConfigError(str(exc)) from None
     prm, reward = build_reward(cfg["reward"], device, amp)
     source, held_out, described = build_problems(env, seed)
     logger.info("problems: %s", described)
