@@ -81,6 +81,7 @@ class GameSegment:
             continuous actions.
         num_sampled_actions: ``Ks`` root actions stored per position by a sampled search
             (0: none, the visit distribution is over the ``A`` actions).
+        task_id: the task that plays the segment (multi-task runs; ``>= 0``).
 
     Attributes (shapes before :meth:`finish`; afterwards trimmed to ``num_positions``):
         obs: ``[L + P, *O]`` observations (``obs_dtype``).
@@ -102,6 +103,9 @@ class GameSegment:
         terminated: the episode ended in a terminal state (rather than a truncation).
         weight_version: ``train_iter`` of the weights that played the segment, where the
             collector records it (Ray self-play actors do); ``-1``: not recorded.
+        task_id: which task (environment) of a multi-task run played the segment; ``0`` in
+            a single-task run. The replay buffer returns it per sampled row (``task_ids``)
+            and balances its batches over the tasks it holds (docs/multitask.md).
     """
 
     weight_version: int = -1
@@ -116,7 +120,9 @@ class GameSegment:
         obs_dtype: np.dtype | type = np.float32,
         action_shape: Sequence[int] = (),
         num_sampled_actions: int = 0,
+        task_id: int = 0,
     ) -> None:
+        self.task_id = _check_positive("task_id", task_id, allow_zero=True)
         self.observation_shape = tuple(int(d) for d in observation_shape)
         self.action_shape = tuple(int(d) for d in action_shape)
         self.num_sampled_actions = _check_positive(
@@ -358,6 +364,7 @@ class GameSegment:
         num_padding: int,
         episode_end: int,
         terminated: bool,
+        task_id: int = 0,
     ) -> GameSegment:
         """Rebuild a finished segment from its trimmed arrays (as saved by the buffer).
 
@@ -366,6 +373,7 @@ class GameSegment:
                 those of :data:`OPTIONAL_ARRAY_FIELDS` may be left out (filled with NaN).
             game_segment_length, num_unroll_steps, td_steps: the segment's parameters.
             length, num_padding, episode_end, terminated: its layout, see the class doc.
+            task_id: the task that played it (multi-task runs).
         """
         missing = [n for n in ARRAY_FIELDS if n not in arrays and n not in OPTIONAL_ARRAY_FIELDS]
         if missing:
@@ -384,6 +392,7 @@ class GameSegment:
         seg.num_padding = int(num_padding)
         seg.episode_end = int(episode_end)
         seg.terminated = bool(terminated)
+        seg.task_id = _check_positive("task_id", task_id, allow_zero=True)
         arrays = dict(arrays)
         if "pred_values" not in arrays:
             arrays["pred_values"] = np.full(seg.num_positions, np.nan, dtype=np.float32)

@@ -24,7 +24,8 @@ class GameSegmentWriter:
 
     Args:
         observation_shape, action_space_size, game_segment_length, num_unroll_steps,
-        td_steps, obs_dtype, action_shape, num_sampled_actions: as for :class:`GameSegment`.
+        td_steps, obs_dtype, action_shape, num_sampled_actions, task_id: as for
+        :class:`GameSegment` (every segment of the writer gets ``task_id``).
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class GameSegmentWriter:
         obs_dtype: np.dtype | type = np.float32,
         action_shape: Sequence[int] = (),
         num_sampled_actions: int = 0,
+        task_id: int = 0,
     ) -> None:
         self._kwargs = dict(
             observation_shape=observation_shape,
@@ -47,6 +49,7 @@ class GameSegmentWriter:
             obs_dtype=obs_dtype,
             action_shape=action_shape,
             num_sampled_actions=num_sampled_actions,
+            task_id=task_id,
         )
         GameSegment(**self._kwargs)  # validate the arguments now, not at the first append
         self._current: GameSegment | None = None
@@ -58,8 +61,11 @@ class GameSegmentWriter:
         """One writer per environment of ``envs`` (a :class:`~pipezero.envs.BatchEnv`) with
         the policy section ``cfg``: ``game_segment_length``, ``num_unroll_steps``,
         ``td_steps`` and, with ``sampled_algo=True``, ``num_of_sampled_actions`` (the
-        segments then store the root's sampled actions)."""
+        segments then store the root's sampled actions). Environments with ``task_ids``
+        (``[N]``, a multi-task :class:`~pipezero.envs.multitask.MultiTaskEnv`) give writer
+        ``i`` the task id ``task_ids[i]``; otherwise every writer has task 0."""
         sampled = int(cfg["num_of_sampled_actions"]) if cfg.get("sampled_algo", False) else 0
+        task_ids = getattr(envs, "task_ids", None)
         return [
             cls(
                 observation_shape=envs.observation_shape,
@@ -70,8 +76,9 @@ class GameSegmentWriter:
                 action_shape=getattr(envs, "action_shape", ()),
                 num_sampled_actions=sampled,
                 obs_dtype=getattr(envs, "obs_storage_dtype", np.float32),
+                task_id=0 if task_ids is None else int(task_ids[i]),
             )
-            for _ in range(envs.num_envs)
+            for i in range(envs.num_envs)
         ]
 
     def append(
