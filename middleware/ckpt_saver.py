@@ -61,6 +61,7 @@ class _Saver:
         self.pending_best: float | None = None  # new best reported from another thread
         self.step_thread: int | None = None
         self.lock = threading.Lock()
+        self.reported_async = False
 
     # -- events -----------------------------------------------------------------------------
     def setup(self, task: Task) -> None:
@@ -88,14 +89,17 @@ class _Saver:
 
     def on_finish(self, ctx: TrainContext, reason: str) -> None:
         self._flush_best(ctx)
-        state = build_state(ctx, self.policy, kind="final", reason=reason)
+        state = build_state(
+            ctx, self.policy, kind="final", reason=reason, run_state=self._run_state()
+        )
         self._write(ctx, self.dir / FINAL_NAME, state, self.buffer)
 
     def on_error(self, ctx: TrainContext, exc: Exception) -> None:
         """A middleware raised: keep what the run had for inspection in ``recovery.pt`` (the
         failed step may be half done, so it is not resumed from unless asked by path)."""
+        reason = f"{type(exc).__name__}: {exc}"
         state = build_state(
-            ctx, self.policy, kind="recovery", reason=f"{type(exc).__name__}: {exc}"
+            ctx, self.policy, kind="recovery", reason=reason, run_state=self._run_state()
         )
         self._write(ctx, self.dir / RECOVERY_NAME, state, self.buffer)
 
@@ -112,7 +116,8 @@ class _Saver:
         self._flush_best(ctx)
         if ctx.train_iter >= self.next_save:
             path = self.dir / periodic_name(ctx.train_iter)
-            self._write(ctx, path, build_state(ctx, self.policy, kind="periodic"), self.buffer)
+            state = build_state(ctx, self.policy, kind="periodic", run_state=self._run_state())
+            self._write(ctx, path, state, self.buffer)
             self._prune()
             self.next_save = self._next_multiple(ctx.train_iter)
 
@@ -131,6 +136,27 @@ class _Saver:
             )
 
     # -- helpers ----------------------------------------------------------------------------
+    def _run_state(self) -> dict[str, Any]:
+        """The states of the task's state providers (the collector's unfinished segments and
+        environments...). In async mode the other roles run concurrently (in their own
+        thread or process), so only providers of the saver's role are read; the others are
+        left out, with one log line."""
+        assert self.task is not None
+        providers = self.task.state_providers
+        if self.task.mode != "async":
+            return providers.state_dict()
+        left_out = [name for name in providers.names if providers.role(name) != "learner"]
+        if left_out and not self.reported_async:
+            self.reported_async = True
+            logger.warning(
+                "async mode: checkpoints do not hold the run state of %s (other roles run "
+                "concurrently): a resumed run starts new episodes, and the transitions of "
+                "unfinished segments (counted in env_step) are lost, as are segments in "
+                "flight to the learner; resume a sync run to continue episodes",
+                ", ".join(left_out),
+            )
+        return providers.state_dict(roles=("learner",))
+
     def _best_seen(self) -> float:
         if self.best_seen is None:
             path = self.dir / BEST_NAME

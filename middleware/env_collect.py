@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from pipezero.data import GameSegment, GameSegmentWriter
+from pipezero.data import GameSegment, GameSegmentWriter, segment_state
 from pipezero.envs import BatchEnv, BatchObs, EnvError
 from pipezero.framework import Event, Middleware, Task, TrainContext, WeightSubscriber, middleware
 from pipezero.policy.base import PolicyProtocol
@@ -59,14 +59,92 @@ class _Collector:
         self.policy = policy
         self.envs = envs
         # sampled searches (LightZero's ``sampled_algo``) store their K root actions
+        self.cfg = cfg
         self.writers = GameSegmentWriter.for_envs(cfg, envs)
         self.obs: BatchObs | None = None
+        #: segments of partial episodes closed on resume, handed on by the next call
+        self.carried: list[GameSegment] = []
         self.task: Task | None = None
         self.weights: WeightSubscriber | None = None
+        self.reported_snapshots = False
 
     def setup(self, task: Task) -> None:
         self.task = task
         self.weights = task.weights.subscribe(f"env_collect-{id(self):x}")
+        task.state_providers.register("env_collect", self, role="collector")
+
+    # -- run state (a state provider of the task, saved in checkpoints) --------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to continue collecting: each environment's unfinished
+        segments (its writer), the observations to act from next, the environments'
+        snapshots where they can be taken, and segments closed on resume not handed on."""
+        obs = self.obs
+        envs = self.envs.state_dict()
+        if not self.reported_snapshots:
+            self.reported_snapshots = True
+            for i, reason in enumerate(envs["reasons"]):
+                if reason is not None:
+                    logger.warning(
+                        "env_collect: environment %d cannot be snapshotted (%s); checkpoints "
+                        "keep its unfinished segments, and a resumed run closes its partial "
+                        "episode as truncated (bootstrapped) and starts a new one",
+                        i,
+                        reason,
+                    )
+        return {
+            "obs": None
+            if obs is None
+            else {
+                "observation": obs.observation.copy(),
+                "action_mask": obs.action_mask.copy(),
+                "to_play": obs.to_play.copy(),
+            },
+            "writers": [writer.state_dict() for writer in self.writers],
+            "envs": envs,
+            "carried": [segment_state(seg) for seg in self.carried],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`: environments restored from their snapshots go
+        on with their episodes; for the others the partial episode is closed as truncated
+        (bootstrapped from the saved observation; its segments are handed on by the next
+        call) and a new episode starts."""
+        n = self.envs.num_envs
+        saved_obs = state["obs"]
+        writer_states = state["writers"]
+        restored = np.zeros(n, dtype=bool)
+        if saved_obs is not None and len(writer_states) == n:
+            restored = self.envs.load_state_dict(state["envs"])
+        carried = [self.writers[0].segment_from_state(s) for s in state["carried"]]
+        closed = closed_steps = 0
+        for j, writer_state in enumerate(writer_states):
+            # more environments saved than this run has: close theirs in spare writers
+            writer = self.writers[j] if j < n else self._spare_writer()
+            writer.load_state_dict(writer_state)
+            if j < n and restored[j]:
+                continue
+            if writer.in_episode:
+                closed += 1
+                closed_steps += writer.num_unfinished_transitions
+                writer.end_episode(saved_obs["observation"][j], False, int(saved_obs["to_play"][j]))
+            if j >= n:
+                carried += writer.pop_finished()
+        self.carried = carried
+        if restored.any():
+            obs = BatchObs(**{k: np.array(v) for k, v in saved_obs.items()})
+            self.envs.reset_envs(np.flatnonzero(~restored), obs)
+            self.obs = obs
+        else:
+            self.obs = None  # the next call resets every environment
+        logger.info(
+            "env_collect resumed: %d of %d environments continue their episodes; %d partial "
+            "episodes (%d transitions) closed as truncated, to be handed on by the next call",
+            int(restored.sum()),
+            n,
+            closed,
+            closed_steps,
+        )
 
     def step(self, ctx: TrainContext) -> None:
         self._pull_weights()
@@ -122,10 +200,14 @@ class _Collector:
             self.reset_caches(None)
         ctx.env_episode += len(returns)
         ctx.collect_episode_returns = returns
-        segments = [seg for mine in finished for seg in mine]
+        segments = self.carried + [seg for mine in finished for seg in mine]
+        self.carried = []
         ctx.new_segments = segments
         if self.task is not None:
             self.task.emit(Event.NEW_DATA, ctx, segments)
+
+    def _spare_writer(self) -> GameSegmentWriter:
+        return GameSegmentWriter.for_envs(self.cfg, self.envs)[0]
 
     def _collecting(self, num_steps: int, num_segments: int, num_episodes: int) -> bool:
         """Whether to take another batched step: ``collect_env_steps`` of them, or until

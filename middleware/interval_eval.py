@@ -113,6 +113,17 @@ class _Evaluator:
         self.task = task
         # Unbounded: an evaluation may take long and must never hold the learner back.
         self.weights = task.weights.subscribe(f"interval_eval-{id(self):x}", bounded=False)
+        task.state_providers.register("interval_eval", self, role="evaluator")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Snapshots of the evaluation environments (their random streams go on across
+        evaluations), so a resumed run plays the evaluation episodes it would have played."""
+        return {"envs": self.envs.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the evaluation environments; those without a snapshot start from their
+        seeds (each evaluation resets every environment anyway)."""
+        self.envs.load_state_dict(state["envs"])
 
     def step(self, ctx: TrainContext) -> None:
         if ctx.last_eval_iter >= 0 and ctx.train_iter - ctx.last_eval_iter < self.eval_freq:

@@ -27,9 +27,10 @@ from pipezero.checkpoint.manifest import (
     verify_buffer_file,
     verify_checkpoint_file,
 )
+from pipezero.checkpoint.plain import decode_numpy
 from pipezero.checkpoint.state import Stateful, restore_rng_state
 from pipezero.data.replay_buffer import ReplayBuffer
-from pipezero.framework import Context
+from pipezero.framework import Context, StateProviders
 
 __all__ = ["load_pair", "restore_state", "resume"]
 
@@ -120,7 +121,9 @@ def _apply(
     policy: Stateful,
     buffer: ReplayBuffer | None,
     ckpt_path: Path,
+    providers: StateProviders | None,
 ) -> None:
+    run_state = decode_numpy(state.get("run_state") or {})
     policy.load_state_dict(state["policy"])
     fields = set(type(ctx).persistent_fields())
     for name, value in state["counters"].items():
@@ -134,15 +137,23 @@ def _apply(
                 type(ctx).__name__,
             )
     restore_rng_state(state["rng"])
-    if buffer is None:
-        return
-    if saved is not None:
-        vars(buffer).update(vars(saved))  # in place: middleware keep their reference
-    else:
+    if buffer is not None:
+        if saved is not None:
+            vars(buffer).update(vars(saved))  # in place: middleware keep their reference
+        else:
+            logger.warning(
+                "checkpoint %s holds no replay buffer (saved with save_buffer=False); the "
+                "buffer starts empty",
+                ckpt_path,
+            )
+    if providers is not None:
+        providers.load_state_dict(run_state)
+    elif run_state:
         logger.warning(
-            "checkpoint %s holds no replay buffer (saved with save_buffer=False); the buffer "
-            "starts empty",
+            "checkpoint %s holds the run state of %s (unfinished game segments, environments); "
+            "it is not restored: pass providers=task.state_providers to resume to continue it",
             ckpt_path,
+            ", ".join(run_state),
         )
 
 
@@ -153,8 +164,10 @@ def restore_state(
     buffer: ReplayBuffer | None = None,
     *,
     ckpt_path: str | os.PathLike[str],
+    providers: StateProviders | None = None,
 ) -> None:
-    """Put a loaded checkpoint back: counters into ``ctx``, ``policy``, RNGs, ``buffer``.
+    """Put a loaded checkpoint back: counters into ``ctx``, ``policy``, RNGs, ``buffer``,
+    and the run state into ``providers``.
 
     The buffer file is verified and read first, so a damaged one raises before anything is
     restored.
@@ -165,10 +178,14 @@ def restore_state(
         policy: receives ``state["policy"]`` through ``load_state_dict``.
         buffer: filled in place with the buffer saved beside the checkpoint, if any.
         ckpt_path: the checkpoint's path (locates the buffer file, names it in messages).
+        providers: the task's :class:`~pipezero.framework.StateProviders`
+            (``task.state_providers``): each provider registered now, or later, gets its
+            saved state (a collector continues its episodes). ``None``: the run state is not
+            restored (a warning says so when the checkpoint holds some).
     """
     path = Path(ckpt_path)
     saved = None if buffer is None else _load_buffer(state, path, buffer)
-    _apply(state, saved, ctx, policy, buffer, path)
+    _apply(state, saved, ctx, policy, buffer, path, providers)
 
 
 def _is_writer() -> bool:
@@ -221,6 +238,7 @@ def resume(
     buffer: ReplayBuffer | None = None,
     *,
     weights_only: bool = True,
+    providers: StateProviders | None = None,
 ) -> Path:
     """Continue a run from its newest intact checkpoint pair.
 
@@ -229,14 +247,16 @@ def resume(
     checkpoint (see :func:`resumable_checkpoints`) whose file and replay buffer verify against
     their manifest is loaded, falling back to older ones with a warning. Restores the context
     counters, the policy (models, optimizer, ...), the random generators and, when ``buffer``
-    is given and the checkpoint saved one, the replay buffer (in place). Both files are
-    verified and read before anything is restored. Call it after seeding and after building
+    is given and the checkpoint saved one, the replay buffer (in place), and with
+    ``providers`` the run state of the middleware (a collector's unfinished segments, current
+    observations and environments). Both files are verified and read before anything is
+    restored. Call it after seeding and after building
     the policy and buffer, before ``task.run``.
 
     Args:
         run_dir: the run directory (``exp_dir`` given to ``ckpt_saver``), or one checkpoint
             file to resume from exactly (no fallback: a damaged pair is an error).
-        ctx, policy, buffer: as in :func:`restore_state`.
+        ctx, policy, buffer, providers: as in :func:`restore_state`.
         weights_only: see :func:`load_checkpoint`.
 
     Returns:
@@ -260,7 +280,7 @@ def resume(
         if _is_writer():
             remove_leftovers(run_path)
         ckpt, state, saved = _newest_intact_pair(run_path, buffer, weights_only)
-    _apply(state, saved, ctx, policy, buffer, ckpt)
+    _apply(state, saved, ctx, policy, buffer, ckpt, providers)
     logger.info(
         "resumed from %s (train_iter=%s, env_step=%s)",
         ckpt,

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from pipezero.checkpoint.files import FORMAT_VERSION
+from pipezero.checkpoint.plain import encode_numpy
 from pipezero.framework import Context
 
 __all__ = [
@@ -120,6 +121,7 @@ def build_state(
     kind: str,
     reason: str | None = None,
     eval_return: float | None = None,
+    run_state: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Collect what a checkpoint holds (see the module doc) from ``ctx``, ``policy`` and the
     global random generators.
@@ -131,6 +133,9 @@ def build_state(
             kept as given).
         reason: why the run finished (final) or failed (recovery).
         eval_return: the mean evaluation return that made this the best checkpoint.
+        run_state: the states of the task's state providers (``task.state_providers.
+            state_dict()``: a collector's unfinished segments and environments), stored
+            under ``"run_state"`` with their NumPy values encoded (:func:`encode_numpy`).
     """
     counters = {
         name: getattr(ctx, name) for name in type(ctx).persistent_fields() if name not in _NOT_SAVED
@@ -147,5 +152,6 @@ def build_state(
         "counters": counters,
         "policy": policy.state_dict(),
         "rng": capture_rng_state(),
+        "run_state": encode_numpy(dict(run_state or {})),
         "buffer_file": None,
     }

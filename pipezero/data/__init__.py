@@ -6,7 +6,7 @@ Batches are plain ``dict`` s of NumPy arrays (see :meth:`ReplayBuffer.sample`).
 from pipezero.data.buffer_io import load_buffer, save_buffer
 from pipezero.data.game_segment import GameSegment
 from pipezero.data.replay_buffer import ReplayBuffer, batch_to_tensors
-from pipezero.data.segment_writer import GameSegmentWriter
+from pipezero.data.segment_writer import GameSegmentWriter, segment_state
 from pipezero.data.sum_tree import SumTree
 from pipezero.data.targets import (
     ValueTargetInputs,
@@ -31,6 +31,7 @@ __all__ = [
     "read_segments_meta",
     "save_buffer",
     "save_segments",
+    "segment_state",
     "value_prefix_targets",
     "value_target_inputs",
 ]

@@ -37,6 +37,7 @@ def save_buffer(buffer: ReplayBuffer, path: str | os.PathLike[str]) -> None:
                     "discount_factor": buffer.discount_factor,
                     "priority_prob_alpha": buffer.priority_prob_alpha,
                     "priority_prob_beta": buffer.priority_prob_beta,
+                    "balance_tasks": buffer.balance_tasks,
                     "next_segment_id": buffer._next_segment_id,
                     "first_id": buffer._first_id,
                     "next_id": buffer._next_id,
@@ -63,6 +64,7 @@ def save_buffer(buffer: ReplayBuffer, path: str | os.PathLike[str]) -> None:
             dtype=np.int64,
         ).reshape(-1, 7),
         "seg_rows": np.array([s.num_positions for _, (s, _) in segments], dtype=np.int64),
+        "seg_task_ids": np.array([s.task_id for _, (s, _) in segments], dtype=np.int64),
         "priorities": buffer.get_priorities(np.arange(buffer._first_id, buffer._next_id)),
     }
     if segments:
@@ -96,6 +98,7 @@ def load_buffer(path: str | os.PathLike[str]) -> ReplayBuffer:
             discount_factor=cfg["discount_factor"],
             priority_prob_alpha=cfg["priority_prob_alpha"],
             priority_prob_beta=cfg["priority_prob_beta"],
+            balance_tasks=cfg.get("balance_tasks", True),
         )
         buffer.rng.bit_generator.state = cfg["rng_state"]
         rows = f["seg_rows"]
@@ -104,11 +107,21 @@ def load_buffer(path: str | os.PathLike[str]) -> ReplayBuffer:
         offsets = np.concatenate([[0], np.cumsum(rows)])
         priorities = f["priorities"]
         base = cfg["first_id"]
+        # files written before multi-task runs hold no task ids: every segment is task 0
+        task_ids = f["seg_task_ids"] if "seg_task_ids" in f.files else np.zeros(len(rows), int)
         for i, (sid, first) in enumerate(zip(f["seg_ids"], f["seg_first_ids"], strict=True)):
             seg_len, unroll, td, length, padding, end, terminated = f["seg_meta"][i].tolist()
             arrays = {name: fields[name][offsets[i] : offsets[i + 1]] for name in stored}
             segment = GameSegment.from_arrays(
-                arrays, seg_len, unroll, td, length, padding, end, bool(terminated)
+                arrays,
+                seg_len,
+                unroll,
+                td,
+                length,
+                padding,
+                end,
+                bool(terminated),
+                int(task_ids[i]),
             )
             if buffer._layout is None:
                 buffer._layout = segment.layout

@@ -423,6 +423,7 @@ class GameSegment:
             num_padding=self.num_padding,
             episode_end=self.episode_end,
             terminated=self.terminated,
+            task_id=self.task_id,
         )
         return out
 

@@ -12,7 +12,10 @@ Capacity is counted in real (unpadded) transitions: pushing a segment first evic
 oldest segments until it fits.
 
 Sampling is proportional to ``priority ** priority_prob_alpha``, with importance weights
-``(N * P(i)) ** -priority_prob_beta`` normalised by the batch maximum. A batch is a plain
+``(N * P(i)) ** -priority_prob_beta`` normalised by the batch maximum. Segments of several
+tasks (``GameSegment.task_id``, multi-task runs) are sampled *balanced*: each batch draws
+equally from the tasks present, by priority within each task
+(:mod:`pipezero.data.task_balance`). A batch is a plain
 ``dict`` of NumPy arrays (keys in :meth:`ReplayBuffer.sample`); convert with
 :func:`batch_to_tensors` or :func:`~pipezero.data.targets.value_target_inputs`.
 """
@@ -31,6 +34,7 @@ import torch
 from pipezero.data.game_segment import GameSegment
 from pipezero.data.sum_tree import SumTree
 from pipezero.data.targets import nstep_bootstrap
+from pipezero.data.task_balance import TaskTrees
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,9 @@ class ReplayBuffer:
         priority_prob_beta: importance-weight exponent in ``[0, 1]`` (may be annealed by
             assigning the attribute).
         seed: seed of the sampling random generator.
+        balance_tasks: with segments of more than one ``task_id``, draw every batch
+            equally from the tasks present (:mod:`pipezero.data.task_balance`); ``False``:
+            by priority over all transitions whatever their task.
     """
 
     def __init__(
@@ -58,6 +65,7 @@ class ReplayBuffer:
         priority_prob_alpha: float = 0.6,
         priority_prob_beta: float = 0.4,
         seed: int | None = None,
+        balance_tasks: bool = True,
     ) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive int (transitions), got {capacity!r}")
@@ -89,6 +97,9 @@ class ReplayBuffer:
         self._next_id = 0
         self._max_priority = 1.0
         self._layout: tuple | None = None  # GameSegment.layout: (obs shape, A, action shape, Ks)
+        self.balance_tasks = bool(balance_tasks)
+        self._first_task: int | None = None  # the task id of the first segment pushed
+        self._tasks: TaskTrees | None = None  # per-task trees, once a second task arrives
 
     @classmethod
     def from_config(cls, policy_cfg: Mapping[str, Any], seed: int | None = None) -> ReplayBuffer:
@@ -178,8 +189,26 @@ class ReplayBuffer:
         slots = np.arange(first, first + segment.length) % self.capacity
         self._slot_segment[slots] = sid
         self._slot_position[slots] = np.arange(segment.length)
-        self._set_priorities(slots, prio)
         self._segments[sid] = (segment, first)
+        self._track_task(segment, slots)
+        self._set_priorities(slots, prio)
+
+    def _track_task(self, segment: GameSegment, slots: np.ndarray) -> None:
+        """Assign ``slots`` to the segment's task; build the per-task trees (from every stored
+        segment) when a second task id arrives and ``balance_tasks`` is on."""
+        task = segment.task_id
+        if self._tasks is None:
+            if self._first_task is None:
+                self._first_task = task
+            if task == self._first_task or not self.balance_tasks:
+                return
+            self._tasks = TaskTrees(self.capacity)
+            for seg, first in self._segments.values():
+                live = np.arange(first, first + seg.length) % self.capacity
+                self._tasks.assign(live, seg.task_id)
+                self._tasks.update(live, self._priorities[live] ** self.priority_prob_alpha)
+            return
+        self._tasks.assign(slots, task)
 
     def extend(self, segments: list[GameSegment]) -> list[int]:
         """Push several segments with default priorities; returns their ids."""
@@ -190,6 +219,8 @@ class ReplayBuffer:
         slots = np.arange(first, first + segment.length) % self.capacity
         self._priorities[slots] = 0.0
         self._tree.update(slots, 0.0)
+        if self._tasks is not None:
+            self._tasks.release(slots)
         self._slot_segment[slots] = -1
         self._first_id = first + segment.length
 
@@ -207,6 +238,8 @@ class ReplayBuffer:
     def _set_priorities(self, slots: np.ndarray, prio: np.ndarray) -> None:
         self._priorities[slots] = prio
         self._tree.update(slots, prio**self.priority_prob_alpha)
+        if self._tasks is not None:
+            self._tasks.update(slots, prio**self.priority_prob_alpha)
         if prio.size:
             self._max_priority = max(self._max_priority, float(prio.max()))
 
@@ -285,7 +318,13 @@ class ReplayBuffer:
             ``bootstrap_search_values [M]`` float32: the stored search (root) value of each
             bootstrap observation, NaN at a final observation (never searched);
             ``weights [B]`` float32 importance weights; ``indices [B]`` int64 transition ids
-            for :meth:`update_priorities`; ``segment_ids [B]`` and ``positions [B]`` int64.
+            for :meth:`update_priorities`; ``segment_ids [B]`` and ``positions [B]`` int64;
+            ``task_ids [B]`` int64, the task of each row (``GameSegment.task_id``).
+
+        With segments of several tasks stored (and ``balance_tasks``), the rows come task by
+        task, ``B // T`` from each of the ``T`` tasks present (the rest to random distinct
+        tasks), and the importance weights correct the priorities within each task only
+        (:mod:`pipezero.data.task_balance`).
         """
         if self.num_transitions == 0:
             raise RuntimeError("sample() on an empty ReplayBuffer; push segments first")
@@ -293,11 +332,14 @@ class ReplayBuffer:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         k, n = self.num_unroll_steps, self.td_steps
         width = k + n + 1
-        slots, leaf = self._tree.sample(batch_size, self.rng)
+        if self._tasks is not None and len(self._tasks.tasks) > 1:
+            slots, weights = self._tasks.sample(batch_size, self.rng, self.priority_prob_beta)
+        else:
+            slots, leaf = self._tree.sample(batch_size, self.rng)
+            probs = leaf / self._tree.total
+            weights = (self.num_transitions * probs) ** (-self.priority_prob_beta)
+            weights = (weights / weights.max()).astype(np.float32)
         ids = self._first_id + (slots - self._first_id) % self.capacity
-        probs = leaf / self._tree.total
-        weights = (self.num_transitions * probs) ** (-self.priority_prob_beta)
-        weights = (weights / weights.max()).astype(np.float32)
 
         b = batch_size
         seg_ids = self._slot_segment[slots]
@@ -385,6 +427,7 @@ class ReplayBuffer:
             "indices": ids,
             "segment_ids": seg_ids,
             "positions": positions,
+            "task_ids": np.array([seg.task_id for seg in segments], dtype=np.int64),
         }
         if sampled is not None:
             batch["root_sampled_actions"] = sampled

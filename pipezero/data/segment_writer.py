@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pipezero.data.game_segment import GameSegment
+from pipezero.data.game_segment import ARRAY_FIELDS, GameSegment
 
 
 class GameSegmentWriter:
@@ -134,6 +134,95 @@ class GameSegmentWriter:
         return out
 
     @property
+    def in_episode(self) -> bool:
+        """Whether an episode is under way: transitions were appended since the last
+        :meth:`end_episode` (or since the start)."""
+        return self._current is not None
+
+    # -- resuming ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this writer holds, as plain data with NumPy arrays: the segment being
+        filled, the full one waiting for its padding, and finished segments not popped yet
+        (each trimmed to its used positions). :meth:`load_state_dict` continues from it."""
+        return {
+            "current": segment_state(self._current),
+            "pending": segment_state(self._pending),
+            "finished": [segment_state(seg) for seg in self._finished],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` (of a writer built with the same parameters).
+
+        Raises:
+            ValueError: the saved segments have another layout (observation shape, action
+                count, segment length...) than this writer's.
+        """
+        current = self.segment_from_state(state["current"])
+        pending = self.segment_from_state(state["pending"])
+        finished = [self.segment_from_state(s) for s in state["finished"]]
+        self._current, self._pending, self._finished = current, pending, finished
+
+    def segment_from_state(self, state: dict[str, Any] | None) -> GameSegment | None:
+        """A segment saved by :func:`segment_state`, rebuilt with this writer's parameters
+        (finished or still open); ``None`` for ``None``.
+
+        Raises:
+            ValueError: the saved segment has another layout than this writer's.
+        """
+        if state is None:
+            return None
+        kw = self._kwargs
+        arrays = {name: np.asarray(state["arrays"][name]) for name in ARRAY_FIELDS}
+        layout = [state[k] for k in ("length", "num_padding", "episode_end", "terminated")]
+        if state["finished"]:
+            seg = GameSegment.from_arrays(
+                arrays, kw["game_segment_length"], kw["num_unroll_steps"], kw["td_steps"], *layout
+            )
+        else:
+            seg = GameSegment(**kw)
+            rows = len(arrays["obs"])
+            for name in ARRAY_FIELDS:
+                target = getattr(seg, name)
+                if arrays[name].shape[1:] != target.shape[1:] or rows > len(target):
+                    raise ValueError(
+                        f"saved game segment field {name!r} has shape {arrays[name].shape}, "
+                        f"this writer's segments hold {target.shape}; the collector was built "
+                        f"with other settings than the run that saved it"
+                    )
+                target[:rows] = arrays[name]
+            seg.length, seg.num_padding, seg.episode_end = (int(v) for v in layout[:3])
+            seg.terminated = bool(layout[3])
+        want = GameSegment(**kw).layout
+        if seg.layout != want:
+            raise ValueError(
+                f"saved game segment has layout {seg.layout}, this writer's is {want}; the "
+                f"collector was built with other settings than the run that saved it"
+            )
+        seg.weight_version = int(state["weight_version"])
+        if hasattr(seg, "task_id"):  # multi-task runs
+            seg.task_id = int(state.get("task_id", 0))
+        return seg
+
+    @property
     def num_unfinished_transitions(self) -> int:
         """Transitions recorded but not yet in a finished segment."""
         return sum(s.length for s in (self._pending, self._current) if s is not None)
+
+
+def segment_state(seg: GameSegment | None) -> dict[str, Any] | None:
+    """A segment's used positions (copies) and layout as plain data with NumPy arrays, for
+    :meth:`GameSegmentWriter.segment_from_state`; ``None`` for ``None``."""
+    if seg is None:
+        return None
+    n = seg.num_positions
+    return {
+        "arrays": {name: np.array(getattr(seg, name)[:n]) for name in ARRAY_FIELDS},
+        "length": seg.length,
+        "num_padding": seg.num_padding,
+        "episode_end": seg.episode_end,
+        "terminated": seg.terminated,
+        "finished": seg.finished,
+        "weight_version": seg.weight_version,
+        "task_id": getattr(seg, "task_id", 0),
+    }

@@ -59,6 +59,7 @@ def save_segments(
             ],
             dtype=np.int64,
         ),
+        "seg_task_ids": np.array([s.task_id for s in segments], dtype=np.int64),
     }
     for name in ARRAY_FIELDS:
         data[f"field_{name}"] = np.concatenate([getattr(s, name) for s in segments])
@@ -81,13 +82,23 @@ def load_segments(path: str | os.PathLike[str]) -> list[GameSegment]:
         rows = f["seg_rows"]
         offsets = np.concatenate([[0], np.cumsum(rows)])
         fields = {n: f[f"field_{n}"] for n in ARRAY_FIELDS if f"field_{n}" in f.files}
+        # files written before multi-task runs hold no task ids: every segment is task 0
+        task_ids = f["seg_task_ids"] if "seg_task_ids" in f.files else np.zeros(len(rows), int)
         segments = []
         for i, layout in enumerate(f["seg_meta"].tolist()):
             seg_len, unroll, td, length, padding, end, terminated = layout
             arrays = {n: a[offsets[i] : offsets[i + 1]] for n, a in fields.items()}
             segments.append(
                 GameSegment.from_arrays(
-                    arrays, seg_len, unroll, td, length, padding, end, bool(terminated)
+                    arrays,
+                    seg_len,
+                    unroll,
+                    td,
+                    length,
+                    padding,
+                    end,
+                    bool(terminated),
+                    int(task_ids[i]),
                 )
             )
     return segments

@@ -14,6 +14,7 @@ act from next, which is the first observation of a new episode where ``done`` is
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,9 @@ import numpy as np
 from pipezero.envs.atari import is_atari_id
 from pipezero.envs.gym_adapter import EpisodeStats, GymAdapter
 from pipezero.envs.minatar import is_minatar_id
+from pipezero.envs.snapshot import EnvSnapshotError
+
+logger = logging.getLogger(__name__)
 
 
 class EnvError(RuntimeError):
@@ -258,6 +262,62 @@ class BatchEnv:
             episodes=episodes,
             infos=infos,
         )
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Snapshots of the running environments (see :meth:`GymAdapter.state_dict`).
+
+        Returns:
+            ``{"envs": [snapshot or None], "reasons": [None or why not], "started": bool}``;
+            an environment that cannot be snapshotted (an Atari emulator, a physics engine)
+            has ``None`` and the reason.
+        """
+        snapshots: list[dict[str, Any] | None] = []
+        reasons: list[str | None] = []
+        for env in self.envs:
+            try:
+                snapshots.append(env.state_dict())
+                reasons.append(None)
+            except EnvSnapshotError as err:
+                snapshots.append(None)
+                reasons.append(str(err))
+        return {"envs": snapshots, "reasons": reasons, "started": self._started}
+
+    def load_state_dict(self, state: dict[str, Any]) -> np.ndarray:
+        """Continue the environments of :meth:`state_dict` where it holds a snapshot.
+
+        Returns:
+            ``[N]`` bool, ``True`` for each environment that continues its episode. The
+            others (no snapshot, a snapshot that does not fit, another environment count)
+            must be started again with :meth:`reset_envs` (or :meth:`reset`).
+        """
+        restored = np.zeros(self.num_envs, dtype=bool)
+        snapshots = state["envs"]
+        if not state["started"] or len(snapshots) != self.num_envs:
+            return restored
+        for i, (env, snapshot) in enumerate(zip(self.envs, snapshots, strict=True)):
+            if snapshot is None:
+                continue
+            try:
+                env.load_state_dict(snapshot)
+                restored[i] = True
+            except EnvSnapshotError as err:
+                logger.warning("environment %d (%s) cannot continue its episode: %s", i, env, err)
+        self._started = bool(restored.all())
+        return restored
+
+    def reset_envs(self, indices: Sequence[int] | np.ndarray, into: BatchObs) -> None:
+        """Start a new episode in the environments ``indices`` only, writing their first
+        observations into those rows of ``into``; the other environments go on. Afterwards
+        the batch counts as started (every environment must be running)."""
+        for i in np.asarray(indices, dtype=np.int64).tolist():
+            into.action_mask[i] = True
+            try:
+                into.to_play[i] = self.envs[i].reset_into(into.observation[i], into.action_mask[i])
+            except Exception as err:
+                raise EnvError(i, self.envs[i], "reset", err) from err
+        self._started = True
 
     def close(self) -> None:
         """Close every environment."""

@@ -28,6 +28,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from pipezero.envs.snapshot import capture_state, restore_state
+
 SUPPORTED_OBSERVATION_SPACES = ("Box", "Discrete", "MultiBinary")
 SUPPORTED_ACTION_SPACES = ("Discrete", "Box")
 
@@ -302,6 +304,39 @@ class GymAdapter:
             self._needs_reset = True
             episode = EpisodeStats(self._episode_return, self._episode_length, bool(terminated))
         return reward, bool(terminated), bool(truncated), to_play, info, episode
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The running state of this environment as plain data (see
+        :mod:`pipezero.envs.snapshot`): the wrapped environment's objects and generators, and
+        the adapter's episode counters. Restore it with :meth:`load_state_dict` into an
+        adapter built the same way (same id, options and wrappers).
+
+        Raises:
+            EnvSnapshotError: the environment cannot be snapshotted (the message names the
+                object, e.g. a physics engine); such environments restart their episodes.
+        """
+        return {
+            "env": capture_state(self.env),
+            "episode_return": self._episode_return,
+            "episode_length": self._episode_length,
+            "needs_reset": self._needs_reset,
+            "pending_seed": self._seed,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the environment captured by :meth:`state_dict`.
+
+        Raises:
+            EnvSnapshotError: the snapshot does not fit this environment (another id or
+                other wrappers); reset the environment before using it then.
+        """
+        restore_state(self.env, state["env"])
+        self._episode_return = float(state["episode_return"])
+        self._episode_length = int(state["episode_length"])
+        self._needs_reset = bool(state["needs_reset"])
+        self._seed = state["pending_seed"]
 
     @property
     def episode_length(self) -> int:

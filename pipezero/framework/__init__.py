@@ -13,6 +13,7 @@ from .monitor import AsyncMonitor
 from .partition import RolePlan, assign_roles, plan_roles
 from .processes import ProcessBackend, ProcessChannel, RemoteTraceback
 from .runners import Backend, RoleRunner, ThreadBackend
+from .state_providers import StateProvider, StateProviders
 from .step import run_step
 from .task import Task
 from .weights import WeightStore, WeightSubscriber
@@ -36,6 +37,8 @@ __all__ = [
     "RemoteTraceback",
     "RolePlan",
     "RoleRunner",
+    "StateProvider",
+    "StateProviders",
     "StopRequested",
     "Task",
     "ThreadBackend",

@@ -16,6 +16,7 @@ from .monitor import AsyncMonitor
 from .partition import assign_roles, plan_roles
 from .runners import Backend, RunControl, ThreadBackend
 from .shared import LocalState, StateCell
+from .state_providers import StateProviders
 from .step import run_step
 from .validation import check_fields, check_role_sharing, validate_chain
 from .weights import WeightStore
@@ -64,6 +65,11 @@ class Task(Generic[C]):
         self.backend: Backend = backend if backend is not None else ThreadBackend()
         self.shutdown_timeout = shutdown_timeout
         self.role_steps: dict[str, int] = {}
+        #: run state held by middleware (a collector's unfinished segments...), by name; a
+        #: checkpointer saves it and resume restores it (see :class:`StateProviders`)
+        self.state_providers = StateProviders()
+        #: ``"sync"`` or ``"async"`` once :meth:`run` started, ``None`` before
+        self.mode: str | None = None
         self._chain: list[Middleware] = []
         self._stop: Any = threading.Event()  # a multiprocessing Event with runner processes
         self._reason: StateCell = LocalState(None)  # the finish reason; first one wins
@@ -200,6 +206,15 @@ class Task(Generic[C]):
         if self._started:
             raise RuntimeError("a Task runs once; build a new Task for another run")
         self._started = True
+        self.mode = mode
+        unclaimed = self.state_providers.drop_pending()
+        if unclaimed:
+            logger.warning(
+                "the checkpoint holds the state of %s, which no middleware of this chain "
+                "provides (registered: %s); it is ignored",
+                ", ".join(unclaimed),
+                ", ".join(self.state_providers.names) or "none",
+            )
         try:
             if mode == "sync":
                 self._run_sync(max_steps)
