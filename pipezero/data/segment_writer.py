@@ -177,7 +177,12 @@ class GameSegmentWriter:
         layout = [state[k] for k in ("length", "num_padding", "episode_end", "terminated")]
         if state["finished"]:
             seg = GameSegment.from_arrays(
-                arrays, kw["game_segment_length"], kw["num_unroll_steps"], kw["td_steps"], *layout
+                arrays,
+                kw["game_segment_length"],
+                kw["num_unroll_steps"],
+                kw["td_steps"],
+                *layout,
+                task_id=int(state.get("task_id", kw["task_id"])),
             )
         else:
             seg = GameSegment(**kw)
@@ -200,8 +205,6 @@ class GameSegmentWriter:
                 f"collector was built with other settings than the run that saved it"
             )
         seg.weight_version = int(state["weight_version"])
-        if hasattr(seg, "task_id"):  # multi-task runs
-            seg.task_id = int(state.get("task_id", 0))
         return seg
 
     @property
@@ -224,5 +227,5 @@ def segment_state(seg: GameSegment | None) -> dict[str, Any] | None:
         "terminated": seg.terminated,
         "finished": seg.finished,
         "weight_version": seg.weight_version,
-        "task_id": getattr(seg, "task_id", 0),
+        "task_id": seg.task_id,
     }
