@@ -208,6 +208,8 @@ def test_checkpoints_follow_the_umask(tmp_path, capsys):
     finally:
         os.umask(old)
     assert (tmp_path / "ckpt" / "final.pt").stat().st_mode & 0o777 == 0o640
+    buffers = list((tmp_path / "ckpt").glob("*.buffer-*.npz"))
+    assert buffers and all(p.stat().st_mode & 0o777 == 0o640 for p in buffers)
 
 
 def test_list_shows_every_recipe_with_its_description(capsys):

@@ -4,14 +4,15 @@ The file holds the buffer's parameters and counters, its random-generator state,
 priorities and every segment's arrays concatenated along the first axis (``seg_rows`` gives
 each segment's row count). Writing goes to a temporary file in the same directory, which
 is flushed, synced and then renamed over the destination (``os.replace``), so a crash never
-leaves a half-written buffer behind.
+leaves a half-written buffer behind. The file gets the permissions a plain ``open()`` gives
+(0666 less the umask: 0644 under the usual 022), like the checkpoints beside it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,9 @@ def save_buffer(buffer: ReplayBuffer, path: str | os.PathLike[str]) -> None:
     if segments:
         for name in ARRAY_FIELDS:
             data[f"field_{name}"] = np.concatenate([getattr(s, name) for _, (s, _) in segments])
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # a fresh name opened like open() would (mode 0666 less the umask), not mkstemp's 0600
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **data)
