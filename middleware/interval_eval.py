@@ -39,12 +39,30 @@ def evaluate_episodes(
     Returns:
         ``(returns [num_episodes], lengths [num_episodes])``.
     """
+    returns, lengths, _ = _play(policy, envs, _spread(num_episodes, envs.num_envs), writers)
+    return returns, lengths
+
+
+def _spread(num_episodes: int, num_envs: int) -> np.ndarray:
+    """``[num_envs]`` episodes per environment: ``ceil`` or ``floor`` of the even share."""
+    quota = np.full(num_envs, num_episodes // num_envs)
+    quota[: num_episodes % num_envs] += 1
+    return quota
+
+
+def _play(
+    policy: PolicyProtocol,
+    envs: BatchEnv,
+    quota: np.ndarray,
+    writers: Sequence[GameSegmentWriter] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`evaluate_episodes` with ``quota[i]`` episodes on environment ``i``; also
+    returns the environment of each episode (``[num_episodes]`` int64)."""
     n = envs.num_envs
-    quota = np.full(n, num_episodes // n)
-    quota[: num_episodes % n] += 1
     done = np.zeros(n, dtype=np.int64)
     returns: list[float] = []
     lengths: list[int] = []
+    env_index: list[int] = []
     obs = envs.reset()
     while (done < quota).any():
         active = np.flatnonzero(done < quota)
@@ -64,8 +82,26 @@ def evaluate_episodes(
                 done[i] += 1
                 returns.append(stats.episode_return)
                 lengths.append(stats.length)
+                env_index.append(i)
         obs = out.obs
-    return np.asarray(returns, dtype=np.float64), np.asarray(lengths, dtype=np.int64)
+    return (
+        np.asarray(returns, dtype=np.float64),
+        np.asarray(lengths, dtype=np.int64),
+        np.asarray(env_index, dtype=np.int64),
+    )
+
+
+def _summary(returns: np.ndarray, lengths: np.ndarray) -> dict[str, float]:
+    return {
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
+        "return_min": float(returns.min()),
+        "return_max": float(returns.max()),
+        "episode_length_mean": float(lengths.mean()),
+        "episode_length_min": float(lengths.min()),
+        "episode_length_max": float(lengths.max()),
+        "num_episodes": float(len(returns)),
+    }
 
 
 def _record(
@@ -131,24 +167,27 @@ class _Evaluator:
         if self.weights is not None and (got := self.weights.pull()) is not None:
             self.policy.set_weights(got[1])
         writers = GameSegmentWriter.for_envs(self.cfg, self.envs) if self.record else None
+        # multi-task environments (MultiTaskEnv): n_evaluator_episode episodes per task
+        task_ids = getattr(self.envs, "task_ids", None)
+        if task_ids is None:
+            quota = _spread(self.num_episodes, self.envs.num_envs)
+        else:
+            quota = np.zeros(self.envs.num_envs, dtype=np.int64)
+            for task in np.unique(task_ids):
+                mine = task_ids == task
+                quota[mine] = _spread(self.num_episodes, int(mine.sum()))
         try:
-            returns, lengths = evaluate_episodes(self.policy, self.envs, self.num_episodes, writers)
+            returns, lengths, env_index = _play(self.policy, self.envs, quota, writers)
         except EnvError as err:
             raise RuntimeError(
                 f"interval_eval: {err} (evaluation at train_iter {ctx.train_iter})"
             ) from err
-        result = {
-            "return_mean": float(returns.mean()),
-            "return_std": float(returns.std()),
-            "return_min": float(returns.min()),
-            "return_max": float(returns.max()),
-            "episode_length_mean": float(lengths.mean()),
-            "episode_length_min": float(lengths.min()),
-            "episode_length_max": float(lengths.max()),
-            "num_episodes": float(len(returns)),
-            "train_iter": float(ctx.train_iter),
-            "env_step": float(ctx.env_step),
-        }
+        result: dict[str, Any] = _summary(returns, lengths)
+        if task_ids is not None:
+            for task, name in enumerate(self.envs.task_names):
+                mine = task_ids[env_index] == task
+                result[name] = _summary(returns[mine], lengths[mine])
+        result |= {"train_iter": float(ctx.train_iter), "env_step": float(ctx.env_step)}
         ctx.eval_result = result
         if writers is not None:  # environment-major, each episode's segments in order
             ctx.eval_segments = [seg for w in writers for seg in w.pop_finished()]
@@ -182,6 +221,14 @@ def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv
     updates ``ctx.best_eval_return`` and ``ctx.last_eval_iter`` and emits
     ``Event.EVAL_DONE`` with ``(ctx, eval_result)``. When the mean return reaches
     ``cfg.stop_value`` (``None``: never) it calls ``task.finish("stop_value reached")``.
+
+    Multi-task environments (a :class:`~pipezero.envs.multitask.MultiTaskEnv`, with
+    ``task_ids`` and ``task_names``) play ``cfg.n_evaluator_episode`` episodes *per task*, each
+    spread over that task's environments; ``eval_result`` then also holds one dict of the
+    same statistics per task under its name (``eval_result["Breakout"]["return_mean"]``,
+    logged as ``eval/Breakout/return_mean``), and its top-level statistics are over all
+    episodes, so ``return_mean`` (which ``best_eval_return``, ``stop_value`` and ``best.pt``
+    use) is the unweighted mean of the tasks' mean returns.
 
     With ``cfg.eval_return_trajectory`` (LightZero's ``eval(return_trajectory=True)``) it also
     writes ``ctx.eval_segments``, before ``EVAL_DONE``: the evaluation episodes as finished

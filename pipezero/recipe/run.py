@@ -79,21 +79,30 @@ class Run:
         ``evaluator_env_num`` environments of ``make`` (default ``cfg.env.env_id``; any
         :meth:`~pipezero.envs.BatchEnv.make` id or factory), collection seeded ``seed``,
         evaluation ``seed + EVAL_SEED_OFFSET``. ``make_kwargs`` go to every environment;
-        ``collect_kwargs`` / ``eval_kwargs`` (dicts) only to one side."""
+        ``collect_kwargs`` / ``eval_kwargs`` (dicts) only to one side.
+
+        Multi-task runs: ``tasks`` (a list of ids, e.g. ``cfg.env.tasks``) instead of one id
+        gives a :class:`~pipezero.envs.multitask.MultiTaskEnv` on each side, with
+        ``collector_env_num`` / ``evaluator_env_num`` environments *per task*, padded to
+        common spaces (docs/multitask.md)."""
         from pipezero.envs import BatchEnv
+        from pipezero.envs.multitask import MultiTaskEnv
 
         env_cfg = self.cfg.env
         make = env_cfg.env_id if make is None else make
+        tasks = make_kwargs.pop("tasks", None)
+        batch = BatchEnv if tasks is None else MultiTaskEnv
+        make = make if tasks is None else list(tasks)
         collect_kwargs = dict(make_kwargs.pop("collect_kwargs", {}))
         if self.frame_tap is not None:
             collect_kwargs = self.frame_tap.render_kwargs(make) | collect_kwargs
         eval_kwargs = dict(make_kwargs.pop("eval_kwargs", {}))
-        if self.render_frames is not None and isinstance(make, str):
+        if self.render_frames is not None and isinstance(make, str | list):
             eval_kwargs.setdefault("render_mode", "rgb_array")
-        collect = BatchEnv.make(
+        collect = batch.make(
             make, env_cfg.collector_env_num, seed=self.seed, **make_kwargs, **collect_kwargs
         )
-        evaluate = BatchEnv.make(
+        evaluate = batch.make(
             make, env_cfg.evaluator_env_num, seed=self.eval_seed, **make_kwargs, **eval_kwargs
         )
         if self.frame_tap is not None:
@@ -131,9 +140,7 @@ class Run:
             from pipezero.checkpoint import load_checkpoint, resume
 
             if self.purpose == "train":
-                path = resume(
-                    self.resume_from, ctx, policy, buffer, providers=task.state_providers
-                )
+                path = resume(self.resume_from, ctx, policy, buffer, providers=task.state_providers)
                 logger.info("resumed from %s (env_step %d)", path, ctx.env_step)
             else:
                 policy.load_state_dict(load_checkpoint(self.resume_from)["policy"])
