@@ -296,6 +296,8 @@ class BatchEnv:
         snapshots = state["envs"]
         if not state["started"] or len(snapshots) != self.num_envs:
             return restored
+        if not self._started:
+            self.reset()  # builds what environments make on their first reset (a board bot)
         for i, (env, snapshot) in enumerate(zip(self.envs, snapshots, strict=True)):
             if snapshot is None:
                 continue

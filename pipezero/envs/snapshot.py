@@ -7,7 +7,8 @@ environment itself and the pure-Python objects it holds) and records their attri
 data: numbers, strings, NumPy arrays and scalars, random generators (their
 ``bit_generator`` / ``get_state()`` state), lists, tuples, deques and dicts of those, and the
 Arcade Learning Environment's emulator through its own serialised state
-(``cloneState(include_rng=True)``, read back with ``ALEState(bytes)`` and ``restoreState``).
+(``cloneState(include_rng=True)``, read back with ``ALEState(bytes)`` and ``restoreState``)
+when it has no sticky actions.
 :func:`restore_state` writes that data back *into the existing objects* of an environment
 built the same way (same id, same wrappers): arrays are copied into the live arrays and
 generators are re-seeded in place, so objects that share one generator keep sharing it, and
@@ -21,9 +22,13 @@ An object of any other kind without a ``__dict__`` (a C++ emulator such as the A
 world, a rendering surface) makes the environment *not snapshottable*:
 :class:`EnvSnapshotError` names the attribute path and its type.
 
-Measured per family (``tests/envs/test_snapshot.py``): gymnasium's classic control
-(CartPole, Acrobot, MountainCar, Pendulum), pipezero's board games and 2048, and MinAtar are
-snapshottable; Atari (``ale_py.ALEInterface``) is not.
+Checked per family (``tests/envs/test_snapshot.py``: a snapshot restored into a fresh
+environment built with other seeds replays the same observations, rewards and episode ends):
+gymnasium's classic control (CartPole, Acrobot, MountainCar, Pendulum), pipezero's board games
+and 2048, and MinAtar (sticky actions included: their generator is in the game object) are
+snapshottable. Atari is snapshottable only without sticky actions: ale-py's saved state lacks
+the previous action that a sticky step repeats, so with ``repeat_action_probability > 0`` (the
+ALE v5 default and the Atari 100k protocol) the ALE is refused.
 """
 
 from __future__ import annotations
@@ -132,6 +137,12 @@ def _capture(obj: Any, path: str, seen: dict[int, str]) -> Any:
             raise EnvSnapshotError(f"{path}: dict keys {bad[:3]} are not strings or ints")
         return _node("dict", items={k: _capture(v, f"{path}[{k!r}]", seen) for k, v in obj.items()})
     if _is_ale(obj):  # the emulator serialises its whole state, RNG included
+        if obj.getFloat("repeat_action_probability") > 0:
+            raise EnvSnapshotError(
+                f"{path}: the ALE with sticky actions (repeat_action_probability "
+                f"{obj.getFloat('repeat_action_probability'):g}) is not snapshottable: its "
+                f"saved state lacks the previous action that a sticky step repeats"
+            )
         raw = obj.cloneState(include_rng=True).__getstate__()
         return _node("ale", state=np.frombuffer(raw, dtype=np.uint8).copy())
     attrs = getattr(obj, "__dict__", None)
