@@ -5,8 +5,9 @@ random moment or, every other time, as soon as a checkpoint write is under way (
 file appears in ``RUN_DIR/ckpt``), then starts it again with ``--resume RUN_DIR``. At the end
 it resumes the directory once more in this process and prints one JSON line: the kills, how
 many aimed ones caught a write, the resumes and fallbacks the runs logged, the leftovers they
-removed, what is left after the last resume, and the newest pair's ``env_step`` and buffer
-transitions. Usage::
+removed, what is left after the last resume, and the newest pair's ``env_step``, its buffer
+transitions, the transitions its collector state holds (unfinished segments, continued on
+resume) and the share of the counted env steps the two account for. Usage::
 
     python benchmarks/kill_resume.py --kills 20 --recipe muzero_cartpole --save-freq 3
 """
@@ -26,7 +27,19 @@ import time
 from pathlib import Path
 
 from pipezero.checkpoint import load_pair, remove_leftovers, resumable_checkpoints
+from pipezero.checkpoint.plain import decode_numpy
 from pipezero.data import ReplayBuffer
+
+
+def held_transitions(run_state: dict) -> int:
+    """Transitions the collector state of a checkpoint holds outside the replay buffer."""
+    collector = decode_numpy(run_state).get("env_collect")
+    if collector is None:
+        return 0
+    segments = list(collector["carried"])
+    for writer in collector["writers"]:
+        segments += [writer["current"], writer["pending"], *writer["finished"]]
+    return sum(int(s["length"]) for s in segments if s is not None)
 
 
 def wait_for(condition, timeout: float) -> bool:
@@ -72,6 +85,8 @@ def main() -> None:
     state, buffer = load_pair(newest, saved)  # verifies the pair
     text = "".join(logs)
     after = [p.name for p in ckpt.iterdir() if p.name.endswith(".tmp")]
+    env_step = state["counters"]["env_step"]
+    held = held_transitions(state.get("run_state", {}))
     print(
         json.dumps(
             {
@@ -85,8 +100,13 @@ def main() -> None:
                 "leftovers_removed_at_the_end": len(removed),
                 "temporary_files_after_resume": len(after),
                 "newest": newest.name,
-                "env_step": state["counters"]["env_step"],
+                "env_step": env_step,
                 "buffer_transitions": buffer.num_transitions,
+                "buffer_share_of_env_steps": round(buffer.num_transitions / env_step, 4),
+                "collector_held_transitions": held,
+                "accounted_share_of_env_steps": round(
+                    (buffer.num_transitions + held) / env_step, 4
+                ),
             }
         )
     )

@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pipezero.data import GameSegmentWriter
+from pipezero.data import GameSegmentWriter, segment_state
 from pipezero.envs.board import BATTLE_MODES
+from pipezero.envs.snapshot import EnvSnapshotError, capture_state, restore_state
 from pipezero.framework import Event, Middleware, Task, TrainContext, WeightSubscriber, middleware
 from pipezero.policy.base import ActResult
 
@@ -56,17 +57,17 @@ class _SelfPlay:
         self.games = [make_game() for _ in range(num_games)]
         first = self.games[0]
         self.max_length = int(first.max_game_length)
-        self.writers = [
-            GameSegmentWriter(
-                observation_shape=first.observation_shape,
-                action_space_size=first.num_actions,
-                game_segment_length=self.max_length,
-                num_unroll_steps=0,
-                td_steps=self.max_length,
-                obs_dtype=np.uint8,
-            )
-            for _ in self.games
-        ]
+        self.writer_kwargs: dict[str, Any] = dict(
+            observation_shape=first.observation_shape,
+            action_space_size=first.num_actions,
+            game_segment_length=self.max_length,
+            num_unroll_steps=0,
+            td_steps=self.max_length,
+            obs_dtype=np.uint8,
+        )
+        self.writers = [GameSegmentWriter(**self.writer_kwargs) for _ in self.games]
+        #: segments of partial games closed on resume, handed on by the next call
+        self.carried: list[Any] = []
         self.agent_player = np.ones(num_games, dtype=np.int64)
         self.task: Task | None = None
         self.weights: WeightSubscriber | None = None
@@ -76,6 +77,56 @@ class _SelfPlay:
     def setup(self, task: Task) -> None:
         self.task = task
         self.weights = task.weights.subscribe(f"selfplay_collect-{id(self):x}")
+        task.state_providers.register("selfplay_collect", self, role="collector")
+
+    # -- run state (a state provider of the task, saved in checkpoints) --------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The games in progress (snapshots of the games and the bot, as plain data), their
+        writers' unfinished segments, and each game's observation (to close it as truncated
+        where it cannot be continued)."""
+        try:
+            games = [capture_state(game) for game in self.games]
+            bot = None if self.bot is None else capture_state(self.bot)
+        except EnvSnapshotError as err:
+            logger.warning("selfplay_collect: games cannot be snapshotted (%s)", err)
+            games, bot = None, None
+        return {
+            "games": games,
+            "bot": bot,
+            "agent_player": self.agent_player.copy(),
+            "observation": [game.observation() for game in self.games],
+            "to_play": [-1 if self.bot_mode else int(game.to_play) for game in self.games],
+            "writers": [writer.state_dict() for writer in self.writers],
+            "carried": [segment_state(seg) for seg in self.carried],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the saved games; where that is impossible (another number of games,
+        games that were not snapshotted), close each partial game as truncated (its segment
+        is handed on by the next call) and keep the fresh games."""
+        self.carried = [self.writers[0].segment_from_state(s) for s in state["carried"]]
+        games = state["games"]
+        if games is not None and len(games) == len(self.games):
+            try:
+                for game, saved in zip(self.games, games, strict=True):
+                    restore_state(game, saved)
+                if state["bot"] is not None:
+                    restore_state(self.bot, state["bot"])
+                for writer, saved in zip(self.writers, state["writers"], strict=True):
+                    writer.load_state_dict(saved)
+                self.agent_player = np.array(state["agent_player"], dtype=np.int64)
+                return
+            except EnvSnapshotError as err:
+                logger.warning("selfplay_collect cannot continue its games: %s", err)
+                for i in range(len(self.games)):
+                    self._new_game(i)
+        for j, saved in enumerate(state["writers"]):
+            writer = GameSegmentWriter(**self.writer_kwargs)
+            writer.load_state_dict(saved)
+            if writer.in_episode:
+                writer.end_episode(state["observation"][j], False, int(state["to_play"][j]))
+            self.carried += writer.pop_finished()
 
     def _new_game(self, i: int) -> None:
         game = self.games[i]
@@ -120,7 +171,8 @@ class _SelfPlay:
                     self._new_game(i)
             ctx.env_step += len(games)
         ctx.env_episode += episodes
-        segments = [seg for writer in self.writers for seg in writer.pop_finished()]
+        segments = self.carried + [seg for writer in self.writers for seg in writer.pop_finished()]
+        self.carried = []
         ctx.new_segments = segments
         if outcomes:
             logger.debug("selfplay_collect: %d games ended, results %s", episodes, outcomes)
