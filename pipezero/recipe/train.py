@@ -116,8 +116,7 @@ def prepare(
     if args.visual and (not run.ddp or _rank() == 0):
         from pipezero.visual import FrameTap
 
-        cross_process = run.mode == "async" and run.backend == "process"
-        run.frame_tap = FrameTap(cross_process=cross_process)
+        run.frame_tap = FrameTap()
     seed_everything(run.seed)
     try:
         task = build_task(module, run)

@@ -4,12 +4,12 @@ A :class:`FrameTap` wraps the first few collector environments (``run.envs()`` u
 ``--visual``) in :class:`TapWrapper`. After a step or reset the wrapper takes a picture only
 when a client of the page asked within the last ``linger`` seconds *and* ``interval`` seconds
 have passed since its own last picture; otherwise it costs a clock read and a comparison. The
-picture is the observation drawn as a grid when it is a small ``[C, H, W]`` grid (MinAtar,
-board games: :func:`~pipezero.envs.grid_render.observation_frame`), else the environment's own
-``rgb_array`` render (classic control, Atari, 2048). The collector is the one that steps the
-environment, so the picture is taken in its thread (no race with a step); in a forked
-collector (``--mode async --backend process``) the pictures travel to the server's process
-through a queue.
+picture is the environment's own ``rgb_array`` render (classic control, Atari, 2048), or the
+observation drawn as cells when it is a small ``[C, H, W]`` grid and the environment draws
+none or a tiny one (MinAtar's 10x10 pixels, board games: :func:`grid_picture`). The collector
+steps the environment, so the picture is taken in its thread (no race with a step); the pictures are
+kept in shared memory (:class:`~pipezero.visual.slots.FrameSlots`), so a forked collector
+(``--mode async --backend process``) shows its environments too.
 
 Chains whose collectors build their environments themselves (board-game self-play) hand the
 tap their latest observations instead (:meth:`FrameTap.put_observation`), from the visual
@@ -18,25 +18,23 @@ middleware.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
-import os
-import queue
-import threading
 import time
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from pipezero.envs.grid_render import observation_frame
+from pipezero.envs.grid_render import grid_frame
+from pipezero.visual.slots import FrameSlots
 
 __all__ = [
     "PILLOW_MISSING",
     "FrameTap",
     "TapWrapper",
     "grid_observation",
+    "grid_picture",
     "pillow_available",
     "to_rgb",
 ]
@@ -66,6 +64,22 @@ def grid_observation(obs: Any) -> bool:
     """Whether ``obs`` is a small ``[C, H, W]`` grid (MinAtar, board planes) to draw as cells."""
     shape = np.shape(obs)
     return len(shape) == 3 and shape[0] <= 64 and max(shape[1:]) <= GRID_MAX_SIDE
+
+
+#: Palette entries (:data:`~pipezero.envs.grid_render.PALETTE`) of a grid's cells: empty,
+#: then by first non-zero channel in strongly different colours (red, blue, green, ...).
+CELL_COLOURS = np.array([0, 6, 14, 15, 13, 12, 3, 7, 10, 5, 11, 4, 8, 9, 2, 1])
+
+
+def grid_picture(obs: Any, cell: int = 24) -> np.ndarray:
+    """A picture of a ``[C, H, W]`` grid observation: each cell coloured by its first
+    non-zero channel (:data:`CELL_COLOURS`), grey where all are zero. Channels that are
+    non-zero everywhere (a board game's "player 1 to move" plane) are flags, not pieces, and
+    are left out."""
+    occupied = np.asarray(obs) != 0
+    occupied &= ~occupied.all(axis=(1, 2), keepdims=True)  # planes full everywhere are flags
+    channel = np.where(occupied.any(axis=0), occupied.argmax(axis=0) + 1, 0)
+    return grid_frame(CELL_COLOURS[np.minimum(channel, len(CELL_COLOURS) - 1)], cell=cell)
 
 
 def to_rgb(frame: Any) -> np.ndarray:
@@ -105,8 +119,6 @@ class FrameTap:
         max_envs: environments shown at most (the first ones of the collector).
         interval: seconds between two pictures of one environment at least.
         linger: seconds a client's request keeps pictures coming.
-        cross_process: the collector may run in a forked process (``--mode async --backend
-            process``): pictures taken there come back through a queue.
     """
 
     def __init__(
@@ -114,7 +126,6 @@ class FrameTap:
         max_envs: int = 4,
         interval: float = 0.5,
         linger: float = 3.0,
-        cross_process: bool = False,
     ) -> None:
         if max_envs < 1 or interval <= 0 or linger <= 0:
             raise ValueError(
@@ -128,22 +139,12 @@ class FrameTap:
         # A monotonic deadline in shared memory: CLOCK_MONOTONIC is system-wide on Linux,
         # so a forked collector compares it with its own clock.
         self._wanted_until = mp.RawValue("d", 0.0)
-        self._queue: Any = mp.Queue(maxsize=4 * max_envs) if cross_process else None
-        self._owner = os.getpid()
-        self._lock = threading.Lock()
-        self._frames: dict[int, tuple[int, np.ndarray]] = {}
-        self._notes: dict[int, str] = {}
-        self._version = 0
+        self._slots = FrameSlots(max_envs, MAX_SIDE)
         self._next_observation = 0.0
         #: environments wrapped by :meth:`attach` (0: the chain hands observations instead)
         self.attached = 0
         #: why no picture is taken at all (Pillow is missing), else ``None``
         self.disabled: str | None = None if pillow_available() else PILLOW_MISSING
-
-    def serve_here(self) -> None:
-        """This process shows the pictures (the server calls it when it starts): pictures
-        taken in other processes come through the queue, this process's own directly."""
-        self._owner = os.getpid()
 
     # ------------------------------------------------------------------ watching
     def want(self) -> None:
@@ -199,57 +200,29 @@ class FrameTap:
         """Show observation ``obs`` as the picture of ``index``: drawn as cells when it is
         a ``[C, H, W]`` grid, else a note that it cannot be drawn."""
         if grid_observation(obs):
-            self.put(index, observation_frame(obs))
+            self.put(index, grid_picture(obs))
         else:
             self.note(index, "its observations are not a grid and its environment is not shared")
 
     # ------------------------------------------------------------------ results
     def put(self, index: int, frame: Any) -> None:
         """Store a picture of environment ``index`` (from any thread or forked process)."""
-        self._deliver(index, to_rgb(frame), None)
+        self._slots.write_frame(index, to_rgb(frame))
 
     def note(self, index: int, message: str) -> None:
         """Environment ``index`` cannot be shown: why."""
-        self._deliver(index, None, message)
-
-    def _deliver(self, index: int, frame: np.ndarray | None, message: str | None) -> None:
-        if os.getpid() == self._owner or self._queue is None:
-            self._store(index, frame, message)
-            return
-        self._queue.cancel_join_thread()  # a child's exit never waits on a full pipe
-        with contextlib.suppress(queue.Full):  # the server is not reading: drop the picture
-            self._queue.put_nowait((index, frame, message))
-
-    def _store(self, index: int, frame: np.ndarray | None, message: str | None) -> None:
-        with self._lock:
-            if frame is not None:
-                self._version += 1
-                self._frames[index] = (self._version, frame)
-                self._notes.pop(index, None)
-            elif message is not None:
-                self._notes[index] = message
-
-    def _drain(self) -> None:
-        if self._queue is None or os.getpid() != self._owner:
-            return
-        while True:
-            try:
-                index, frame, message = self._queue.get_nowait()
-            except (queue.Empty, OSError, ValueError):
-                return
-            self._store(index, frame, message)
+        self._slots.write_note(index, message)
 
     def latest(self) -> dict[int, tuple[int, np.ndarray]]:
-        """``{env index: (version, [H, W, 3] uint8)}`` of the pictures taken so far."""
-        self._drain()
-        with self._lock:
-            return dict(self._frames)
+        """``{env index: (version, [H, W, 3] uint8)}`` of the latest pictures (the version
+        grows with each picture of that environment)."""
+        slots = (self._slots.read(i) for i in range(self.max_envs))
+        return {i: s for i, s in enumerate(slots) if s is not None and not isinstance(s[1], str)}
 
     def notes(self) -> dict[int, str]:
         """``{env index: why it shows no picture}``."""
-        self._drain()
-        with self._lock:
-            return dict(self._notes)
+        slots = (self._slots.read(i) for i in range(self.max_envs))
+        return {i: s[1] for i, s in enumerate(slots) if s is not None and isinstance(s[1], str)}
 
 
 class TapWrapper(gym.Wrapper):
@@ -262,6 +235,7 @@ class TapWrapper(gym.Wrapper):
         self._index = index
         self._next = 0.0
         self._broken = False
+        self._own_render: bool | None = None  # the environment's rgb_array, else cells
 
     def _capture(self, obs: Any) -> None:
         now = time.monotonic()
@@ -269,10 +243,15 @@ class TapWrapper(gym.Wrapper):
             return
         self._next = now + self._tap.interval
         try:
-            if grid_observation(obs):
-                self._tap.put(self._index, observation_frame(obs))
-            elif self.env.render_mode == "rgb_array":
+            if self._own_render is None:  # first picture: choose the source once
+                self._own_render = self.env.render_mode == "rgb_array"
+                if self._own_render and grid_observation(obs):
+                    tiny = max(np.shape(self.env.render())[:2]) <= GRID_MAX_SIDE
+                    self._own_render = not tiny  # MinAtar draws 10x10 pixels: cells are better
+            if self._own_render:
                 self._tap.put(self._index, self.env.render())
+            elif grid_observation(obs):
+                self._tap.put(self._index, grid_picture(obs))
             else:
                 self._broken = True
                 self._tap.note(self._index, "it draws no picture (no rgb_array render mode)")

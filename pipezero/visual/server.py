@@ -87,7 +87,6 @@ class VisualServer:
         """
         if self._http is not None:
             return self.url
-        self.tap.serve_here()
         try:
             self._http = ThreadingHTTPServer((self.host, self.port), _handler(self))
         except OSError as exc:
