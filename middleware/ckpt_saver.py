@@ -227,6 +227,11 @@ def ckpt_saver(
     - **recovery** ``recovery.pt`` when a middleware raised (``Event.ERROR``); resume picks
       the newest periodic or final checkpoint, not this one, unless given its path.
 
+    Periodic, final and recovery checkpoints hold the run state of the task's state providers
+    (``task.state_providers``: the collector's unfinished segments and environments), so that
+    :func:`pipezero.checkpoint.resume` continues collecting where the run stopped; in async
+    mode only providers of the learner role (a log line names those left out).
+
     Every write is atomic, comes with a manifest holding the sha256 of the checkpoint and its
     buffer, and emits ``Event.CKPT_SAVED`` with ``(ctx, path)``. When the task starts, what
     writes interrupted in an earlier process left (temporary files, orphan buffers) is removed

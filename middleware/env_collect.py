@@ -256,7 +256,10 @@ def env_collect(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv) 
     Writes ``ctx.new_segments`` (the segments finished during this call, possibly none) and
     ``ctx.collect_episode_returns`` (the returns of the episodes finished during it), adds
     ``N`` per batched step to ``ctx.env_step`` and the finished episodes to
-    ``ctx.env_episode``, then emits ``Event.NEW_DATA`` with ``(ctx, segments)``. Before
+    ``ctx.env_episode``, then emits ``Event.NEW_DATA`` with ``(ctx, segments)``. It is a state
+    provider of its task (``"env_collect"``): checkpoints hold its unfinished segments, the
+    observations to act from and the environments' snapshots, and a resumed run continues
+    the episodes (or closes them as truncated where an environment cannot be snapshotted). Before
     collecting it loads the newest weights published in ``task.weights`` into the policy's
     acting model (``policy.set_weights``).
 

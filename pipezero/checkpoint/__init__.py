@@ -13,6 +13,9 @@ A checkpoint is one file written by ``torch.save`` holding a dict:
 ``policy``           ``policy.state_dict()`` (models, optimizer, schedules)
 ``rng``              states of Python ``random``, NumPy's global generator and torch (CPU, and
                      every CUDA device when CUDA is available)
+``run_state``        states of the task's state providers by name (a collector's unfinished
+                     segments, observations and environment snapshots), NumPy values encoded
+                     by :func:`~pipezero.checkpoint.plain.encode_numpy`
 ``buffer_file``      name of the replay buffer file saved beside it, or ``None``
 ===================  ==========================================================================
 
