@@ -3,7 +3,9 @@ downloaded). Skipped when ``transformers`` or ``peft`` is not installed."""
 
 from __future__ import annotations
 
+import inspect
 import string
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,11 @@ import torch
 transformers = pytest.importorskip(
     "transformers", reason="transformers is not installed (optional: pip install 'pipezero[llm]')"
 )
-pytest.importorskip(
-    "peft", reason="peft is not installed (optional: pip install 'pipezero[llm]')"
-)
+pytest.importorskip("peft", reason="peft is not installed (optional: pip install 'pipezero[llm]')")
 tokenizers = pytest.importorskip("tokenizers", reason="tokenizers comes with transformers")
 
 from pipezero.model.lm import generate_lines  # noqa: E402
-from pipezero.model.lm.hf_adapter import HFCausalLM, load_hf_causal_lm  # noqa: E402
+from pipezero.model.lm.hf_adapter import HFCausalLM, cache_keyword, load_hf_causal_lm  # noqa: E402
 from pipezero.policy.llm.algorithms import APPOTrainer  # noqa: E402
 from pipezero.policy.llm.critic import ValueHead  # noqa: E402
 from pipezero.policy.llm.policy import LLMPolicy  # noqa: E402
@@ -135,3 +135,52 @@ def test_load_from_a_local_directory_only(tmp_path: Path) -> None:
     assert lm.adapter_parameters() and lm.tokenizer.eos_id == tok.eos_token_id
     with pytest.raises(FileNotFoundError, match="not a local model directory"):
         load_hf_causal_lm(tmp_path / "missing")
+
+
+def test_the_cache_is_a_transformers_cache_passed_without_deprecation_warnings(hf_lm) -> None:
+    lm, ids, _ = hf_lm
+    # transformers 5.x renamed past_key_values to cache (the old name goes in 5.40)
+    signature = inspect.signature(lm.model.get_base_model().forward)
+    takes_cache = "cache" in signature.parameters
+    assert cache_keyword(lm.model) == ("cache" if takes_cache else "past_key_values")
+    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        warnings.simplefilter("always")
+        first = lm(ids[:, :-1], use_cache=True)
+        assert isinstance(first.past, transformers.Cache)
+        assert first.past.get_seq_length() == ids.shape[1] - 1
+        step = lm(ids[:, -1:], past=first.past, use_cache=True)
+        full = lm(ids)
+    torch.testing.assert_close(step.logits[:, -1], full.logits[:, -1], atol=1e-5, rtol=1e-4)
+    cache_warnings = [str(w.message) for w in caught if "past_key_values" in str(w.message)]
+    assert cache_warnings == []
+
+
+@pytest.mark.cuda
+def test_an_hf_policy_on_cuda_rolls_out_and_learns_like_on_the_cpu(exact_cuda) -> None:
+    tok = _char_tokenizer()
+    policies = []
+    for device in ("cpu", "cuda"):
+        lm = HFCausalLM.from_model(_tiny_llama(tok), tok, lora_r=4, lora_alpha=8.0)
+        with torch.no_grad():
+            for p in lm.adapter_parameters():
+                p.copy_(torch.linspace(-0.5, 0.5, p.numel(), device="cpu").view_as(p))
+        torch.manual_seed(0)
+        critic = ValueHead(lm.hidden_size, (16,))
+        policies.append(LLMPolicy(lm, critic, max_new_tokens=4, device=device))
+    contexts = [policies[0].initial_context("Q: From 2: +3.\n")] * 2
+    gens = [p.generate(contexts, greedy=True) for p in policies]
+    assert [g.ids for g in gens[0]] == [g.ids for g in gens[1]]
+    state = "Q: From 2: +3.\n"
+    traj = Trajectory(None, 0, list(contexts[0]))  # type: ignore[arg-type]
+    traj.states.append(state)
+    traj.steps.append(tok.decode(gens[0][0].ids))
+    traj.action_ids.append(list(gens[0][0].ids))
+    traj.logprobs.append(list(gens[0][0].logprobs))
+    traj.done, traj.correct = True, True
+    rewards = np.array([1.0], dtype=np.float32)
+    config = OnPolicyConfig(policy_lr=1e-2, target_kl=None)
+    for policy in policies:
+        APPOTrainer(policy, config).learn(Rollout([traj], 1), StepRewards([rewards], [rewards]))
+    cpu, gpu = (p.lm.adapter_parameters() for p in policies)
+    for x, y in zip(cpu, gpu, strict=True):
+        torch.testing.assert_close(y.cpu(), x, atol=1e-5, rtol=1e-4)
