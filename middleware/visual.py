@@ -28,7 +28,7 @@ class _Visual:
 
     def async_stats(self) -> Mapping[str, float] | None:
         monitor = None if self.task is None else self.task.async_monitor
-        return None if monitor is None else monitor.snapshot()
+        return None if monitor is None else monitor.snapshot(rates=False)
 
     def step(self, ctx: TrainContext) -> Iterator[None]:
         if not self.closed and not self.server.running:

@@ -36,8 +36,10 @@ class AsyncMonitor:
         self._lock = threading.Lock()
         self._last: tuple[float, dict[str, int]] | None = None
 
-    def snapshot(self) -> dict[str, float]:
-        """The figures now, as ``{tag: value}``:
+    def snapshot(self, rates: bool = True) -> dict[str, float]:
+        """The figures now, as ``{tag: value}`` (``rates=False``: without ``steps_per_s``,
+        and without moving the point the next rates are measured from, so that a second
+        reader, such as the visual mode's page, does not shorten the logger's intervals):
 
         - ``queue_depth/<writer>_to_<reader>``: items waiting in the channel (at most
           ``channel_capacity``; full means the writer is blocked, empty the reader waits);
@@ -55,13 +57,14 @@ class AsyncMonitor:
         for (src, dst), channel in self.channels.items():
             out[f"queue_depth/{src}_to_{dst}"] = float(len(channel))
         now, steps = time.monotonic(), self.board.steps()
-        with self._lock:
-            if self._last is not None:
-                then, before = self._last
-                elapsed = max(now - then, 1e-9)
-                for role, count in steps.items():
-                    out[f"steps_per_s/{role}"] = (count - before.get(role, 0)) / elapsed
-            self._last = (now, dict(steps))
+        if rates:
+            with self._lock:
+                if self._last is not None:
+                    then, before = self._last
+                    elapsed = max(now - then, 1e-9)
+                    for role, count in steps.items():
+                        out[f"steps_per_s/{role}"] = (count - before.get(role, 0)) / elapsed
+                self._last = (now, dict(steps))
         for role, count in steps.items():
             out[f"steps/{role}"] = float(count)
         for name, lag in self.weights.lags().items():

@@ -35,8 +35,9 @@ class RunBoard:
         title: shown at the top of the page (the recipe's name).
         info: fixed facts about the run shown under the title (mode, seed, device, ...).
         total_env_steps: the env step budget (``None``: unknown).
-        async_stats: returns the async monitor's snapshot (``{tag: value}``) or ``None``
-            (sync mode, or before the run started).
+        async_stats: returns the async monitor's snapshot without rates (``{tag: value}``:
+            ``queue_depth/...``, ``steps/<role>``, ``staleness/...``) or ``None`` (sync mode,
+            or before the run started).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class RunBoard:
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=4 * int(RATE_WINDOW_SECS))
         self._losses: deque[tuple[int, dict[str, float]]] = deque(maxlen=600)
         self._evals: deque[tuple[int, float]] = deque(maxlen=600)
+        self._role_steps: deque[tuple[float, dict[str, float]]] = deque()
 
     def record_step(self, env_step: int, train_iter: int, train_output: Any) -> None:
         """After every step: keep the counters and the latest ``train_output``; sample them
@@ -121,9 +123,7 @@ class RunBoard:
             (k for k in ("total_loss", "loss") if k in latest_losses),
             min(latest_losses, default=None),
         )
-        stats: Mapping[str, float] | None = None
-        if self.async_stats is not None:
-            stats = self.async_stats()
+        stats = None if self.async_stats is None else self.async_stats()
         return {
             "title": self.title,
             "info": self.info,
@@ -139,14 +139,26 @@ class RunBoard:
             "loss_key": loss_key,
             "loss_curve": [[it, values[loss_key]] for it, values in losses if loss_key in values],
             "eval_curve": [[step, _finite(ret)] for step, ret in evals],
-            "async": None if stats is None else _group_async(stats),
+            "async": None if stats is None else self._async_figures(stats),
         }
 
-
-def _group_async(stats: Mapping[str, float]) -> dict[str, dict[str, float]]:
-    """``{"queue_depth/a_to_b": 1, ...}`` as ``{"queue_depth": {"a_to_b": 1}, ...}``."""
-    out: dict[str, dict[str, float]] = {}
-    for tag, value in stats.items():
-        group, _, name = tag.partition("/")
-        out.setdefault(group, {})[name] = value
-    return out
+    def _async_figures(self, stats: Mapping[str, float]) -> dict[str, dict[str, float]]:
+        """The monitor's figures grouped (``{"queue_depth": {"a_to_b": 1}, ...}``), with
+        each role's steps/s over the last :data:`RATE_WINDOW_SECS` of snapshots."""
+        now = time.monotonic()
+        steps = {tag[6:]: v for tag, v in stats.items() if tag.startswith("steps/")}
+        with self._lock:
+            self._role_steps.append((now, steps))
+            while len(self._role_steps) > 2 and now - self._role_steps[1][0] >= RATE_WINDOW_SECS:
+                self._role_steps.popleft()
+            then, before = self._role_steps[0]
+        out: dict[str, dict[str, float]] = {}
+        for tag, value in stats.items():
+            group, _, name = tag.partition("/")
+            out.setdefault(group, {})[name] = value
+        if now > then:
+            out["steps_per_s"] = {
+                role: (count - before.get(role, 0.0)) / (now - then)
+                for role, count in steps.items()
+            }
+        return out

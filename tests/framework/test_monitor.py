@@ -117,3 +117,25 @@ def test_tb_logger_writes_async_figures_in_async_mode(tmp_path: Path):
     assert "async/queue_depth/collector_to_learner" in tags
     assert "async/steps_per_s/collector" in tags
     assert "async/staleness/env_collect" in tags
+
+
+def test_a_snapshot_without_rates_leaves_the_rate_interval_alone():
+    class Board:
+        count = 0
+
+        def steps(self):
+            return {"collector": self.count}
+
+    class Weights:
+        def lags(self):
+            return {}
+
+    board = Board()
+    monitor = AsyncMonitor({}, board, Weights())
+    monitor.snapshot()
+    board.count = 10
+    quiet = monitor.snapshot(rates=False)
+    assert quiet == {"steps/collector": 10.0}
+    board.count = 20
+    assert monitor.snapshot()["steps_per_s/collector"] > 0  # measured from the first snapshot
+    assert monitor._last[1] == {"collector": 20}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -77,17 +78,22 @@ def test_without_pillow_the_page_says_how_to_get_frames(served):
 
 def test_board_rates_and_async_groups():
     stats = {"queue_depth/collector_to_learner": 2.0, "staleness/env_collect": 3.0}
-    board = RunBoard("toy", async_stats=lambda: stats)
+    stats["steps/collector"] = 0.0
+    board = RunBoard("toy", async_stats=lambda: dict(stats))
     board.record_step(0, 0, None)
     board._next_sample = 0.0  # take the next sample at once
     board._samples[-1] = (board._samples[-1][0] - 2.0, 0, 0)  # two seconds ago
     board.record_step(100, 10, None)
+    board.snapshot()
+    stats["steps/collector"] = 10.0
+    time.sleep(0.1)
     snap = board.snapshot()
     assert snap["env_steps_per_s"] == pytest.approx(50.0, rel=0.05)
-    assert snap["async"] == {
-        "queue_depth": {"collector_to_learner": 2.0},
-        "staleness": {"env_collect": 3.0},
-    }
+    figures = snap["async"]
+    assert figures["queue_depth"] == {"collector_to_learner": 2.0}
+    assert figures["staleness"] == {"env_collect": 3.0}
+    assert figures["steps"] == {"collector": 10.0}
+    assert 10.0 / 0.2 < figures["steps_per_s"]["collector"] <= 10.0 / 0.1
     assert snap["buffer_transitions"] is None and snap["losses"] == {}
     json.dumps(snap, allow_nan=False)
 
