@@ -7,14 +7,14 @@ feeds the board from the run; the shared recipe runner adds it for every recipe.
 """
 
 from pipezero.visual.board import RunBoard
-from pipezero.visual.frames import PILLOW_MISSING, FrameTap, TapWrapper, to_rgb
+from pipezero.visual.frames import PILLOW_MISSING, AdapterTap, FrameTap, to_rgb
 from pipezero.visual.server import VisualServer, encode_png
 
 __all__ = [
     "PILLOW_MISSING",
+    "AdapterTap",
     "FrameTap",
     "RunBoard",
-    "TapWrapper",
     "VisualServer",
     "encode_png",
     "to_rgb",

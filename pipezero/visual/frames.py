@@ -1,15 +1,16 @@
 """Frames of the collector environments for the visual mode, captured only while watched.
 
-A :class:`FrameTap` wraps the first few collector environments (``run.envs()`` under
-``--visual``) in :class:`TapWrapper`. After a step or reset the wrapper takes a picture only
-when a client of the page asked within the last ``linger`` seconds *and* ``interval`` seconds
-have passed since its own last picture; otherwise it costs a clock read and a comparison. The
-picture is the environment's own ``rgb_array`` render (classic control, Atari, 2048), or the
-observation drawn as cells when it is a small ``[C, H, W]`` grid and the environment draws
-none or a tiny one (MinAtar's 10x10 pixels, board games: :func:`grid_picture`). The collector
-steps the environment, so the picture is taken in its thread (no race with a step); the pictures are
-kept in shared memory (:class:`~pipezero.visual.slots.FrameSlots`), so a forked collector
-(``--mode async --backend process``) shows its environments too.
+A :class:`FrameTap` watches the first few collector environments (``run.envs()`` under
+``--visual``) through an :class:`AdapterTap` each. After a step or reset it takes a picture
+only when a client of the page asked within the last ``linger`` seconds *and* ``interval``
+seconds have passed since its own last picture; otherwise it costs a clock read and a
+comparison. The picture is the environment's own ``rgb_array`` render (classic control,
+Atari, 2048), or the observation drawn as cells when it is a small ``[C, H, W]`` grid and the
+environment draws none or a tiny one (MinAtar's 10x10 pixels, board games:
+:func:`grid_picture`). The collector steps the environment, so the picture is taken in its
+thread (no race with a step); the pictures are kept in shared memory
+(:class:`~pipezero.visual.slots.FrameSlots`), so a forked collector (``--mode async --backend
+process``) shows its environments too.
 
 Chains whose collectors build their environments themselves (board-game self-play) hand the
 tap their latest observations instead (:meth:`FrameTap.put_observation`), from the visual
@@ -31,8 +32,8 @@ from pipezero.visual.slots import FrameSlots
 
 __all__ = [
     "PILLOW_MISSING",
+    "AdapterTap",
     "FrameTap",
-    "TapWrapper",
     "grid_observation",
     "grid_picture",
     "pillow_available",
@@ -141,7 +142,7 @@ class FrameTap:
         self._wanted_until = mp.RawValue("d", 0.0)
         self._slots = FrameSlots(max_envs, MAX_SIDE)
         self._next_observation = 0.0
-        #: environments wrapped by :meth:`attach` (0: the chain hands observations instead)
+        #: environments watched since :meth:`attach` (0: the chain hands observations instead)
         self.attached = 0
         #: why no picture is taken at all (Pillow is missing), else ``None``
         self.disabled: str | None = None if pillow_available() else PILLOW_MISSING
@@ -178,17 +179,18 @@ class FrameTap:
         return {"render_mode": "rgb_array"} if "rgb_array" in modes else {}
 
     def attach(self, envs: Any) -> None:
-        """Wrap the first :attr:`max_envs` environments of a
-        :class:`~pipezero.envs.BatchEnv` so that they take pictures while watched (none
-        when :attr:`disabled`: then nothing is wrapped and collection costs nothing more)."""
+        """Watch the first :attr:`max_envs` environments of a
+        :class:`~pipezero.envs.BatchEnv` (an :class:`AdapterTap` each) so that they take
+        pictures while a client watches (none when :attr:`disabled`: then nothing is changed
+        and collection costs nothing more)."""
         if self.disabled:
             return
         for index, adapter in enumerate(envs.envs[: self.max_envs]):
-            adapter.env = TapWrapper(adapter.env, self, self.attached + index)
+            AdapterTap(adapter, self, self.attached + index)
         self.attached += min(len(envs.envs), self.max_envs)
 
     def observations_due(self) -> bool:
-        """For chains without wrapped environments: whether to hand pictures of the latest
+        """For chains without watched environments: whether to hand pictures of the latest
         observations now (someone watches and ``interval`` passed since the last round)."""
         now = time.monotonic()
         if self.disabled or now < self._next_observation or not self.wanted(now):
@@ -225,31 +227,52 @@ class FrameTap:
         return {i: s[1] for i, s in enumerate(slots) if s is not None and isinstance(s[1], str)}
 
 
-class TapWrapper(gym.Wrapper):
-    """Takes a picture after a reset or step when its :class:`FrameTap` wants one (see the
-    module doc); otherwise passes everything through unchanged."""
+class AdapterTap:
+    """Takes a picture of one :class:`~pipezero.envs.gym_adapter.GymAdapter` after a reset
+    or step when its :class:`FrameTap` wants one (see the module doc).
 
-    def __init__(self, env: gym.Env, tap: FrameTap, index: int) -> None:
-        super().__init__(env)
+    It replaces the adapter's ``reset_into`` and ``step_into`` by its own (instance
+    attributes that call the originals first). The environment and its gymnasium wrappers
+    are left as they are, so the environment state a checkpoint records is the same with and
+    without ``--visual``, and a run resumes either way.
+    """
+
+    def __init__(self, adapter: Any, tap: FrameTap, index: int) -> None:
+        self.adapter = adapter
         self._tap = tap
         self._index = index
         self._next = 0.0
         self._broken = False
         self._own_render: bool | None = None  # the environment's rgb_array, else cells
+        self._reset_into = adapter.reset_into
+        self._step_into = adapter.step_into
+        adapter.reset_into = self.reset_into
+        adapter.step_into = self.step_into
 
-    def _capture(self, obs: Any) -> None:
+    def reset_into(self, obs_out: np.ndarray, mask_out: np.ndarray, seed: int | None = None) -> int:
+        to_play = self._reset_into(obs_out, mask_out, seed)
+        self._capture(obs_out)
+        return to_play
+
+    def step_into(self, action: Any, obs_out: np.ndarray, mask_out: np.ndarray) -> Any:
+        out = self._step_into(action, obs_out, mask_out)
+        self._capture(obs_out)
+        return out
+
+    def _capture(self, obs: np.ndarray) -> None:
         now = time.monotonic()
         if now < self._next or self._broken or not self._tap.wanted(now):
             return
         self._next = now + self._tap.interval
+        env = self.adapter.env
         try:
             if self._own_render is None:  # first picture: choose the source once
-                self._own_render = self.env.render_mode == "rgb_array"
+                self._own_render = env.render_mode == "rgb_array"
                 if self._own_render and grid_observation(obs):
-                    tiny = max(np.shape(self.env.render())[:2]) <= GRID_MAX_SIDE
+                    tiny = max(np.shape(env.render())[:2]) <= GRID_MAX_SIDE
                     self._own_render = not tiny  # MinAtar draws 10x10 pixels: cells are better
             if self._own_render:
-                self._tap.put(self._index, self.env.render())
+                self._tap.put(self._index, env.render())
             elif grid_observation(obs):
                 self._tap.put(self._index, grid_picture(obs))
             else:
@@ -259,13 +282,3 @@ class TapWrapper(gym.Wrapper):
             self._broken = True
             logger.warning("visual mode: environment %d cannot be drawn: %s", self._index, exc)
             self._tap.note(self._index, f"drawing it failed: {type(exc).__name__}: {exc}")
-
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
-        self._capture(obs)
-        return obs, info
-
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        out = self.env.step(action)
-        self._capture(out[0])
-        return out

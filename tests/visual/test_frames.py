@@ -1,4 +1,4 @@
-"""FrameTap and TapWrapper: pictures only while watched, at most one per interval per env."""
+"""FrameTap and AdapterTap: pictures only while watched, at most one per interval per env."""
 
 from __future__ import annotations
 
@@ -151,12 +151,21 @@ def test_pictures_from_a_forked_collector_are_seen():
     assert 0 in tap.latest()
 
 
-def test_without_pillow_nothing_is_wrapped(monkeypatch):
+def test_without_pillow_nothing_is_watched(monkeypatch):
     import pipezero.visual.frames as frames
 
     monkeypatch.setattr(frames, "pillow_available", lambda: False)
     tap = FrameTap()
     assert tap.disabled and "pip install" in tap.disabled
     envs = _tapped(tap)
-    assert tap.attached == 0 and isinstance(envs.envs[0].env, GridEnv)
+    assert tap.attached == 0 and "step_into" not in vars(envs.envs[0])
     assert tap.render_kwargs("CartPole-v1") == {}
+
+
+def test_the_environment_chain_is_left_as_it_is():
+    tap = FrameTap(max_envs=1)
+    envs = BatchEnv.make(lambda: GridEnv(), 1, seed=0)
+    env = envs.envs[0].env
+    tap.attach(envs)
+    assert envs.envs[0].env is env  # checkpoints record the same environment state
+    assert "step_into" in vars(envs.envs[0])
