@@ -146,7 +146,16 @@ def _apply(
                 "buffer starts empty",
                 ckpt_path,
             )
-    if providers is not None:
+    if providers is not None and run_state and not _is_writer():
+        # the run state is rank 0's (its collector, its environments): another rank that
+        # took it would collect the same episodes as rank 0
+        logger.info(
+            "rank %d does not take the checkpoint's run state (%s: rank 0's); its collector "
+            "starts new episodes",
+            torch.distributed.get_rank(),
+            ", ".join(run_state),
+        )
+    elif providers is not None:
         providers.load_state_dict(run_state)
     elif run_state:
         logger.warning(

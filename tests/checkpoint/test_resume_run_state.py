@@ -195,3 +195,15 @@ def test_async_mode_says_the_collector_state_is_not_checkpointed(tmp_path, caplo
     assert state["run_state"] == {}
     lines = [r.getMessage() for r in caplog.records if "async mode" in r.getMessage()]
     assert len(lines) == 1 and "env_collect" in lines[0]
+
+
+def test_under_ddp_only_rank_0_takes_the_run_state(tmp_path, monkeypatch):
+    """The run state is rank 0's collector's: other ranks start their own episodes."""
+    policy = tiny_policy("muzero", collect_env_steps=4)
+    collecting_task(tmp_path, BatchEnv.make("CartPole-v1", 2, seed=0), policy).run(max_steps=1)
+    monkeypatch.setattr("pipezero.checkpoint.resuming._is_writer", lambda: False)
+    monkeypatch.setattr("torch.distributed.get_rank", lambda: 1)
+    fresh = tiny_policy("muzero", collect_env_steps=4)
+    task = collecting_task(tmp_path / "x", BatchEnv.make("CartPole-v1", 2, seed=7), fresh)
+    resume(tmp_path, TrainContext(), fresh, providers=task.state_providers)
+    assert task.chain[0].fn.__self__.obs is None and task.state_providers.pending == ()
