@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
 from pipezero.checkpoint import eval_mean_return
 from pipezero.framework import Event, Middleware, Task, TrainContext, middleware
 from pipezero.visual import FrameTap, RunBoard, VisualServer
@@ -25,6 +27,7 @@ class _Visual:
         self.server = VisualServer(board, tap, port=port)
         self.task: Task | None = None
         self.closed = False
+        self.shown_any = False
 
     def async_stats(self) -> Mapping[str, float] | None:
         monitor = None if self.task is None else self.task.async_monitor
@@ -42,10 +45,16 @@ class _Visual:
     def show_segments(self, segments: list[Any]) -> None:
         """Chains whose environments the tap does not wrap (board-game self-play): the last
         observation of each of the newest segments."""
+        shown = 0
         for index, segment in enumerate(segments[-self.tap.max_envs :]):
             obs = getattr(segment, "obs", None)
-            if obs is not None and len(obs):
-                self.tap.put_observation(index, obs[max(int(getattr(segment, "length", 1)) - 1, 0)])
+            if isinstance(obs, np.ndarray) and len(obs):
+                last = max(int(getattr(segment, "length", 1)) - 1, 0)
+                self.tap.put_observation(index, obs[last])
+                shown += 1
+        self.shown_any = self.shown_any or shown > 0
+        if not self.shown_any:  # e.g. a text task: say so rather than wait forever
+            self.tap.note(0, "no picture: the collector handed no observation that can be drawn")
 
     def on_eval_done(self, ctx: TrainContext, eval_result: Any) -> None:
         try:
