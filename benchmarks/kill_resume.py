@@ -7,9 +7,13 @@ it resumes the directory once more in this process and prints one JSON line: the
 many aimed ones caught a write, the resumes and fallbacks the runs logged, the leftovers they
 removed, what is left after the last resume, and the newest pair's ``env_step``, its buffer
 transitions, the transitions its collector state holds (unfinished segments, continued on
-resume) and the share of the counted env steps the two account for. Usage::
+resume) and the share of the counted env steps the two account for. With ``--reference``
+it then runs the recipe once more without a kill up to the newest checkpoint's ``env_step``
+and compares that run's checkpoint of the same train iteration with the newest one of the
+killed run (train iterations, buffer transitions, policy tensors bit for bit). Usage::
 
     python benchmarks/kill_resume.py --kills 20 --recipe muzero_cartpole --save-freq 3
+    python benchmarks/kill_resume.py --kills 20 --recipe muzero_cartpole --save-freq 3 --reference
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import torch
 
 from pipezero.checkpoint import load_pair, remove_leftovers, resumable_checkpoints
 from pipezero.checkpoint.plain import decode_numpy
@@ -42,6 +48,28 @@ def held_transitions(run_state: dict) -> int:
     return sum(int(s["length"]) for s in segments if s is not None)
 
 
+def compare_with_uninterrupted(
+    args: argparse.Namespace, work: Path, newest: Path, state: dict, buffer: ReplayBuffer
+) -> dict:
+    """Run the recipe without kills to the newest checkpoint's env_step; compare its
+    checkpoint of the same name (same train iteration) with the killed run's newest."""
+    env_step = state["counters"]["env_step"]
+    command = ["pipezero", "train", args.recipe, "--set", f"save_freq={args.save_freq}"]
+    command += ["--max-env-step", str(env_step), "--exp-dir", str(work / "reference")]
+    subprocess.run(command, check=True, capture_output=True)
+    path = work / "reference" / "ckpt" / newest.name
+    if not path.is_file():
+        return {"reference": f"the uninterrupted run wrote no {newest.name}"}
+    other = load_pair(path)[0]
+    other_buffer = ReplayBuffer.load(path.parent / other["buffer_file"])
+    mine, theirs = state["policy"]["model"], other["policy"]["model"]
+    return {
+        "reference_train_iter": [state["counters"]["train_iter"], other["counters"]["train_iter"]],
+        "reference_buffer_transitions": [buffer.num_transitions, other_buffer.num_transitions],
+        "reference_model_bit_identical": all(torch.equal(mine[k], theirs[k]) for k in mine),
+    }
+
+
 def wait_for(condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,6 +85,7 @@ def main() -> None:
     parser.add_argument("--recipe", default="muzero_cartpole")
     parser.add_argument("--save-freq", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reference", action="store_true", help="compare with a run not killed")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="kill_resume_"))
@@ -87,6 +116,9 @@ def main() -> None:
     after = [p.name for p in ckpt.iterdir() if p.name.endswith(".tmp")]
     env_step = state["counters"]["env_step"]
     held = held_transitions(state.get("run_state", {}))
+    reference = {}
+    if args.reference:
+        reference = compare_with_uninterrupted(args, work, newest, state, buffer)
     print(
         json.dumps(
             {
@@ -107,6 +139,7 @@ def main() -> None:
                 "accounted_share_of_env_steps": round(
                     (buffer.num_transitions + held) / env_step, 4
                 ),
+                **reference,
             }
         )
     )
