@@ -13,6 +13,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from pipezero.checkpoint import checkpoint_dir, eval_mean_return
 from pipezero.config import ConfigError, merge_config
 from pipezero.data import save_segments
@@ -127,6 +129,9 @@ def eval_run(
         render_frames=render_frames,
     )
     seed_everything(eval_seed)
+    threads = getattr(module, "TORCH_THREADS", 1)  # as in training: small batches, one thread
+    if threads is not None:
+        torch.set_num_threads(threads)
     built = build_task(module, run)
     evaluators = [mw for mw in built.chain if mw.role == "evaluator"]
     if not evaluators:
