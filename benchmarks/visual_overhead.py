@@ -6,7 +6,12 @@
 Every run trains the recipe (default ``muzero_cartpole``) in its own process with the same
 seed and env-step budget, the early stop disabled (``policy.stop_value=1e9``), so that every
 run does the same work. A run's speed is its env steps over its wall time (the ``RESULT``
-line's ``wall_s``: training, evaluations, checkpoints). Three variants:
+line's ``wall_s``: training, evaluations, checkpoints). Because a shared machine's load
+moves wall times by far more than the few percent looked for, each run's CPU time (user +
+system of the training process and all its threads, the page's server thread included; the
+client's requests are made by this process and not counted) per env step is recorded too:
+it is what the visual mode takes from the training, and it moves much less with the load.
+Three variants:
 
 - ``off``: no ``--visual``;
 - ``idle``: ``--visual``, nobody watching (the tap only reads a clock);
@@ -16,8 +21,9 @@ line's ``wall_s``: training, evaluations, checkpoints). Three variants:
 
 The variants alternate within each repeat (in a rotated order), because a shared machine's
 load drifts; the medians over the repeats are compared. JSON on stdout: every run, then per
-variant the median env steps/s and its overhead against ``off`` (positive: slower). The load
-average before and after is recorded beside the figures.
+variant the median env steps/s and CPU milliseconds per env step, and their overheads
+against ``off`` (positive: slower / more CPU). The load average before and after is recorded
+beside the figures.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -94,7 +101,10 @@ def run_once(args: argparse.Namespace, variant: str, exp_dir: str) -> dict[str, 
                 target=_watch, args=(f"http://127.0.0.1:{port}/", stop, seen), daemon=True
             )
             watcher.start()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     stop.set()
     if watcher is not None:
         watcher.join()
@@ -108,6 +118,8 @@ def run_once(args: argparse.Namespace, variant: str, exp_dir: str) -> dict[str, 
         "env_step": result["env_step"],
         "wall_s": round(result["wall_s"], 3),
         "env_steps_per_s": result["env_step"] / result["wall_s"],
+        "cpu_s": round(cpu_s, 3),
+        "cpu_ms_per_env_step": 1000 * cpu_s / result["env_step"],
         "served": served.group(1) if served else None,
         "client_requests": seen,
     }
@@ -133,17 +145,20 @@ def main() -> None:
                 run["repeat"] = repeat
                 runs.append(run)
                 print(json.dumps(run), file=sys.stderr, flush=True)
-    medians = {
-        v: statistics.median(r["env_steps_per_s"] for r in runs if r["variant"] == v)
-        for v in args.variants
-    }
-    summary = {
-        v: {
-            "median_env_steps_per_s": round(m, 3),
-            "overhead_pct": round(100 * (1 - m / medians["off"]), 2) if "off" in medians else None,
+    summary = {}
+    for v in args.variants:
+        mine = [r for r in runs if r["variant"] == v]
+        summary[v] = {
+            "median_env_steps_per_s": statistics.median(r["env_steps_per_s"] for r in mine),
+            "median_cpu_ms_per_env_step": statistics.median(r["cpu_ms_per_env_step"] for r in mine),
         }
-        for v, m in medians.items()
-    }
+    if "off" in summary:
+        base = summary["off"]
+        for figures in summary.values():
+            speed = figures["median_env_steps_per_s"] / base["median_env_steps_per_s"]
+            cpu = figures["median_cpu_ms_per_env_step"] / base["median_cpu_ms_per_env_step"]
+            figures["wall_overhead_pct"] = round(100 * (1 - speed), 2)
+            figures["cpu_overhead_pct"] = round(100 * (cpu - 1), 2)
     out = {
         "recipe": args.recipe,
         "seed": args.seed,
