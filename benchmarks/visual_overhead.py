@@ -17,7 +17,7 @@ Three variants:
 - ``idle``: ``--visual``, nobody watching (the tap only reads a clock);
 - ``watched``: ``--visual`` and a client in this process that does what the page does: it
   asks ``stats.json`` every half second and fetches each frame whose version changed (so
-  the collector takes pictures, at most 2 per second per shown environment).
+  the collector takes pictures, at most one per second per shown environment).
 
 The variants alternate within each repeat (in a rotated order), because a shared machine's
 load drifts; the medians over the repeats are compared. JSON on stdout: every run, then per

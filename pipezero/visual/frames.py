@@ -125,7 +125,7 @@ class FrameTap:
     def __init__(
         self,
         max_envs: int = 4,
-        interval: float = 0.5,
+        interval: float = 1.0,
         linger: float = 3.0,
     ) -> None:
         if max_envs < 1 or interval <= 0 or linger <= 0:
