@@ -464,6 +464,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     begin = time.time()
     command = "python benchmarks/minatar.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    commit = git_commit()  # the code this invocation loaded, whatever the tree becomes later
     with tempfile.TemporaryDirectory(prefix="pipezero-minatar-") as tmp:
         work_dir = args.work_dir or Path(tmp)
         for game in args.games:
@@ -496,7 +497,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     run = {"game": game, "seed": seed, "agent": agent, "kind": kind} | res
                     if stored is not None:
                         stored.parent.mkdir(parents=True, exist_ok=True)
-                        provenance = {"commit": git_commit(), "command": command}
+                        provenance = {"commit": commit, "command": command}
                         stored.write_text(json.dumps(run | provenance, indent=1) + "\n")
                     runs.append(run)
                     print(
