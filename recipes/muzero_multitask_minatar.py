@@ -18,6 +18,7 @@ game's steps, so scale it with ``env.tasks``.
 
 from __future__ import annotations
 
+from pipezero.recipes.muzero_minatar import SCALE_OUT as SCALE_OUT
 from pipezero.recipes.muzero_minatar import SMOKE as SINGLE_TASK_SMOKE
 from pipezero.recipes.muzero_minatar import build, minatar_config  # noqa: F401
 
