@@ -54,7 +54,10 @@ def compare_with_uninterrupted(
     """Run the recipe without kills to the newest checkpoint's env_step; compare its
     checkpoint of the same name (same train iteration) with the killed run's newest."""
     env_step = state["counters"]["env_step"]
+    # A killed run that reached stop_value exited by itself and was resumed past it; the
+    # reference must not stop there either (the resumed run continues as if it had not).
     command = ["pipezero", "train", args.recipe, "--set", f"save_freq={args.save_freq}"]
+    command += ["--set", "policy.stop_value=1e9"]
     command += ["--max-env-step", str(env_step), "--exp-dir", str(work / "reference")]
     subprocess.run(command, check=True, capture_output=True)
     path = work / "reference" / "ckpt" / newest.name

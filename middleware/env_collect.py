@@ -58,8 +58,8 @@ class _Collector:
         self.reset_caches = getattr(policy, "reset_caches", None)
         self.policy = policy
         self.envs = envs
-        # sampled searches (LightZero's ``sampled_algo``) store their K root actions
         self.cfg = cfg
+        # sampled searches (LightZero's ``sampled_algo``) store their K root actions
         self.writers = GameSegmentWriter.for_envs(cfg, envs)
         self.obs: BatchObs | None = None
         #: segments of partial episodes closed on resume, handed on by the next call

@@ -88,8 +88,8 @@ class _SelfPlay:
         try:
             games = [capture_state(game) for game in self.games]
             bot = None if self.bot is None else capture_state(self.bot)
-        except EnvSnapshotError as err:
-            logger.warning("selfplay_collect: games cannot be snapshotted (%s)", err)
+        except Exception as err:  # a snapshot that fails must never stop a checkpoint
+            logger.warning("selfplay_collect: games cannot be snapshotted (%r)", err)
             games, bot = None, None
         return {
             "games": games,

@@ -279,9 +279,9 @@ class BatchEnv:
             try:
                 snapshots.append(env.state_dict())
                 reasons.append(None)
-            except EnvSnapshotError as err:
+            except Exception as err:  # a snapshot that fails must never stop a checkpoint
                 snapshots.append(None)
-                reasons.append(str(err))
+                reasons.append(str(err) if isinstance(err, EnvSnapshotError) else repr(err))
         return {"envs": snapshots, "reasons": reasons, "started": self._started}
 
     def load_state_dict(self, state: dict[str, Any]) -> np.ndarray:
