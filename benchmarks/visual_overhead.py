@@ -21,8 +21,9 @@ Three variants:
 
 The variants alternate within each repeat (in a rotated order), because a shared machine's
 load drifts; the medians over the repeats are compared. JSON on stdout: every run, then per
-variant the median env steps/s and CPU milliseconds per env step, and their overheads
-against ``off`` (positive: slower / more CPU). The load average before and after is recorded
+variant the median env steps/s and CPU milliseconds per env step, their overheads against
+``off`` (positive: slower / more CPU), and the median of the overheads paired by repeat
+(each run against the ``off`` run of its own repeat). The load average before and after is recorded
 beside the figures.
 """
 
@@ -42,6 +43,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from pipezero.recipe import read_result
@@ -125,6 +127,58 @@ def run_once(args: argparse.Namespace, variant: str, exp_dir: str) -> dict[str, 
     }
 
 
+def _cpu_ms(fn: Any, n: int) -> float:
+    """CPU milliseconds of one ``fn()`` call, the best of three rounds of ``n`` calls."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.process_time() - start) / n * 1000)
+    return best
+
+
+def component_costs(recipe: str) -> dict[str, float]:
+    """CPU milliseconds of each thing the visual mode does, measured in this process on the
+    recipe's environment: the hook of a watched environment when nobody watches (every env
+    step), one picture (draw, resize, store), one PNG encoding, and one ``stats.json``
+    request answered by a real server (client and server both in this process: an upper
+    bound of the server's share)."""
+    from pipezero.envs import BatchEnv
+    from pipezero.recipe import load_recipe
+    from pipezero.visual import FrameTap, RunBoard, VisualServer, encode_png
+
+    env_id = load_recipe(recipe).CONFIG["env"]["env_id"]
+    tap = FrameTap(max_envs=1)
+    envs = BatchEnv.make(env_id, 1, seed=0, **tap.render_kwargs(env_id))
+    tap.attach(envs)
+    obs = envs.reset().observation[0]
+    hook = envs.envs[0].step_into.__self__
+    idle = _cpu_ms(lambda: hook._capture(obs), 20000)
+
+    def picture() -> None:
+        tap.want()
+        hook._next = 0.0
+        hook._capture(obs)
+
+    costs = {"idle_hook_ms": idle, "picture_ms": _cpu_ms(picture, 100)}
+    frame = tap.latest()[0][1]
+    costs["png_ms"] = _cpu_ms(lambda: encode_png(frame), 100)
+    board = RunBoard(recipe, {"mode": "sync"}, 100_000)
+    for k in range(600):  # a long run's curves
+        board._next_sample = 0.0
+        output = {"total_loss": 1.0, "value_loss": 0.5, "buffer_transitions": k}
+        board.record_step(10 * k, k, output)
+        board.record_eval(10 * k, float(k))
+    server = VisualServer(board, tap)
+    url = server.start() + "stats.json"
+    try:
+        costs["stats_request_ms"] = _cpu_ms(lambda: urllib.request.urlopen(url).read(), 50)
+    finally:
+        server.stop()
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipe", default="muzero_cartpole")
@@ -134,6 +188,10 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     args = parser.parse_args()
+    # Run as a script, this file's folder comes first on sys.path and benchmarks/minatar.py
+    # would shadow the minatar package.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     load_before = os.getloadavg()
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -154,11 +212,29 @@ def main() -> None:
         }
     if "off" in summary:
         base = summary["off"]
-        for figures in summary.values():
+        by_repeat = {(r["variant"], r["repeat"]): r for r in runs}
+        for v, figures in summary.items():
             speed = figures["median_env_steps_per_s"] / base["median_env_steps_per_s"]
             cpu = figures["median_cpu_ms_per_env_step"] / base["median_cpu_ms_per_env_step"]
             figures["wall_overhead_pct"] = round(100 * (1 - speed), 2)
             figures["cpu_overhead_pct"] = round(100 * (cpu - 1), 2)
+            # paired: each repeat's run against the same repeat's "off" run (the load
+            # drifts between repeats far more than within one)
+            pairs = [(by_repeat[v, k], by_repeat["off", k]) for k in range(args.repeats)]
+            figures["paired_wall_overhead_pct"] = round(
+                100
+                * statistics.median(
+                    1 - a["env_steps_per_s"] / b["env_steps_per_s"] for a, b in pairs
+                ),
+                2,
+            )
+            figures["paired_cpu_overhead_pct"] = round(
+                100
+                * statistics.median(
+                    a["cpu_ms_per_env_step"] / b["cpu_ms_per_env_step"] - 1 for a, b in pairs
+                ),
+                2,
+            )
     out = {
         "recipe": args.recipe,
         "seed": args.seed,
@@ -171,6 +247,30 @@ def main() -> None:
         "runs": runs,
         "summary": summary,
     }
+    costs = component_costs(args.recipe)
+    out["component_cpu_ms"] = costs
+    watched = [r for r in runs if r["variant"] == "watched"]
+    if watched and "off" in summary:
+        steps = sum(r["env_step"] for r in watched)
+        frames = sum(r["client_requests"].get("frames", 0) for r in watched)
+        stats = sum(r["client_requests"].get("stats", 0) for r in watched)
+        # what a watched run adds per env step: the hook of each (of at most 4) watched
+        # environments, each picture the page fetched (taken once, encoded once), each stats
+        # request; against the CPU an env step of the run costs without the page
+        added = (
+            costs["idle_hook_ms"]
+            + frames / steps * (costs["picture_ms"] + costs["png_ms"])
+            + stats / steps * costs["stats_request_ms"]
+        )
+        per_step = summary["off"]["median_cpu_ms_per_env_step"]
+        out["accounted"] = {
+            "frames_per_env_step": frames / steps,
+            "stats_requests_per_env_step": stats / steps,
+            "added_cpu_ms_per_env_step": added,
+            "off_cpu_ms_per_env_step": per_step,
+            "idle_overhead_pct": round(100 * costs["idle_hook_ms"] / per_step, 4),
+            "watched_overhead_pct": round(100 * added / per_step, 3),
+        }
     print(json.dumps(out, indent=2))
 
 
