@@ -169,3 +169,18 @@ def test_the_environment_chain_is_left_as_it_is():
     tap.attach(envs)
     assert envs.envs[0].env is env  # checkpoints record the same environment state
     assert "step_into" in vars(envs.envs[0])
+
+
+def test_a_watched_collectors_state_restores_without_the_tap():
+    tap = FrameTap(max_envs=2, interval=0.01)
+    envs = BatchEnv.make("CartPole-v1", 2, seed=0, **tap.render_kwargs("CartPole-v1"))
+    tap.attach(envs)
+    envs.reset()
+    tap.want()
+    envs.step(np.zeros(2, dtype=np.int64))
+    state = envs.state_dict()
+    assert state["reasons"] == [None, None]  # the tap adds nothing a snapshot must refuse
+    plain = BatchEnv.make("CartPole-v1", 2, seed=5)
+    plain.load_state_dict(state)  # a run resumed without --visual
+    watched, resumed = envs.envs[0].step(0), plain.envs[0].step(0)
+    assert np.array_equal(watched.obs.observation, resumed.obs.observation)
