@@ -97,7 +97,7 @@ def test_persistent_and_engine_fields_need_no_writer() -> None:
 
 
 def test_optional_per_step_fields_need_no_writer_but_still_cross_roles() -> None:
-    assert TrainContext.optional_fields() == ("collect_episode_returns",)
+    assert TrainContext.optional_fields() == ("collect_episode_returns", "eval_segments")
     learner_log = middleware(noop, name="log", role="learner", reads=("collect_episode_returns",))
     alone = Task(TrainContext()).use(learner_log)
     alone.validate()
