@@ -6,7 +6,8 @@
 # 1. installs what the machine lacks: from .whl/ (made by benchmarks/gpu_wheels.sh on a machine
 #    with a package index) with --no-index, else with pip from an index when one answers; builds
 #    the C++ search core (pip install --no-build-isolation --no-deps -e .);
-# 2. runs the CUDA-marked tests (pytest -m cuda tests/device);
+# 2. runs the CUDA-marked tests (pytest -m cuda tests/device, one process: the image may lack
+#    pytest-xdist, which the project's addopts ask for);
 # 3. runs benchmarks/gpu_throughput.py: Atari update throughput (fp32, bf16), full search ms at
 #    B=8/64/256 and a RUN_MINUTES rezero_atari --device cuda run, with an Atari 100k estimate.
 #
@@ -61,7 +62,7 @@ print('card:', torch.cuda.get_device_name(), '| torch', torch.__version__, '| CU
 
 # -- 2. the CUDA-marked tests ----------------------------------------------------------------
 say "CUDA tests"
-timeout 240 "$PY" -m pytest -q -m cuda tests/device -p no:cacheprovider 2>&1 \
+timeout 240 "$PY" -m pytest -q -o addopts=-ra -m cuda tests/device -p no:cacheprovider 2>&1 \
     | tee "$OUTDIR/gpu_tests.log"
 tests_rc=${PIPESTATUS[0]}
 tests_line=$(grep -E "passed|failed|error" "$OUTDIR/gpu_tests.log" | tail -1)
