@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipezero.data.game_segment import ARRAY_FIELDS, GameSegment
 from pipezero.data.replay_buffer import ReplayBuffer
+from pipezero.data.segment_arrays import pack_segments, unpack_segments
 
 FORMAT_VERSION = 1
 
@@ -49,28 +49,9 @@ def save_buffer(buffer: ReplayBuffer, path: str | os.PathLike[str]) -> None:
         ),
         "seg_ids": np.array([sid for sid, _ in segments], dtype=np.int64),
         "seg_first_ids": np.array([first for _, (_, first) in segments], dtype=np.int64),
-        "seg_meta": np.array(
-            [
-                (
-                    s.game_segment_length,
-                    s.num_unroll_steps,
-                    s.td_steps,
-                    s.length,
-                    s.num_padding,
-                    s.episode_end,
-                    int(s.terminated),
-                )
-                for _, (s, _) in segments
-            ],
-            dtype=np.int64,
-        ).reshape(-1, 7),
-        "seg_rows": np.array([s.num_positions for _, (s, _) in segments], dtype=np.int64),
-        "seg_task_ids": np.array([s.task_id for _, (s, _) in segments], dtype=np.int64),
         "priorities": buffer.get_priorities(np.arange(buffer._first_id, buffer._next_id)),
+        **pack_segments([s for _, (s, _) in segments]),
     }
-    if segments:
-        for name in ARRAY_FIELDS:
-            data[f"field_{name}"] = np.concatenate([getattr(s, name) for _, (s, _) in segments])
     # a fresh name opened like open() would (mode 0666 less the umask), not mkstemp's 0600
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -104,32 +85,15 @@ def load_buffer(path: str | os.PathLike[str]) -> ReplayBuffer:
             balance_tasks=cfg.get("balance_tasks", True),
         )
         buffer.rng.bit_generator.state = cfg["rng_state"]
-        rows = f["seg_rows"]
-        stored = [name for name in ARRAY_FIELDS if f"field_{name}" in f.files]
-        fields = {name: f[f"field_{name}"] for name in stored} if len(rows) else {}
-        offsets = np.concatenate([[0], np.cumsum(rows)])
         priorities = f["priorities"]
         base = cfg["first_id"]
-        # files written before multi-task runs hold no task ids: every segment is task 0
-        task_ids = f["seg_task_ids"] if "seg_task_ids" in f.files else np.zeros(len(rows), int)
-        for i, (sid, first) in enumerate(zip(f["seg_ids"], f["seg_first_ids"], strict=True)):
-            seg_len, unroll, td, length, padding, end, terminated = f["seg_meta"][i].tolist()
-            arrays = {name: fields[name][offsets[i] : offsets[i + 1]] for name in stored}
-            segment = GameSegment.from_arrays(
-                arrays,
-                seg_len,
-                unroll,
-                td,
-                length,
-                padding,
-                end,
-                bool(terminated),
-                int(task_ids[i]),
-            )
+        ids = zip(f["seg_ids"], f["seg_first_ids"], strict=True)
+        for segment, (sid, first) in zip(unpack_segments(f), ids, strict=True):
             if buffer._layout is None:
                 buffer._layout = segment.layout
             start = int(first) - base
-            buffer._insert(segment, int(sid), int(first), priorities[start : start + length])
+            live = priorities[start : start + segment.length]
+            buffer._insert(segment, int(sid), int(first), live)
         buffer._first_id = base
         buffer._next_id = cfg["next_id"]
         buffer._next_segment_id = cfg["next_segment_id"]

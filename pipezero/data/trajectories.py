@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from pipezero.data.game_segment import ARRAY_FIELDS, GameSegment
+from pipezero.data.game_segment import GameSegment
+from pipezero.data.segment_arrays import pack_segments, unpack_segments
 
 __all__ = ["load_segments", "read_segments_meta", "save_segments"]
 
@@ -43,26 +44,8 @@ def save_segments(
     data: dict[str, np.ndarray] = {
         "format": np.array(SEGMENTS_FORMAT),
         "meta": np.array(json.dumps(dict(meta or {}), default=str)),
-        "seg_rows": np.array([s.num_positions for s in segments], dtype=np.int64),
-        "seg_meta": np.array(
-            [
-                (
-                    s.game_segment_length,
-                    s.num_unroll_steps,
-                    s.td_steps,
-                    s.length,
-                    s.num_padding,
-                    s.episode_end,
-                    int(s.terminated),
-                )
-                for s in segments
-            ],
-            dtype=np.int64,
-        ),
-        "seg_task_ids": np.array([s.task_id for s in segments], dtype=np.int64),
+        **pack_segments(segments),
     }
-    for name in ARRAY_FIELDS:
-        data[f"field_{name}"] = np.concatenate([getattr(s, name) for s in segments])
     path = Path(path)
     with path.open("wb") as f:  # np.savez would append .npz to a str path without it
         np.savez_compressed(f, **data)
@@ -79,28 +62,7 @@ def load_segments(path: str | os.PathLike[str]) -> list[GameSegment]:
     with np.load(path, allow_pickle=False) as f:
         if "format" not in f.files or str(f["format"]) != SEGMENTS_FORMAT:
             raise ValueError(f"{path} is not a {SEGMENTS_FORMAT} file (save_segments writes one)")
-        rows = f["seg_rows"]
-        offsets = np.concatenate([[0], np.cumsum(rows)])
-        fields = {n: f[f"field_{n}"] for n in ARRAY_FIELDS if f"field_{n}" in f.files}
-        # files written before multi-task runs hold no task ids: every segment is task 0
-        task_ids = f["seg_task_ids"] if "seg_task_ids" in f.files else np.zeros(len(rows), int)
-        segments = []
-        for i, layout in enumerate(f["seg_meta"].tolist()):
-            seg_len, unroll, td, length, padding, end, terminated = layout
-            arrays = {n: a[offsets[i] : offsets[i + 1]] for n, a in fields.items()}
-            segments.append(
-                GameSegment.from_arrays(
-                    arrays,
-                    seg_len,
-                    unroll,
-                    td,
-                    length,
-                    padding,
-                    end,
-                    bool(terminated),
-                    int(task_ids[i]),
-                )
-            )
+        segments = unpack_segments(f)
     return segments
 
 
