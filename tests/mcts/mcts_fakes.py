@@ -19,6 +19,22 @@ MASK64 = (1 << 64) - 1
 MASK52 = (1 << 52) - 1
 
 
+#: Batch and action count of :func:`roots`.
+B, A = 3, 4
+
+
+def roots(**changes: object) -> dict:
+    """Valid ``Forest.reset`` arguments for ``B`` roots of ``A`` actions, with ``changes``."""
+    args = {
+        "policy_logits": np.zeros((B, A), np.float32),
+        "value": np.zeros(B, np.float32),
+        "legal_mask": np.ones((B, A), bool),
+        "to_play": np.full(B, -1, np.int32),
+    }
+    args.update(changes)
+    return args
+
+
 def mix(*parts: int) -> int:
     """A 52-bit hash of integers (SplitMix64 finaliser applied per part)."""
     h = 0x243F6A8885A308D3

@@ -14,7 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from mcts_fakes import HashModel
+from mcts_fakes import A, B, HashModel, roots
 
 from pipezero.mcts import (
     MAX_ABS_VALUE,
@@ -33,19 +33,6 @@ from pipezero.mcts import (
     reanalyze_backward,
 )
 from pipezero.model.protocol import NetworkOutput
-
-B, A = 3, 4
-
-
-def roots(**changes: object) -> dict:
-    args = {
-        "policy_logits": np.zeros((B, A), np.float32),
-        "value": np.zeros(B, np.float32),
-        "legal_mask": np.ones((B, A), bool),
-        "to_play": np.full(B, -1, np.int32),
-    }
-    args.update(changes)
-    return args
 
 
 def leaves(m: int, **changes: object) -> tuple:

@@ -8,23 +8,10 @@ import re
 import numpy as np
 import pytest
 import torch
-from mcts_fakes import HashModel
+from mcts_fakes import A, B, HashModel, roots
 
 from pipezero.mcts import Forest, GumbelMuZeroSearch, MCTSConfig, MuZeroSearch
 from pipezero.model.protocol import NetworkOutput
-
-B, A = 3, 4
-
-
-def roots(**changes) -> dict:
-    args = {
-        "policy_logits": np.zeros((B, A), np.float32),
-        "value": np.zeros(B, np.float32),
-        "legal_mask": np.ones((B, A), bool),
-        "to_play": np.full(B, -1, np.int32),
-    }
-    args.update(changes)
-    return args
 
 
 @pytest.fixture
