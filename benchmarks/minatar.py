@@ -68,6 +68,8 @@ from typing import Any
 
 import numpy as np
 
+from pipezero.recipe.run import FRESH_SEED_OFFSET  # imports no `minatar` (see sys.path below)
+
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
 # `minatar` package: take the folder off.
@@ -75,7 +77,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 GAMES = [f"MinAtar/{g}-v1" for g in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")]
 OURS = ("muzero", "efficientzero", "gumbel_muzero", "rezero", "unizero")
 BASELINES = ("dqn", "ppo")
-FRESH_SEED_OFFSET = 20_000  # pipezero.recipe.run.FRESH_SEED_OFFSET: `pipezero eval`'s seeds
 CURVE_BINS = 20
 
 

@@ -39,16 +39,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipezero.envs.multitask import task_name
+from pipezero.recipe.run import FRESH_SEED_OFFSET
+
 ROOT = Path(__file__).resolve().parents[1]
 GAMES = ["MinAtar/Breakout-v0", "MinAtar/Asterix-v0", "MinAtar/Freeway-v0"]
-FRESH_SEED_OFFSET = 20_000  # pipezero.recipe.run.FRESH_SEED_OFFSET: `pipezero eval`'s seeds
 REPLAY_PER_GAME = 100_000
 TARGET = 0.8
-
-
-def game_name(env_id: str) -> str:
-    """``MinAtar/Breakout-v0`` -> ``Breakout`` (pipezero.envs.multitask.task_name)."""
-    return env_id.rsplit("/", 1)[-1].rsplit("-v", 1)[0]
 
 
 def train_and_eval(cmd: list[str], run_dir: Path, seed: int, episodes: int) -> dict[str, Any]:
@@ -80,13 +77,13 @@ def run_multitask(args: argparse.Namespace, seed: int, work: Path) -> list[dict[
     cmd += ["--set", f"policy.replay_buffer_size={REPLAY_PER_GAME * len(args.games)}"]
     out = train_and_eval(cmd + recipe_flags(args), run_dir, seed, args.eval_episodes)
     return [
-        run_record("multitask", game, seed, out["final"][game_name(game)], out)
+        run_record("multitask", game, seed, out["final"][task_name(game)], out)
         for game in args.games
     ]
 
 
 def run_single(args: argparse.Namespace, game: str, seed: int, work: Path) -> dict[str, Any]:
-    run_dir = work / f"single_{game_name(game)}_s{seed}"
+    run_dir = work / f"single_{task_name(game)}_s{seed}"
     cmd = [sys.executable, str(ROOT / "recipes" / "muzero_minatar.py"), "--env-id", game]
     cmd += ["--seed", str(seed), "--exp-dir", str(run_dir)]
     cmd += ["--max-env-step", str(args.env_steps)]
@@ -164,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tag = f"{args.env_steps}{'_smoke' if args.smoke else ''}"
         runs: list[dict[str, Any]] = []
         for seed in args.seeds:
-            names = "+".join(game_name(g) for g in args.games)
+            names = "+".join(task_name(g) for g in args.games)
             runs += cached(
                 args.results,
                 f"multitask_{names}_s{seed}_{tag}",
@@ -174,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 runs.append(
                     cached(
                         args.results,
-                        f"single_{game_name(game)}_s{seed}_{tag}",
+                        f"single_{task_name(game)}_s{seed}_{tag}",
                         lambda game=game, seed=seed: run_single(args, game, seed, work),
                     )
                 )
