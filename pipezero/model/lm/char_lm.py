@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipezero.model.lm.generate import Generation, sample_lines_with_cache
 from pipezero.model.lm.lora import disable_adapter, inject_lora, lora_parameters
 from pipezero.model.lm.protocol import LMOutput
 from pipezero.model.lm.tokenizer import CharTokenizer
@@ -153,6 +154,28 @@ class CharTransformerLM(nn.Module):
     def base_parameters(self) -> list[nn.Parameter]:
         adapter = {id(p) for p in self.adapter_parameters()}
         return [p for p in self.parameters() if id(p) not in adapter]
+
+    def generate_lines(
+        self,
+        contexts: Sequence[Sequence[int]],
+        max_new_tokens: int,
+        *,
+        greedy: bool = False,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+        stop_mask: torch.Tensor | None = None,
+    ) -> list[Generation]:
+        """One line per context by :func:`~pipezero.model.lm.generate.sample_lines_with_cache`
+        over this model's key/value cache (call it through ``generate_lines(lm, ...)``)."""
+        return sample_lines_with_cache(
+            self,
+            contexts,
+            max_new_tokens,
+            greedy=greedy,
+            temperature=temperature,
+            generator=generator,
+            stop_mask=stop_mask,
+        )
 
     # -- forward ------------------------------------------------------------------------------
     def _positions(

@@ -1,4 +1,13 @@
-"""Sample one reasoning line per context with a key/value cache."""
+"""Sample one reasoning line per context.
+
+:func:`generate_lines` is the entry point: it checks its arguments and asks the model
+(``lm.generate_lines``, part of :class:`~pipezero.model.lm.protocol.CausalLMProtocol`). The
+built-in character LM generates with :func:`sample_lines_with_cache`, the loop below over its
+own forward pass and key/value cache; a Hugging Face model generates through its own
+``generate`` (:mod:`pipezero.model.lm.hf_generate`). Both sample from
+``softmax(logits / temperature)`` with the caller's generator and record the log-probability
+of each chosen token under that distribution.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ import torch
 
 from pipezero.model.lm.protocol import CausalLMProtocol, device_of
 
-__all__ = ["Generation", "generate_lines", "left_pad"]
+__all__ = ["Generation", "generate_lines", "left_pad", "sample_lines_with_cache"]
 
 
 @dataclass
@@ -43,7 +52,6 @@ def left_pad(
     return ids.to(device), mask.to(device)
 
 
-@torch.no_grad()
 def generate_lines(
     lm: CausalLMProtocol,
     contexts: Sequence[Sequence[int]],
@@ -54,7 +62,8 @@ def generate_lines(
     generator: torch.Generator | None = None,
     stop_mask: torch.Tensor | None = None,
 ) -> list[Generation]:
-    """Continue each context until a newline token, end-of-sequence or ``max_new_tokens``.
+    """Continue each context until a step boundary (a token whose text holds a newline),
+    end-of-sequence or ``max_new_tokens``.
 
     Args:
         lm: the model (its adapter state, on or off, is used as it is).
@@ -68,13 +77,43 @@ def generate_lines(
     Returns:
         ``B`` :class:`Generation`.
 
-    Every tensor lives on ``lm``'s device (``generator`` must be a generator of that device);
-    the chosen tokens come to the host once per generated position.
+    Raises:
+        ValueError: ``max_new_tokens < 1``, ``temperature <= 0`` or an empty context.
+
+    Every tensor lives on ``lm``'s device (``generator`` must be a generator of that device).
     """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0 (use greedy=True), got {temperature}")
+    if not contexts or any(len(c) == 0 for c in contexts):
+        raise ValueError("every context needs at least one token")
+    return lm.generate_lines(
+        contexts,
+        max_new_tokens,
+        greedy=greedy,
+        temperature=temperature,
+        generator=generator,
+        stop_mask=stop_mask,
+    )
+
+
+@torch.no_grad()
+def sample_lines_with_cache(
+    lm: CausalLMProtocol,
+    contexts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    stop_mask: torch.Tensor | None = None,
+) -> list[Generation]:
+    """:func:`generate_lines` by a loop over ``lm``'s forward pass with its key/value cache
+    (arguments checked there): the context is left padded, each step feeds the chosen tokens
+    with positions counted over real tokens, and the chosen tokens come to the host once per
+    generated position. Any model of the protocol can implement ``generate_lines`` with it.
+    """
     tok = lm.tokenizer
     device = device_of(lm)  # type: ignore[arg-type]
     stops = (stop_mask if stop_mask is not None else tok.stop_token_mask()).to(device)

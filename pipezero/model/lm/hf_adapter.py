@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pipezero.model.lm.generate import Generation
 from pipezero.model.lm.protocol import LMOutput
 
 __all__ = ["HFCausalLM", "HFTokenizer", "cache_keyword", "load_hf_causal_lm", "require_hf"]
@@ -159,6 +160,32 @@ class HFCausalLM(nn.Module):
         )
         cache = getattr(out, self._cache_keyword, None) if use_cache else None
         return LMOutput(out.logits, out.hidden_states[-1], cache)
+
+    def generate_lines(
+        self,
+        contexts: Sequence[Sequence[int]],
+        max_new_tokens: int,
+        *,
+        greedy: bool = False,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+        stop_mask: torch.Tensor | None = None,
+    ) -> list[Generation]:
+        """One line per context through the model's own batched ``generate`` (left padding,
+        its key/value cache, a stopping criterion at the step separator); see
+        :mod:`pipezero.model.lm.hf_generate`. Call it through ``generate_lines(lm, ...)``."""
+        from pipezero.model.lm.hf_generate import generate_lines_hf
+
+        return generate_lines_hf(
+            self.model,
+            self.tokenizer,
+            contexts,
+            max_new_tokens,
+            greedy=greedy,
+            temperature=temperature,
+            generator=generator,
+            stop_mask=stop_mask,
+        )
 
     def disable_adapter(self) -> contextlib.AbstractContextManager[None]:
         return self.model.disable_adapter()

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
+
+if TYPE_CHECKING:
+    from pipezero.model.lm.generate import Generation
 
 __all__ = ["CausalLMProtocol", "LMOutput", "TokenizerProtocol", "device_of"]
 
@@ -79,6 +82,25 @@ class CausalLMProtocol(Protocol):
 
     def base_parameters(self) -> list[torch.nn.Parameter]:
         """Every other parameter (frozen during RL; trained by the supervised warm start)."""
+        ...
+
+    def generate_lines(
+        self,
+        contexts: Sequence[Sequence[int]],
+        max_new_tokens: int,
+        *,
+        greedy: bool,
+        temperature: float,
+        generator: torch.Generator | None,
+        stop_mask: torch.Tensor | None,
+    ) -> list[Generation]:
+        """One line per context, ended by a token of ``stop_mask`` (default: the tokenizer's
+        step separators), end-of-sequence or ``max_new_tokens``; each token drawn from
+        ``softmax(logits / temperature)`` with ``generator`` (or the argmax when ``greedy``)
+        and its log-probability under that distribution recorded. Called through
+        :func:`pipezero.model.lm.generate.generate_lines`, which checks the arguments; a
+        model may implement it with :func:`~pipezero.model.lm.generate.sample_lines_with_cache`
+        over its own forward pass."""
         ...
 
 

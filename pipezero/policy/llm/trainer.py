@@ -6,6 +6,8 @@ is frozen); the critic reads the base model's hidden states (adapter off), compu
 batch, and trains only itself.
 Ratios and clipping are per token; a minibatch's policy step is skipped when the approximate
 KL between the policy and the one that collected the data already exceeds ``target_kl``.
+Log-probabilities and entropies are those of ``softmax(logits / policy.temperature)``, the
+distribution the rollouts sampled from (and whose log-probabilities they recorded).
 
 Every tensor of an update lives on the policy's device (the batch is packed on the host and
 moved once); the language model runs under the policy's autocast (``amp``), and with ``fp16``
@@ -177,10 +179,16 @@ class OnPolicyTrainer:
             with lm.disable_adapter(), self.precision.autocast():
                 base = lm(batch.input_ids, attention_mask=batch.valid)
             features = base.hidden.float()
-            base_lp = token_logprobs(base.logits[:, :-1], batch.targets)
+            base_lp = token_logprobs(self._sampling_logits(base.logits[:, :-1]), batch.targets)
         with self.precision.autocast():
             out = lm(batch.input_ids, attention_mask=batch.valid)
-        return Prepared(token_logprobs(out.logits[:, :-1], batch.targets), base_lp, features)
+        old_lp = token_logprobs(self._sampling_logits(out.logits[:, :-1]), batch.targets)
+        return Prepared(old_lp, base_lp, features)
+
+    def _sampling_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """``logits / temperature``: the logits of the distribution the rollouts sampled."""
+        temperature = self.policy.temperature
+        return logits if temperature == 1.0 else logits.float() / temperature
 
     def _critic(self, features: torch.Tensor) -> torch.Tensor:
         assert self.policy.critic is not None
@@ -239,7 +247,7 @@ class OnPolicyTrainer:
         old_lp = prep.old_logprobs[rows, :width]
         with self.precision.autocast():
             out = self.policy.lm(mb.input_ids, attention_mask=mb.valid)
-        logits = out.logits[:, :-1]
+        logits = self._sampling_logits(out.logits[:, :-1])
         lp = token_logprobs(logits, mb.targets)
         mask = mb.action
         kl = float(approx_kl(lp.detach(), old_lp, mask))
