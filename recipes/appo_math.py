@@ -7,12 +7,14 @@
     pipezero train appo_math --resume latest
     pipezero eval runs/appo_math/RUN --episodes 256     # held-out accuracy on 256 problems
 
-The chain: sft_warmstart (``sft.num_steps`` supervised steps, once) -> accuracy_eval
+The chain: sft_warmstart (``sft.num_steps`` supervised steps, once; unset: 1500, or 0 for a
+pretrained ``model.hf_path``) -> accuracy_eval
 (held-out exact-answer accuracy, its ``return_mean``) -> text_rollout -> reward_scoring ->
 onpolicy_learn -> ckpt_saver -> termination (``max_env_step`` reasoning lines or
 ``max_train_iter`` updates). ``grpo_math`` and ``tppo_math`` reuse :func:`build` with their
 trainer (``learn.algo``). The defaults and their meaning: :mod:`pipezero.policy.llm.config`
-(a local Hugging Face model: ``--set model.hf_path='DIR'``; a JSONL dataset:
+(a local Hugging Face model: ``--set model.hf_path='DIR'``; a tiny Llama-style Hugging Face
+model built here: ``--set model.kind=hf_tiny``; a JSONL dataset:
 ``env.train_path``); docs/llm_rl.md.
 Over 60 lines as the chain of the three LLM recipes, with their smoke settings.
 """
@@ -58,7 +60,7 @@ def build_with_parts(run: Run) -> tuple[Task, LLMParts]:
     except ConfigError as exc:  # a bad reward.kind, learn.algo, ...: a one-line usage error
         raise UsageError(str(exc)) from None
     task = run.task(LLMContext(), parts.trainer)
-    warm_start = (sft.num_steps, sft.batch_size, sft.cache_path)
+    warm_start = (parts.sft_steps, sft.batch_size, sft.cache_path)
     task.use(sft_warmstart(parts.sft, parts.sft_sampler, *warm_start))
     held_out = (parts.eval_problems, parts.prompt, ev.eval_freq, cfg.env.max_steps)
     task.use(accuracy_eval(parts.policy, *held_out, ev.batch_size, ev.stop_accuracy))

@@ -48,7 +48,13 @@ LLM_MATH_CONFIG: dict[str, Any] = {
         },
     },
     "model": {
-        "hf_path": None,  # local Hugging Face model directory; None: the character LM
+        # "char": the character LM; "hf_tiny": a Llama/Qwen2-style transformers model of the
+        # sizes below with a BPE tokenizer trained on the task's text (pipezero.model.lm.hf_tiny)
+        "kind": "char",
+        "hf_path": None,  # local pretrained Hugging Face model directory, used as is (+ LoRA)
+        "hf_arch": "llama",  # hf_tiny: "llama" or "qwen2"
+        "tokenizer_vocab_size": 256,  # hf_tiny: BPE vocabulary at most
+        "tokenizer_texts": 1000,  # hf_tiny: training problems the tokenizer is trained on
         "d_model": 128,
         "n_layer": 4,
         "n_head": 4,
@@ -62,7 +68,9 @@ LLM_MATH_CONFIG: dict[str, Any] = {
     # None: float32; "bf16" (CPU or CUDA); "fp16" (CUDA only, loss-scaled)
     "policy": {"amp": None},
     # a short warm start (the tiny LM is then at ~30 % held-out accuracy) leaves room for RL
-    "sft": {"num_steps": 1500, "batch_size": 32, "lr": 1e-3, "cache_path": None},
+    # num_steps None: 1500 for a model trained from scratch (char, hf_tiny), 0 for a pretrained
+    # model.hf_path (used as is; set num_steps to ask for a full-parameter warm start)
+    "sft": {"num_steps": None, "batch_size": 32, "lr": 1e-3, "cache_path": None},
     "collect": {
         "mode": "episodes",  # or "steps" (auto-reset, bootstrapped cut episodes)
         "num_prompts": 128,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -34,7 +34,16 @@ from pipezero.policy.llm.sft import SFTTrainer
 from pipezero.policy.llm.trainer import OnPolicyConfig, OnPolicyTrainer
 from pipezero.policy.precision import amp_dtype
 
-__all__ = ["TRAINERS", "LLMParts", "build_lm", "build_parts", "build_problems"]
+__all__ = [
+    "MODEL_KINDS",
+    "TRAINERS",
+    "LLMParts",
+    "build_lm",
+    "build_parts",
+    "build_problems",
+    "sft_steps",
+    "task_texts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +67,7 @@ class LLMParts:
     reward: RewardConfig
     prompt: PromptFormat
     eval_problems: list[Problem]
+    sft_steps: int
 
 
 def _dataclass_from(cls: type, values: Mapping[str, Any]) -> Any:
@@ -83,15 +93,71 @@ def build_problems(env: Mapping[str, Any], seed: int) -> tuple[Any, list[Problem
     return generator, held_out, f"generated arithmetic ({len(held_out)} eval)"
 
 
-def build_lm(model: Mapping[str, Any], seed: int) -> nn.Module:
-    """The character-level LM (``model.hf_path`` unset) or a local Hugging Face model, with
-    a LoRA adapter."""
+MODEL_KINDS = ("char", "hf_tiny")
+#: ``sft.num_steps`` when unset, for a model trained from scratch (a pretrained one: 0).
+DEFAULT_SFT_STEPS = 1500
+
+
+def sft_steps(cfg: Mapping[str, Any]) -> int:
+    """The warm start's length: ``sft.num_steps``, or when unset (``None``) 0 for a
+    pretrained ``model.hf_path`` (used as is) and ``DEFAULT_SFT_STEPS`` otherwise."""
+    steps = cfg["sft"]["num_steps"]
+    if steps is not None:
+        return int(steps)
+    return 0 if cfg["model"]["hf_path"] else DEFAULT_SFT_STEPS
+
+
+def task_texts(source: Any, count: int, seed: int, exclude: Sequence[Problem]) -> list[str]:
+    """``count`` training problems of ``source`` written out (state and worked solution):
+    the text an ``hf_tiny`` tokenizer is trained on."""
+    prompt = PromptFormat()
+    if isinstance(source, ArithmeticProblemGenerator):
+        problems = source.generate(count, seed=seed, exclude=exclude, prefix="tok")
+    else:
+        problems = list(source)[:count]
+    return [prompt.render_state(p) + prompt.render_solution(p) for p in problems]
+
+
+def build_lm(model: Mapping[str, Any], seed: int, texts: Sequence[str] = ()) -> nn.Module:
+    """The language model with a LoRA adapter: a local pretrained Hugging Face model
+    (``model.hf_path``), a tiny Hugging Face model built from a config with a tokenizer
+    trained on ``texts`` (``model.kind='hf_tiny'``), or the character LM (``'char'``).
+
+    Raises:
+        ConfigError: an unknown ``model.kind`` or ``model.hf_arch``, or ``hf_path`` set
+            together with ``kind='hf_tiny'``.
+    """
+    kind = model["kind"]
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"model.kind must be one of {list(MODEL_KINDS)}, got {kind!r}")
     torch.manual_seed(seed)
+    targets = tuple(model["lora_targets"])
     if model["hf_path"]:
+        if kind != "char":
+            raise ConfigError(
+                f"model.hf_path loads a pretrained model; it cannot be combined with "
+                f"model.kind={kind!r} (a model built from scratch): drop one of the two"
+            )
         from pipezero.model.lm.hf_adapter import load_hf_causal_lm
 
-        return load_hf_causal_lm(
-            model["hf_path"], model["lora_r"], model["lora_alpha"], tuple(model["lora_targets"])
+        return load_hf_causal_lm(model["hf_path"], model["lora_r"], model["lora_alpha"], targets)
+    if kind == "hf_tiny":
+        from pipezero.model.lm.hf_tiny import HF_TINY_ARCHS, tiny_causal_lm, train_tokenizer
+
+        if model["hf_arch"] not in HF_TINY_ARCHS:
+            raise ConfigError(
+                f"model.hf_arch must be one of {list(HF_TINY_ARCHS)}, got {model['hf_arch']!r}"
+            )
+        tokenizer = train_tokenizer(texts, model["tokenizer_vocab_size"])
+        sizes = {k: model[k] for k in ("d_model", "n_layer", "n_head", "d_ff", "max_len")}
+        return tiny_causal_lm(
+            tokenizer,
+            model["hf_arch"],
+            **sizes,
+            seed=seed,
+            lora_r=model["lora_r"],
+            lora_alpha=model["lora_alpha"],
+            lora_targets=targets,
         )
     lm = CharTransformerLM(CharTokenizer(), _dataclass_from(CharLMConfig, model))
     lm.add_lora(model["lora_r"], model["lora_alpha"], tuple(model["lora_targets"]))
@@ -126,7 +192,13 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
     logger.info("problems: %s", described)
     exclude = {p.question for p in held_out}
     prompt = PromptFormat()
-    lm = build_lm(cfg["model"], seed)
+    model = cfg["model"]
+    texts = (
+        task_texts(source, model["tokenizer_texts"], seed + 5, held_out)
+        if model["kind"] == "hf_tiny"
+        else []
+    )
+    lm = build_lm(model, seed, texts)
     critic = ValueHead(lm.hidden_size, cfg["model"]["critic_layers"]) if algo != "grpo" else None
     policy = LLMPolicy(
         lm,
@@ -159,4 +231,5 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
         reward=reward,
         prompt=prompt,
         eval_problems=held_out,
+        sft_steps=sft_steps(cfg),
     )
