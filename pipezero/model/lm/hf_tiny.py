@@ -40,7 +40,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 256) -> Any:
     Args:
         texts: the task's text (states and worked solutions).
         vocab_size: at most this many tokens (the printable characters and specials always
-            fit: at least 105).
+            fit: at least 100).
 
     Raises:
         ValueError: ``vocab_size`` below the character set, or no text.
