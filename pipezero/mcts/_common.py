@@ -175,8 +175,33 @@ def dirichlet_noise(rng: np.random.Generator, alpha: float, legal: np.ndarray) -
     return np.ascontiguousarray(noise, dtype=np.float32)
 
 
+def root_noise_array(
+    config: MCTSConfig,
+    rng: np.random.Generator,
+    root_noise: ArrayLike | None,
+    add_exploration_noise: bool,
+    legal: np.ndarray,
+) -> np.ndarray | None:
+    """The ``[B, W]`` root noise of a search over the ``[B, W]`` slots of ``legal``.
+
+    ``root_noise`` when given (checked against that shape), else a fresh
+    Dirichlet(``root_dirichlet_alpha``) sample over the legal slots when
+    ``add_exploration_noise`` and ``root_noise_weight > 0``, else None (no noise).
+    """
+    if root_noise is not None:
+        return float32_array(root_noise, "root_noise", legal.shape)
+    if add_exploration_noise and config.root_noise_weight > 0:
+        return dirichlet_noise(rng, config.root_dirichlet_alpha, legal)
+    return None
+
+
 def make_forest(
-    config: MCTSConfig, batch: int, num_actions: int, selection: str, value_prefix: bool
+    config: MCTSConfig,
+    batch: int,
+    num_actions: int,
+    selection: str,
+    value_prefix: bool,
+    stochastic: bool = False,
 ) -> Forest:
     """A C++ forest for ``batch`` trees of ``config.num_simulations + 1`` nodes."""
     return Forest(
@@ -193,6 +218,7 @@ def make_forest(
         max_num_considered_actions=config.max_num_considered_actions,
         maxvisit_init=config.maxvisit_init,
         value_scale=config.value_scale,
+        stochastic=stochastic,
         seed=config.seed,
     )
 
@@ -293,15 +319,23 @@ class HiddenStore:
             buf.index_copy_(1, nodes, h)
 
 
-def root_result(forest: Forest, calls: int, leaves: int) -> SearchResult:
-    """Visit counts, values and the visit-count policy target of the roots."""
-    visits = torch.from_numpy(forest.root_visit_counts()).long()
+def root_result(
+    forest: Forest, calls: int, leaves: int, num_actions: int | None = None
+) -> SearchResult:
+    """Visit counts, values and the visit-count policy target of the roots, over the first
+    ``num_actions`` child slots (default: all; Stochastic MuZero reports its ``A`` actions of
+    ``W = max(A, C)`` slots)."""
+    visits_np, q_np = forest.root_visit_counts(), forest.root_q_values()
+    if num_actions is not None and num_actions < forest.num_actions:
+        visits_np = visits_np[:, :num_actions].copy()
+        q_np = q_np[:, :num_actions].copy()
+    visits = torch.from_numpy(visits_np).long()
     total = visits.sum(dim=1, keepdim=True).clamp_min(1)
     return SearchResult(
         visit_counts=visits,
         root_value=torch.from_numpy(forest.root_values()),
         policy_target=visits.float() / total,
-        q_values=torch.from_numpy(forest.root_q_values()),
+        q_values=torch.from_numpy(q_np),
         num_network_calls=calls,
         num_leaf_evaluations=leaves,
     )

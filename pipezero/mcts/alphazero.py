@@ -1,8 +1,9 @@
 """AlphaZero search over real game states (Silver et al., 2018).
 
 The trees hold environment copies instead of latents: node ``n`` of tree ``b`` keeps the game
-reached by the actions on its path in a preallocated ``[B, N]`` object array. Each simulation
-selects one leaf per tree (C++), steps a copy of its parent's game with the chosen action, and
+reached by the actions on its path in a preallocated ``[B, N]`` object array. The simulations
+run the drivers' shared loop (:mod:`pipezero.mcts.loop`): each selects one leaf per tree (C++);
+this driver's leaf evaluation steps a copy of its parent's game with the chosen action and
 evaluates the observations of all non-terminal leaves of the batch in one network call.
 """
 
@@ -16,14 +17,14 @@ import torch
 
 from pipezero.mcts._common import (
     ArrayLike,
-    dirichlet_noise,
     f32,
-    float32_array,
     make_forest,
+    root_noise_array,
     root_result,
 )
 from pipezero.mcts._mcts_core import Forest
 from pipezero.mcts.config import MCTSConfig, as_config
+from pipezero.mcts.loop import Expansion, LeafEvaluation, run_simulations
 from pipezero.mcts.result import SearchResult
 
 #: ``observations [M, *O]`` -> ``(policy_logits [M, A], value [M])``, the value from the
@@ -108,11 +109,7 @@ class AlphaZeroSearch:
         to_play = np.array([g.to_play for g in games], dtype=np.int32)
         logits, value = self._evaluate(np.stack([g.observation() for g in games]), batch)
         forest = self._forest_for(batch, num_actions)
-        noise = None
-        if root_noise is not None:
-            noise = float32_array(root_noise, "root_noise", (batch, num_actions))
-        elif add_exploration_noise and self.config.root_noise_weight > 0:
-            noise = dirichlet_noise(self.rng, self.config.root_dirichlet_alpha, mask)
+        noise = root_noise_array(self.config, self.rng, root_noise, add_exploration_noise, mask)
         forest.reset(
             logits, value, mask, to_play, noise=noise, noise_weight=self.config.root_noise_weight
         )
@@ -120,16 +117,20 @@ class AlphaZeroSearch:
         states[:: forest.num_nodes_capacity] = list(games)
         self.network_calls += 1
         self.leaf_evaluations += batch
-        calls, leaves = self._simulate(forest, states, num_actions)
+        evaluate = self._leaf_evaluation(forest, states)
+        calls, leaves = run_simulations(forest, self.config.num_simulations, evaluate)
+        self.network_calls += calls
+        self.leaf_evaluations += leaves
         return root_result(forest, calls + 1, leaves + batch)
 
-    def _simulate(self, forest: Forest, states: np.ndarray, num_actions: int) -> tuple[int, int]:
-        """Select (C++), step game copies, evaluate all new non-terminal states at once,
-        expand and back up (C++)."""
+    def _leaf_evaluation(self, forest: Forest, states: np.ndarray) -> LeafEvaluation:
+        """Step a copy of each pending leaf's parent game with the chosen action (kept in
+        ``states [B * N]`` at the new node), then evaluate the observations of the new
+        non-terminal states in one network call."""
         parents, slots, nodes = forest.eval_parent, forest.eval_action, forest.eval_node
-        calls = leaves = 0
-        for _ in range(self.config.num_simulations):
-            m = forest.simulate()
+        num_actions = forest.num_actions
+
+        def evaluate(m: int) -> Expansion:
             logits = np.zeros((m, num_actions), dtype=np.float32)
             values = np.zeros(m, dtype=np.float32)
             rewards = np.zeros(m, dtype=np.float32)
@@ -154,12 +155,9 @@ class AlphaZeroSearch:
                 )
                 logits[evaluate_rows] = batch_logits
                 values[evaluate_rows] = batch_values
-                calls += 1
-                leaves += len(evaluate_rows)
-            forest.expand(logits, values, rewards, legal_mask=legal, to_play=players)
-        self.network_calls += calls
-        self.leaf_evaluations += leaves
-        return calls, leaves
+            return Expansion(logits, values, rewards, legal, players, len(evaluate_rows))
+
+        return evaluate
 
     def _evaluate(self, observations: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         logits, value = self.evaluate(torch.from_numpy(observations))

@@ -80,8 +80,7 @@ class GumbelMuZeroSearch(MuZeroSearch):
             reuse_reward,
             gumbel=noise,
         )
-        calls, leaves = self._simulate(forest)
-        return self._result(forest, calls, leaves)
+        return self._run(forest)
 
     def _result(self, forest: Forest, calls: int, leaves: int) -> SearchResult:
         result = root_result(forest, calls, leaves)

@@ -1,12 +1,9 @@
 """MuZero and EfficientZero search drivers (PUCT), with ReZero reuse of known successors.
 
-Each simulation is three phases over the whole batch:
-
-1. *simulate* (C++): walk every tree from its root with PUCT and stop at an unexpanded child;
-2. one ``recurrent_inference`` on the parents' latents (gathered from a preallocated
-   ``[B * N, *L]`` tensor) and the chosen actions;
-3. *expand + backward* (C++): create the new nodes from the network outputs (priors are the
-   masked softmax of the logits, computed in C++) and back the values up to the roots.
+Each simulation is the shared loop of :mod:`pipezero.mcts.loop` (simulate, evaluate,
+expand + backward); this driver's evaluation is one ``recurrent_inference`` on the parents'
+latents, gathered from a preallocated ``[B * N, *L]`` tensor, and the chosen actions. The
+priors of the new nodes are the masked softmax of the logits, computed in C++.
 
 References: MuZero (Schrittwieser et al., 2020), EfficientZero (Ye et al., 2021), ReZero
 (Xuan et al., 2024).
@@ -26,7 +23,6 @@ from pipezero.mcts._common import (
     HiddenStore,
     NodeStore,
     check_leaf_latent,
-    dirichlet_noise,
     f32,
     f32_rows,
     float32_array,
@@ -34,6 +30,7 @@ from pipezero.mcts._common import (
     legal_mask_array,
     make_forest,
     require_method,
+    root_noise_array,
     root_result,
     root_shape,
     to_numpy,
@@ -41,6 +38,7 @@ from pipezero.mcts._common import (
 )
 from pipezero.mcts._mcts_core import Forest
 from pipezero.mcts.config import MCTSConfig, as_config
+from pipezero.mcts.loop import Expansion, LeafEvaluation, run_simulations
 from pipezero.mcts.result import SearchResult
 from pipezero.model.protocol import MuZeroModelProtocol, NetworkOutput
 
@@ -67,6 +65,9 @@ class MuZeroSearch:
 
     selection = "puct"
     value_prefix = False
+    stochastic = False
+    #: Keep the model's recurrent state per node (EfficientZero's LSTM ``hidden``).
+    keeps_hidden = True
     model_method = "recurrent_inference"
 
     def __init__(
@@ -141,8 +142,7 @@ class MuZeroSearch:
             reuse_value,
             reuse_reward,
         )
-        calls, leaves = self._simulate(forest)
-        return self._result(forest, calls, leaves)
+        return self._run(forest)
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -158,87 +158,76 @@ class MuZeroSearch:
         reuse_reward: ArrayLike | None,
         gumbel: np.ndarray | None = None,
     ) -> Forest:
-        """Prepare the forest and the node buffers, then expand the roots."""
+        """Check the root inputs, then reset the forest with them (:meth:`_reset`)."""
         batch, num_actions = root_shape(root)
-        logits = root.policy_logits
-        forest = self._forest_for(batch, num_actions)
         mask = legal_mask_array(legal_mask, batch, num_actions)
-        noise = None
-        if root_noise is not None:
-            noise = float32_array(root_noise, "root_noise", (batch, num_actions))
-        elif add_exploration_noise and self.config.root_noise_weight > 0:
-            noise = dirichlet_noise(self.rng, self.config.root_dirichlet_alpha, mask)
-        reuse = {}
-        if reuse_action is None and (reuse_value is not None or reuse_reward is not None):
-            raise ValueError(
-                "reuse_value and reuse_reward need reuse_action ([B] int, -1 where no successor "
-                "is known); got them without it"
-            )
-        if reuse_action is not None:
-            if reuse_value is None or reuse_reward is None:
-                raise ValueError("reuse_action needs reuse_value and reuse_reward ([B] each)")
-            action = to_numpy(reuse_action, "reuse_action")
-            if not np.issubdtype(action.dtype, np.integer):
-                raise ValueError(
-                    f"argument 'reuse_action' must hold integers, got dtype {action.dtype}"
-                )
-            reuse = {
-                "reuse_action": np.ascontiguousarray(action, dtype=np.int64),
-                "reuse_value": float32_array(reuse_value, "reuse_value", (batch,)),
-                "reuse_reward": float32_array(reuse_reward, "reuse_reward", (batch,)),
-            }
+        noise = root_noise_array(self.config, self.rng, root_noise, add_exploration_noise, mask)
+        reuse = reuse_arrays(reuse_action, reuse_value, reuse_reward, batch)
+        return self._reset(
+            root, f32_rows(root.policy_logits), mask, to_play, noise, gumbel=gumbel, **reuse
+        )
+
+    def _reset(
+        self,
+        root: NetworkOutput,
+        logits: np.ndarray,
+        mask: np.ndarray,
+        to_play: ArrayLike | None,
+        noise: np.ndarray | None,
+        **roots: np.ndarray | None,
+    ) -> Forest:
+        """Expand the ``B`` roots over ``W`` child slots (``logits``, ``mask``: ``[B, W]``;
+        ``roots``: Gumbel noise, ReZero reuse) and store their latents and recurrent state."""
+        batch = logits.shape[0]
+        forest = self._forest_for(batch, logits.shape[1])
         forest.reset(
-            f32_rows(logits),
+            logits,
             f32(root.value),
             mask,
             to_play_array(to_play, batch),
             noise=noise,
             noise_weight=self.config.root_noise_weight,
-            gumbel=gumbel,
-            **reuse,
+            **roots,
         )
         nodes = forest.num_nodes_capacity
         latents = self._latents.prepare(batch * nodes, root.latent)
         latents.view(batch, nodes, *root.latent.shape[1:])[:, 0].copy_(root.latent)
-        self._has_hidden = self._hidden.write_roots(root.hidden, batch, nodes)
+        self._has_hidden = self.keeps_hidden and self._hidden.write_roots(root.hidden, batch, nodes)
         return forest
 
-    def _simulate(self, forest: Forest) -> tuple[int, int]:
-        """The simulation loop: one batched ``recurrent_inference`` per simulation at most."""
-        views = self._views
-        assert views is not None
-        latents = self._latents.flat
-        assert latents is not None
+    def _run(self, forest: Forest) -> SearchResult:
+        """The simulations (:func:`~pipezero.mcts.loop.run_simulations`), then the result."""
+        evaluate = self._leaf_evaluation(forest)
+        calls, leaves = run_simulations(forest, self.config.num_simulations, evaluate)
+        self.network_calls += calls
+        self.leaf_evaluations += leaves
+        return self._result(forest, calls, leaves)
+
+    def _leaf_evaluation(self, forest: Forest) -> LeafEvaluation:
+        """One ``recurrent_inference`` for the ``M`` pending leaves of ``forest``; the new
+        latents (and recurrent states) are stored at the new nodes."""
+        views, latents = self._views, self._latents.flat
+        assert views is not None and latents is not None
         device = None if latents.is_cpu else latents.device
         hidden_store = self._hidden if self._has_hidden else None
-        recurrent = self.model.recurrent_inference
-        leaf_mask_fn = self.leaf_mask_fn
-        simulate, expand, pending = forest.simulate, forest.expand, views.pending
-        no_logits = np.empty((0, forest.num_actions), dtype=np.float32)
-        no_values = np.empty(0, dtype=np.float32)
-        calls = leaves = 0
-        for _ in range(self.config.num_simulations):
-            m = simulate()
-            if m == 0:  # every tree reached a terminal or reused leaf: back up, no network call
-                expand(no_logits, no_values, no_values)
-                continue
+        recurrent, leaf_mask_fn = self.model.recurrent_inference, self.leaf_mask_fn
+        pending, num_actions = views.pending, forest.num_actions
+
+        def evaluate(m: int) -> Expansion:
             parents, actions, _, nodes, keep = pending(m, device)
             hidden = None if hidden_store is None else hidden_store.gather(parents, keep)
             out = recurrent(latents.index_select(0, parents), actions, hidden)
             check_leaf_latent(out.latent, m)
-            calls += 1
-            leaves += m
             latents.index_copy_(0, nodes, out.latent)
             if hidden_store is not None:
                 hidden_store.scatter(nodes, out.hidden)
             mask = None
             if leaf_mask_fn is not None:
-                mask = legal_mask_array(leaf_mask_fn(out), m, forest.num_actions)
+                mask = legal_mask_array(leaf_mask_fn(out), m, num_actions)
             logits, value, reward = host_outputs(out.policy_logits, out.value, out.reward)
-            expand(f32_rows(logits), f32(value), f32(reward), legal_mask=mask)
-        self.network_calls += calls
-        self.leaf_evaluations += leaves
-        return calls, leaves
+            return Expansion(f32_rows(logits), f32(value), f32(reward), mask, None, m)
+
+        return evaluate
 
     def _result(self, forest: Forest, calls: int, leaves: int) -> SearchResult:
         return root_result(forest, calls, leaves)
@@ -246,10 +235,39 @@ class MuZeroSearch:
     def _forest_for(self, batch: int, num_actions: int) -> Forest:
         forest = self._forest
         if forest is None or forest.batch_size != batch or forest.num_actions != num_actions:
-            forest = make_forest(self.config, batch, num_actions, self.selection, self.value_prefix)
+            forest = make_forest(
+                self.config, batch, num_actions, self.selection, self.value_prefix, self.stochastic
+            )
             self._forest = forest
             self._views = EvalViews(forest)
         return forest
+
+
+def reuse_arrays(
+    reuse_action: ArrayLike | None,
+    reuse_value: ArrayLike | None,
+    reuse_reward: ArrayLike | None,
+    batch: int,
+) -> dict[str, np.ndarray]:
+    """``Forest.reset``'s ReZero arguments (``[B]`` int64 action, float32 value and reward),
+    checked; empty without ``reuse_action``."""
+    if reuse_action is None:
+        if reuse_value is not None or reuse_reward is not None:
+            raise ValueError(
+                "reuse_value and reuse_reward need reuse_action ([B] int, -1 where no successor "
+                "is known); got them without it"
+            )
+        return {}
+    if reuse_value is None or reuse_reward is None:
+        raise ValueError("reuse_action needs reuse_value and reuse_reward ([B] each)")
+    action = to_numpy(reuse_action, "reuse_action")
+    if not np.issubdtype(action.dtype, np.integer):
+        raise ValueError(f"argument 'reuse_action' must hold integers, got dtype {action.dtype}")
+    return {
+        "reuse_action": np.ascontiguousarray(action, dtype=np.int64),
+        "reuse_value": float32_array(reuse_value, "reuse_value", (batch,)),
+        "reuse_reward": float32_array(reuse_reward, "reuse_reward", (batch,)),
+    }
 
 
 class EfficientZeroSearch(MuZeroSearch):

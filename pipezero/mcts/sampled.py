@@ -13,24 +13,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
 
 from pipezero.mcts._common import (
     ArrayLike,
     NodeStore,
     check_leaf_latent,
-    dirichlet_noise,
     f32,
-    float32_array,
     require_method,
-    root_result,
+    root_noise_array,
     root_shape,
     to_numpy,
-    to_play_array,
 )
 from pipezero.mcts._mcts_core import Forest
 from pipezero.mcts.config import MCTSConfig
+from pipezero.mcts.loop import Expansion, LeafEvaluation
 from pipezero.mcts.muzero import MuZeroSearch
 from pipezero.mcts.result import SearchResult
 from pipezero.mcts.samplers import ActionSampler, importance_prior_logits
@@ -109,69 +106,46 @@ class SampledMuZeroSearch(MuZeroSearch):
         sampled = self.sampler.sample(root.policy_logits, k, mask_t, self.generator)
         logits, slots = importance_prior_logits(sampled)
         slot_mask = slots.cpu().numpy()
-        forest = self._forest_for(batch, k)
-        noise = None
-        if root_noise is not None:
-            noise = float32_array(root_noise, "root_noise", (batch, k))
-        elif add_exploration_noise and self.config.root_noise_weight > 0:
-            noise = dirichlet_noise(self.rng, self.config.root_dirichlet_alpha, slot_mask)
-        forest.reset(
-            f32(logits),
-            f32(root.value),
-            slot_mask,
-            to_play_array(to_play, batch),
-            noise=noise,
-            noise_weight=self.config.root_noise_weight,
+        noise = root_noise_array(
+            self.config, self.rng, root_noise, add_exploration_noise, slot_mask
         )
+        forest = self._reset(root, f32(logits), slot_mask, to_play, noise)
         nodes = forest.num_nodes_capacity
-        latents = self._latents.prepare(batch * nodes, root.latent)
-        latents.view(batch, nodes, *root.latent.shape[1:])[:, 0].copy_(root.latent)
-        self._has_hidden = self._hidden.write_roots(root.hidden, batch, nodes)
         actions = self._actions.prepare(batch * nodes, sampled.actions)
         actions.view(batch, nodes, *sampled.actions.shape[1:])[:, 0].copy_(sampled.actions)
-        calls, leaves = self._simulate_sampled(forest)
-        result = root_result(forest, calls, leaves)
+        result = self._run(forest)
         result.sampled_actions = sampled.actions
         return result
 
-    def _simulate_sampled(self, forest: Forest) -> tuple[int, int]:
-        """Like :meth:`MuZeroSearch._simulate`, with actions gathered from the sampled slots
-        and ``K`` new samples drawn for every expanded node."""
-        views = self._views
-        latents, actions = self._latents.flat, self._actions.flat
+    def _leaf_evaluation(self, forest: Forest) -> LeafEvaluation:
+        """Like :meth:`MuZeroSearch._leaf_evaluation`, with the actions gathered from the
+        parents' sampled slots, and ``K`` new actions drawn for every new node."""
+        views, latents, actions = self._views, self._latents.flat, self._actions.flat
         assert views is not None and latents is not None and actions is not None
         device = None if latents.is_cpu else latents.device
         slot_actions = actions.view(-1, *actions.shape[2:])  # [B * N * K, *D]
         hidden_store = self._hidden if self._has_hidden else None
         recurrent, sample = self.model.recurrent_inference, self.sampler.sample
-        k = forest.num_actions
-        simulate, expand, pending = forest.simulate, forest.expand, views.pending
-        no_logits = np.empty((0, k), dtype=np.float32)
-        no_values = np.empty(0, dtype=np.float32)
-        calls = leaves = 0
-        for _ in range(self.config.num_simulations):
-            m = simulate()
-            if m == 0:
-                expand(no_logits, no_values, no_values)
-                continue
-            parents, _, slots, nodes, keep = pending(m, device)
+        k, generator = forest.num_actions, self.generator
+
+        def evaluate(m: int) -> Expansion:
+            parents, _, slots, nodes, keep = views.pending(m, device)
             hidden = None if hidden_store is None else hidden_store.gather(parents, keep)
             out = recurrent(
                 latents.index_select(0, parents), slot_actions.index_select(0, slots), hidden
             )
             check_leaf_latent(out.latent, m)
-            calls += 1
-            leaves += m
             latents.index_copy_(0, nodes, out.latent)
             if hidden_store is not None:
                 hidden_store.scatter(nodes, out.hidden)
-            sampled = sample(out.policy_logits, k, None, self.generator)
+            sampled = sample(out.policy_logits, k, None, generator)
             actions.index_copy_(0, nodes, sampled.actions)
             logits, mask = importance_prior_logits(sampled)
-            expand(f32(logits), f32(out.value), f32(out.reward), legal_mask=mask.cpu().numpy())
-        self.network_calls += calls
-        self.leaf_evaluations += leaves
-        return calls, leaves
+            return Expansion(
+                f32(logits), f32(out.value), f32(out.reward), mask.cpu().numpy(), None, m
+            )
+
+        return evaluate
 
 
 class SampledEfficientZeroSearch(SampledMuZeroSearch):

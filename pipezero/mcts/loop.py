@@ -1,0 +1,89 @@
+"""The simulation loop of every search driver, with the leaf evaluation plugged in.
+
+One simulation is three phases over the whole batch, as in mctx's ``search``:
+
+1. *simulate* (C++, ``Forest.simulate``): walk every tree from its root with the variant's
+   selection rule to an unexpanded child; the ``M`` trees that need an evaluation leave their
+   pending leaf in the forest's ``eval_*`` buffers;
+2. *evaluate* (the driver's :data:`LeafEvaluation`): turn the ``M`` pending leaves into the
+   outputs of their new nodes — one batched network call on gathered latents (MuZero,
+   EfficientZero, Sampled, Stochastic) or on stepped copies of real games (AlphaZero);
+3. *expand + backward* (C++, ``Forest.expand``): create the new nodes from those outputs and
+   back the values up every tree, including the trees whose walk ended on a terminal or
+   fixed (ReZero) node.
+
+The drivers differ only in phase 2 and in how they start a search (:mod:`pipezero.mcts.muzero`,
+:mod:`~pipezero.mcts.sampled`, :mod:`~pipezero.mcts.stochastic`, :mod:`~pipezero.mcts.alphazero`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from pipezero.mcts._mcts_core import Forest
+
+
+class Expansion(NamedTuple):
+    """The outputs of the ``M`` pending leaves, as ``Forest.expand`` reads them.
+
+    Attributes:
+        policy_logits: ``[M, A]`` float32 logits of the new nodes' child slots (rows may be
+            spaced apart, e.g. a column slice of a fused output head).
+        value: ``[M]`` float32 value of each new node, from its player's point of view.
+        reward: ``[M]`` float32 reward of the edge into it (the value prefix for EfficientZero).
+        legal_mask: ``[M, A]`` bool legal slots of the new nodes (an all-False row makes a
+            terminal node), or None: every slot legal.
+        to_play: ``[M]`` int32 player to move at each new node, or None: the core alternates
+            players below a two-player root.
+        num_evaluated: leaves the network evaluated; 0 when no network call was made.
+    """
+
+    policy_logits: np.ndarray
+    value: np.ndarray
+    reward: np.ndarray
+    legal_mask: np.ndarray | None
+    to_play: np.ndarray | None
+    num_evaluated: int
+
+
+#: Phase 2, plugged in by the driver: ``M >= 1`` (the leaves pending in the forest's ``eval_*``
+#: buffers, valid in ``[0, M)``) -> their :class:`Expansion`.
+LeafEvaluation = Callable[[int], Expansion]
+
+
+def run_simulations(
+    forest: Forest, num_simulations: int, evaluate: LeafEvaluation
+) -> tuple[int, int]:
+    """Run ``num_simulations`` simulations on a forest whose roots are expanded (``reset``).
+
+    ``evaluate`` is called once per simulation that has pending leaves; a simulation in which
+    every tree ended on a terminal or fixed leaf only backs up.
+
+    Returns:
+        ``(network calls, evaluated leaves)`` of this search: the simulations whose
+        evaluation reported ``num_evaluated > 0``, and the sum of ``num_evaluated``.
+    """
+    simulate, expand = forest.simulate, forest.expand
+    no_logits = np.empty((0, forest.num_actions), dtype=np.float32)
+    no_values = np.empty(0, dtype=np.float32)
+    calls = leaves = 0
+    for _ in range(num_simulations):
+        m = simulate()
+        if m == 0:  # every tree ended on a terminal or fixed leaf: back up, nothing to evaluate
+            expand(no_logits, no_values, no_values)
+            continue
+        out = evaluate(m)
+        expand(
+            out.policy_logits,
+            out.value,
+            out.reward,
+            legal_mask=out.legal_mask,
+            to_play=out.to_play,
+        )
+        if out.num_evaluated:
+            calls += 1
+            leaves += out.num_evaluated
+    return calls, leaves
