@@ -24,6 +24,7 @@ from __future__ import annotations
 from pipezero.middleware.accuracy_eval import accuracy_eval
 from pipezero.middleware.ckpt_saver import ckpt_saver
 from pipezero.middleware.onpolicy_learn import onpolicy_learn
+from pipezero.middleware.prm_warmup import prm_warmup
 from pipezero.middleware.reward_scoring import reward_scoring
 from pipezero.middleware.sft_warmstart import sft_warmstart
 from pipezero.middleware.termination import termination
@@ -49,6 +50,8 @@ SMOKE = {
     "collect.num_prompts": 16,
     "learn.minibatch_size": 8,
     "eval.eval_freq": 4,
+    "reward.learned.num_steps": 4,  # with --set reward.kind=learned_prm
+    "reward.learned.num_episodes": 32,
 }
 
 
@@ -62,6 +65,8 @@ def build_with_parts(run: Run) -> tuple[Task, LLMParts]:
     task = run.task(LLMContext(), parts.trainer)
     warm_start = (parts.sft_steps, sft.batch_size, sft.cache_path)
     task.use(sft_warmstart(parts.sft, parts.sft_sampler, *warm_start))
+    if parts.prm_warmup is not None:  # reward.kind=learned_prm: train it before RL
+        task.use(prm_warmup(parts.prm_warmup))
     held_out = (parts.eval_problems, parts.prompt, ev.eval_freq, cfg.env.max_steps)
     task.use(accuracy_eval(parts.policy, *held_out, ev.batch_size, ev.stop_accuracy))
     task.use(text_rollout(parts.worker))

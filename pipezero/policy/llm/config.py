@@ -80,7 +80,8 @@ LLM_MATH_CONFIG: dict[str, Any] = {
         "temperature": 1.0,
     },
     "reward": {
-        "kind": "oracle_prm",  # or "outcome" (no PRM), "step_tag_prm" (a model in prm_path)
+        # or "outcome" (no PRM), "step_tag_prm" (a model in prm_path), "learned_prm"
+        "kind": "oracle_prm",
         "process_weight": 0.5,
         "process_offset": 0.5,
         "outcome_weight": 1.0,
@@ -88,6 +89,18 @@ LLM_MATH_CONFIG: dict[str, Any] = {
         "prm_step_tag": "ки",  # step_tag_prm: Math-Shepherd's tag and good / bad tokens
         "prm_good_token": "+",
         "prm_bad_token": "-",
+        # learned_prm: a value head on an LM (the policy's architecture, started from its
+        # warm-started weights) trained before RL on the policy's own steps, labelled by
+        # the oracle PRM (Math-Shepherd style)
+        "learned": {
+            "num_steps": 400,  # PRM training minibatch steps (the warm-up's budget)
+            "num_episodes": 1024,  # policy episodes sampled and labelled for it
+            "batch_size": 64,
+            "lr": 1e-3,
+            "head_layers": [256],
+            "train": "base",  # the LM's base weights train with the head; "adapter": LoRA only
+            "val_fraction": 0.1,  # episodes held out to measure it (AUC, accuracy)
+        },
     },
     "learn": {
         "algo": "appo",  # or "grpo", "tppo"

@@ -26,6 +26,7 @@ class LLMContext(TrainContext):
         rollout: the :class:`~pipezero.policy.llm.rollout.Rollout` collected this step.
         step_rewards: its :class:`~pipezero.policy.llm.rewards.StepRewards`.
         sft_output: statistics of the warm start when it ran this step.
+        prm_output: statistics of the learned PRM's warm-up when it ran this step.
     """
 
     sft_iter: int = persistent(0)
@@ -33,3 +34,4 @@ class LLMContext(TrainContext):
     rollout: Any = per_step(None)
     step_rewards: Any = per_step(None)
     sft_output: Any = per_step(None)
+    prm_output: Any = per_step(None)

@@ -25,8 +25,10 @@ from pipezero.envs.math_reasoning import (
 from pipezero.model.lm import CharLMConfig, CharTokenizer, CharTransformerLM
 from pipezero.policy.llm.algorithms import APPOTrainer, GRPOTrainer, TPPOTrainer
 from pipezero.policy.llm.critic import ValueHead
+from pipezero.policy.llm.learned_prm import LearnedPRM
 from pipezero.policy.llm.policy import LLMPolicy
-from pipezero.policy.llm.prm import ProcessRewardModel
+from pipezero.policy.llm.prm import OracleArithmeticPRM, ProcessRewardModel
+from pipezero.policy.llm.prm_training import PRMTrainer, PRMWarmup
 from pipezero.policy.llm.reward_source import build_reward
 from pipezero.policy.llm.rewards import RewardConfig
 from pipezero.policy.llm.rollout import RolloutWorker
@@ -68,6 +70,7 @@ class LLMParts:
     prompt: PromptFormat
     eval_problems: list[Problem]
     sft_steps: int
+    prm_warmup: PRMWarmup | None = None  # reward.kind=learned_prm: trains the PRM before RL
 
 
 def _dataclass_from(cls: type, values: Mapping[str, Any]) -> Any:
@@ -187,7 +190,6 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
         amp_dtype(amp, device)
     except ValueError as exc:  # fp16 off CUDA, an unknown value: the user's setting
         raise ConfigError(str(exc)) from None
-    prm, reward = build_reward(cfg["reward"], device, amp)
     source, held_out, described = build_problems(env, seed)
     logger.info("problems: %s", described)
     exclude = {p.question for p in held_out}
@@ -198,6 +200,10 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
         if model["kind"] == "hf_tiny"
         else []
     )
+    with torch.random.fork_rng(devices=[]):  # the same policy and RL stream whatever the reward
+        prm, reward = build_reward(
+            cfg["reward"], device, amp, lm_factory=lambda: build_lm(model, seed, texts)
+        )
     lm = build_lm(model, seed, texts)
     critic = ValueHead(lm.hidden_size, cfg["model"]["critic_layers"]) if algo != "grpo" else None
     policy = LLMPolicy(
@@ -221,6 +227,9 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
         num_envs, train_sampler, prompt, env["max_steps"], auto_reset=collect["mode"] == "steps"
     )
     worker = RolloutWorker(policy, envs, collect["mode"], collect["rollout_steps"])
+    warmup = None
+    if isinstance(prm, LearnedPRM):
+        warmup = _prm_warmup(cfg, prm, lm, source, exclude, prompt, device, amp)
     return LLMParts(
         policy=policy,
         trainer=trainer,
@@ -232,4 +241,40 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
         prompt=prompt,
         eval_problems=held_out,
         sft_steps=sft_steps(cfg),
+        prm_warmup=warmup,
+    )
+
+
+def _prm_warmup(
+    cfg: Mapping[str, Any],
+    prm: LearnedPRM,
+    lm: nn.Module,
+    source: Any,
+    exclude: set[str],
+    prompt: PromptFormat,
+    device: torch.device | str,
+    amp: str | None,
+) -> PRMWarmup:
+    """The warm-up of a learned PRM: whole episodes sampled from the policy's language model
+    (its own sampling generator, problem stream and environments, so the RL run's stream is
+    that of any other reward), labelled by the oracle, the PRM started from the policy's
+    warm-started weights."""
+    seed, collect, learned = int(cfg["seed"]), cfg["collect"], cfg["reward"]["learned"]
+    sampler = ProblemSampler(source, seed=seed + 6, exclude=exclude)
+    num_envs = collect["num_prompts"] * collect["group_size"]
+    envs = VecMathEnv(num_envs, sampler, prompt, cfg["env"]["max_steps"], auto_reset=False)
+    sampling = LLMPolicy(
+        lm, None, collect["max_new_tokens"], collect["temperature"], seed=seed + 5,
+        device=device, amp=amp,
+    )  # fmt: skip
+    trainer = PRMTrainer(prm, learned["lr"], learned["batch_size"], seed=seed + 7)
+    return PRMWarmup(
+        trainer,
+        RolloutWorker(sampling, envs, "episodes"),
+        OracleArithmeticPRM(),
+        num_steps=learned["num_steps"],
+        num_episodes=learned["num_episodes"],
+        val_fraction=learned["val_fraction"],
+        init_from=lm,
+        seed=seed + 8,
     )

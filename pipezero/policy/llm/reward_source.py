@@ -9,6 +9,11 @@
   from the local Hugging Face model directory ``reward.prm_path`` (nothing is downloaded)
   and run on the policy's device and autocast.
 
+- ``"learned_prm"``: a :class:`~pipezero.policy.llm.learned_prm.LearnedPRM` (a value head on
+  a language model built by ``lm_factory``: the policy's architecture) that the recipe trains
+  before RL on the policy's own steps labelled by the oracle (``reward.learned``; see
+  :mod:`pipezero.policy.llm.prm_training`).
+
 ``reward.prm_step_tag``, ``reward.prm_good_token`` and ``reward.prm_bad_token`` name the tag
 and the two tokens whose logits are compared at it (Math-Shepherd's ``"ки"``, ``"+"``,
 ``"-"`` by default); each is read as the last token of its encoding, Math-Shepherd's way.
@@ -19,12 +24,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
 from pipezero.config import ConfigError
+from pipezero.policy.llm.learned_prm import TRAINABLE, LearnedPRM
 from pipezero.policy.llm.prm import OracleArithmeticPRM, ProcessRewardModel, StepTagPRM
 from pipezero.policy.llm.rewards import RewardConfig
 from pipezero.policy.precision import Precision
@@ -34,11 +41,14 @@ __all__ = ["REWARD_KINDS", "build_reward", "load_step_tag_prm"]
 logger = logging.getLogger(__name__)
 
 #: ``reward.kind`` values.
-REWARD_KINDS = ("outcome", "oracle_prm", "step_tag_prm")
+REWARD_KINDS = ("outcome", "oracle_prm", "step_tag_prm", "learned_prm")
 
 
 def build_reward(
-    reward: Mapping[str, Any], device: torch.device | str = "cpu", amp: str | None = None
+    reward: Mapping[str, Any],
+    device: torch.device | str = "cpu",
+    amp: str | None = None,
+    lm_factory: Callable[[], nn.Module] | None = None,
 ) -> tuple[ProcessRewardModel | None, RewardConfig]:
     """``(process reward model or None, reward weights)`` of the ``reward`` config section.
 
@@ -48,10 +58,13 @@ def build_reward(
             ``prm_path``, ``prm_step_tag``, ``prm_good_token``, ``prm_bad_token``.
         device: where a learned reward model runs (the policy's device).
         amp: its autocast (the policy's ``policy.amp``).
+        lm_factory: ``learned_prm``: builds the PRM's language model (untrained: the
+            recipe trains it before RL).
 
     Raises:
-        ConfigError: an unknown ``reward.kind`` (the choices are listed), or
-            ``step_tag_prm`` without ``reward.prm_path``.
+        ConfigError: an unknown ``reward.kind`` (the choices are listed),
+            ``step_tag_prm`` without ``reward.prm_path``, ``learned_prm`` without a
+            language model to build or with an unknown ``reward.learned.train``.
     """
     kind = reward.get("kind", "oracle_prm")
     if kind not in REWARD_KINDS:
@@ -65,6 +78,20 @@ def build_reward(
         return None, dataclasses.replace(weights, process_weight=0.0, process_offset=0.0)
     if kind == "oracle_prm":
         return OracleArithmeticPRM(), weights
+    if kind == "learned_prm":
+        if lm_factory is None:
+            raise ConfigError(
+                "reward.kind='learned_prm' trains a PRM on a language model; build the parts "
+                "with pipezero.policy.llm.factory.build_parts (it passes lm_factory)"
+            )
+        learned = reward.get("learned", {})
+        train = learned.get("train", "base")
+        if train not in TRAINABLE:
+            raise ConfigError(
+                f"config key 'reward.learned.train' must be one of {list(TRAINABLE)}, got {train!r}"
+            )
+        head = tuple(learned.get("head_layers", (256,)))
+        return LearnedPRM(lm_factory(), head, train, device=device, amp=amp), weights
     path = reward.get("prm_path")
     if not path:
         raise ConfigError(

@@ -1,0 +1,195 @@
+"""The learned PRM (``reward.kind=learned_prm``): a value head on a language model trained on
+step labels from the oracle; its warm-up phase in the recipe; selection by config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from llm_toy import tiny_lm, trajectory
+from pipezero.middleware.prm_warmup import prm_warmup
+from pipezero.recipes import appo_math
+
+from pipezero.config import ConfigError, merge_config
+from pipezero.envs.math_reasoning import ArithmeticConfig, ArithmeticProblemGenerator, PromptFormat
+from pipezero.framework import Task
+from pipezero.policy.llm.context import LLMContext
+from pipezero.policy.llm.learned_prm import LearnedPRM, StepLabels, ranking_auc
+from pipezero.policy.llm.policy import LLMPolicy
+from pipezero.policy.llm.prm import OracleArithmeticPRM
+from pipezero.policy.llm.prm_training import PRMTrainer, label_rollout
+from pipezero.policy.llm.reward_source import build_reward
+from pipezero.policy.llm.rewards import RewardConfig, score_rollout
+from pipezero.policy.llm.rollout import Rollout
+from pipezero.recipe import Run, UsageError
+
+#: small problems: one or two additions / subtractions on numbers below 100
+SMALL = ArithmeticConfig(
+    min_ops=1, max_ops=2, max_start=20, max_addend=9, max_value=99, ops=("+", "-"), style="chain"
+)
+
+
+def _labelled_steps(num_problems: int, seed: int, exclude: list | None = None) -> StepLabels:
+    """The worked steps of generated problems, half of them replaced by a step that starts
+    from a number the state does not hold (``16+2=18`` after a state ending in ``=16``
+    becomes ``29+2=31``), labelled by the oracle PRM like the recipe's warm-up data."""
+    gen = ArithmeticProblemGenerator(SMALL)
+    problems = gen.generate(num_problems, seed=seed, exclude=exclude or ())
+    rng = np.random.default_rng(seed)
+    prompt = PromptFormat()
+    states, steps, episodes = [], [], []
+    for k, p in enumerate(problems):
+        state = prompt.render_state(p)
+        for line in p.steps:
+            step = line
+            if rng.random() < 0.5:
+                lhs = line.split("=")[0]
+                op = "+" if "+" in lhs else "-"
+                a, b = lhs.split(op)
+                wrong = int(a) + int(rng.integers(1, 30))
+                step = f"{wrong}{op}{b}={wrong + int(b) if op == '+' else wrong - int(b)}"
+            states.append(state)
+            steps.append(step + "\n")
+            episodes.append(k)
+            state += line + "\n"
+    labels = OracleArithmeticPRM().score(states, steps)
+    return StepLabels(states, steps, labels, np.array(episodes))
+
+
+def test_training_reduces_the_loss_and_ranks_held_out_good_steps_above_bad_ones() -> None:
+    gen = ArithmeticProblemGenerator(SMALL)
+    train = _labelled_steps(1500, seed=1)
+    held_out = _labelled_steps(150, seed=2, exclude=gen.generate(1500, seed=1))
+    assert 0.3 < float(np.mean(train.labels)) < 0.7  # both kinds, labelled by the oracle
+    prm = LearnedPRM(tiny_lm(0), head_layers=(32,))
+    trainer = PRMTrainer(prm, lr=3e-3, batch_size=32, seed=0)
+    before = trainer.evaluate(held_out)
+    losses = [trainer.step(train) for _ in range(200)]
+    after = trainer.evaluate(held_out)
+    assert np.mean(losses[-40:]) < 0.8 * np.mean(losses[:40])
+    assert after["loss"] < before["loss"] - 0.1
+    assert before["auc"] < 0.7 and after["auc"] >= 0.85, (before, after)
+    assert after["accuracy"] >= 0.75
+
+
+def test_scores_are_probabilities_and_the_recipe_reward_reads_them() -> None:
+    prm = LearnedPRM(tiny_lm(0), head_layers=(16,))
+    policy = LLMPolicy(tiny_lm(1), None, max_new_tokens=6)
+    rollout = Rollout([trajectory(policy, ["2+3=5\n", "The answer is 5\n"])], 4)
+    rewards = score_rollout(rollout, prm, RewardConfig(0.5, 0.5, 1.0))
+    assert rewards.process[0].shape == (2,)
+    assert np.all((rewards.process[0] > 0) & (rewards.process[0] < 1))
+    one = prm.score(["Q: From 2: +3.\n"], ["2+3=5\n"])
+    batched = prm.score(["Q: From 2: +3.\n", "Q: From 40: -1.\n"], ["2+3=5\n", "40-1=39\n"])
+    np.testing.assert_allclose(one, batched[:1], atol=1e-6)  # right padding changes nothing
+    with pytest.raises(ValueError, match="2 states but 1 steps"):
+        prm.score(["a", "b"], ["c"])
+
+
+def test_adapter_training_moves_only_the_head_and_the_adapter() -> None:
+    prm = LearnedPRM(tiny_lm(0), head_layers=(16,), train="adapter")
+    base = [p.detach().clone() for p in prm.lm.base_parameters()]
+    adapter = [p.detach().clone() for p in prm.lm.adapter_parameters()]
+    PRMTrainer(prm, lr=1e-2, batch_size=8).step(_labelled_steps(8, seed=0))
+    PRMTrainer(prm, lr=1e-2, batch_size=8).step(_labelled_steps(8, seed=1))
+    assert all(torch.equal(a, b) for a, b in zip(base, prm.lm.base_parameters(), strict=True))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(adapter, prm.lm.adapter_parameters(), strict=True)
+    )
+    with pytest.raises(ValueError, match="train must be one of"):
+        LearnedPRM(tiny_lm(0), train="all")
+
+
+def test_a_hugging_face_model_works_through_the_same_protocol() -> None:
+    pytest.importorskip("peft")
+    pytest.importorskip("transformers")
+    from test_llm_hf_adapter import _char_tokenizer, _tiny_llama
+
+    from pipezero.model.lm.hf_adapter import HFCausalLM
+
+    tok = _char_tokenizer()
+    lm = HFCausalLM.from_model(_tiny_llama(tok), tok, lora_r=4, lora_alpha=8.0)
+    prm = LearnedPRM(lm, head_layers=(16,), train="adapter")
+    data = _labelled_steps(16, seed=0)
+    trainer = PRMTrainer(prm, lr=1e-2, batch_size=16)
+    first = trainer.step(data)
+    for _ in range(5):
+        last = trainer.step(data)
+    assert last < first
+    scores = prm.score(data.states[:3], data.steps[:3])
+    assert scores.shape == (3,) and np.all((scores > 0) & (scores < 1))
+
+
+def test_ranking_auc_and_episode_splits() -> None:
+    assert ranking_auc(np.array([0.9, 0.8, 0.1]), np.array([1, 1, 0])) == 1.0
+    assert ranking_auc(np.array([0.1, 0.9]), np.array([1, 0])) == 0.0
+    assert ranking_auc(np.array([0.5, 0.5, 0.7]), np.array([1, 0, 0.5])) == 0.5  # tie; 0.5 left out
+    assert np.isnan(ranking_auc(np.array([0.2]), np.array([1])))
+    data = _labelled_steps(40, seed=3)
+    train, val = data.split(0.25, seed=0)
+    assert len(train) + len(val) == len(data)
+    assert not set(train.episodes) & set(val.episodes) and len(set(val.episodes)) == 10
+    with pytest.raises(ValueError, match="aligned"):
+        StepLabels(["a"], [], np.zeros(1), np.zeros(1))
+
+
+def test_rollout_steps_are_labelled_by_the_oracle() -> None:
+    policy = LLMPolicy(tiny_lm(1), None, max_new_tokens=6)
+    right = trajectory(policy, ["2+3=5\n", "The answer is 5\n"])
+    wrong = trajectory(policy, ["2+3=6\n"], correct=False)
+    labels = label_rollout(Rollout([right, wrong], 4), OracleArithmeticPRM(), first_episode=7)
+    np.testing.assert_array_equal(labels.labels, [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(labels.episodes, [7, 7, 8])
+
+
+TINY = {
+    "sft": {"num_steps": 2},
+    "env": {"num_eval_problems": 4},
+    "collect": {"num_prompts": 4},
+    "reward": {"kind": "learned_prm", "learned": {"num_steps": 3, "num_episodes": 8}},
+}
+
+
+def test_the_recipe_selects_and_warms_up_the_learned_prm(tmp_path: Path) -> None:
+    cfg = merge_config(appo_math.CONFIG, {**TINY, "exp_dir": str(tmp_path)})
+    task, parts = appo_math.build_with_parts(Run("appo_math", cfg))
+    assert isinstance(parts.prm, LearnedPRM) and parts.prm_warmup is not None
+    names = [mw.name for mw in task.chain]
+    assert names.index("sft_warmstart") < names.index("prm_warmup") < names.index("text_rollout")
+    seen: dict = {}
+    task.use(lambda ctx: seen.setdefault("prm_output", ctx.prm_output))
+    task.run(max_steps=1)
+    out = seen["prm_output"]
+    assert parts.prm_warmup.done and parts.prm_warmup.trainer.steps_done == 3
+    assert {"val_auc", "val_accuracy", "first_loss", "last_loss", "initial_val_loss"} <= set(out)
+    # it started from the warm-started policy's weights (then trained its own copy)
+    assert parts.prm.lm is not parts.policy.lm
+    # a resumed run gets the trained PRM from the checkpoint and does not train it again
+    state = parts.prm_warmup.trainer.state_dict()
+    cfg2 = merge_config(appo_math.CONFIG, {**TINY, "exp_dir": str(tmp_path / "b")})
+    _, parts2 = appo_math.build_with_parts(Run("appo_math", cfg2))
+    parts2.prm_warmup.trainer.load_state_dict(state)
+    for a, b in zip(parts.prm.parameters(), parts2.prm.parameters(), strict=True):
+        assert torch.equal(a, b)
+    ctx = LLMContext()
+    Task(ctx).use(prm_warmup(parts2.prm_warmup)).run(max_steps=1)
+    assert ctx.prm_output is None  # nothing trained
+
+
+def test_other_reward_kinds_build_no_warmup_and_bad_settings_are_refused(tmp_path: Path) -> None:
+    tiny = {"sft": {"num_steps": 0}, "env": {"num_eval_problems": 2}, "exp_dir": str(tmp_path)}
+    _, parts = appo_math.build_with_parts(Run("appo_math", merge_config(appo_math.CONFIG, tiny)))
+    assert isinstance(parts.prm, OracleArithmeticPRM) and parts.prm_warmup is None
+    bad = merge_config(
+        appo_math.CONFIG, {**tiny, "reward": {"kind": "learned_prm", "learned": {"train": "all"}}}
+    )
+    with pytest.raises(
+        UsageError, match=r"reward\.learned\.train' must be one of \['base', 'adapter'\]"
+    ):
+        appo_math.build(Run("appo_math", bad))
+    with pytest.raises(ConfigError, match="lm_factory"):
+        build_reward({"kind": "learned_prm"})
+    with pytest.raises(ConfigError, match=r"'reward.kind' must be one of .*'learned_prm'"):
+        build_reward({"kind": "learned"})
