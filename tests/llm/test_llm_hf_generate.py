@@ -25,7 +25,8 @@ from pipezero.model.lm.hf_tiny import tiny_causal_lm, train_tokenizer
 from pipezero.policy.llm.algorithms import GRPOTrainer
 from pipezero.policy.llm.batch import build_token_batch
 from pipezero.policy.llm.policy import LLMPolicy
-from pipezero.policy.llm.rollout import Trajectory
+from pipezero.policy.llm.rewards import StepRewards
+from pipezero.policy.llm.rollout import Rollout, Trajectory
 
 PROMPT = PromptFormat()
 
@@ -98,6 +99,8 @@ def test_recorded_logprobs_equal_the_trainers_forward_pass_at_the_sampling_tempe
     rewards = [np.zeros(2, dtype=np.float32) for _ in trajectories]
     batch = build_token_batch(trajectories, rewards, policy.tokenizer.pad_id)
     recomputed = trainer._prepare(batch).old_logprobs
+    stats = trainer.learn(Rollout(trajectories, 6), StepRewards(rewards, rewards))
+    assert stats["rollout_logprob_gap"] < 1e-5
     for row, traj in enumerate(trajectories):
         recorded = [lp for step in traj.logprobs for lp in step]
         np.testing.assert_allclose(recomputed[row][batch.action[row]].numpy(), recorded, atol=1e-5)

@@ -166,3 +166,21 @@ def test_config_errors_name_the_field_and_value() -> None:
         OnPolicyConfig(grpo_credit="token")
     with pytest.raises(ValueError, match="minibatch_size must be an int >= 1, got 0"):
         OnPolicyConfig(minibatch_size=0)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.6])
+def test_sampled_logprobs_are_the_ones_the_ratios_start_from(temperature: float) -> None:
+    policy = tiny_policy(critic=False, max_new_tokens=5)
+    policy.temperature = temperature
+    rollout, rewards = _rollout(policy)
+    for traj in rollout.trajectories:  # replace the scripted lines by sampled ones
+        context = list(traj.context)
+        for s in range(traj.num_steps):
+            (gen,) = policy.generate([context])
+            traj.action_ids[s], traj.logprobs[s] = list(gen.ids), list(gen.logprobs)
+            context.extend(gen.ids)
+    batch = build_token_batch(rollout.trajectories, rewards.rewards, policy.tokenizer.pad_id)
+    flat = [lp for t in rollout.trajectories for step in t.logprobs for lp in step]
+    np.testing.assert_allclose(batch.rollout_logprobs[batch.action].numpy(), flat)
+    stats = GRPOTrainer(policy, OnPolicyConfig(minibatch_size=4)).learn(rollout, rewards)
+    assert stats["rollout_logprob_gap"] < 1e-5

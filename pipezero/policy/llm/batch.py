@@ -40,6 +40,8 @@ class TokenBatch:
         done: ``[B]`` bool, the last step ended the episode (else bootstrap from ``last_pos``).
         group_ids: ``[B]`` long.
         num_steps: ``[B]`` long.
+        rollout_logprobs: ``[B, L-1]`` float32, the log-probability each generated target
+            token was recorded with when it was sampled (0 elsewhere).
     """
 
     input_ids: torch.Tensor
@@ -54,6 +56,7 @@ class TokenBatch:
     done: torch.Tensor
     group_ids: torch.Tensor
     num_steps: torch.Tensor
+    rollout_logprobs: torch.Tensor
 
     def to(self, device: torch.device | str) -> TokenBatch:
         """The batch with every tensor on ``device`` (itself when they already are)."""
@@ -88,6 +91,7 @@ class TokenBatch:
             self.done[rows],
             self.group_ids[rows],
             self.num_steps[rows],
+            self.rollout_logprobs[rows, : width - 1],
         )
 
 
@@ -111,6 +115,7 @@ def build_token_batch(
     step_value_pos = torch.zeros((b, steps), dtype=torch.long, device=host)
     step_mask = torch.zeros((b, steps), dtype=torch.bool, device=host)
     reward_t = torch.zeros((b, steps), dtype=torch.float32, device=host)
+    recorded = torch.zeros((b, width - 1), dtype=torch.float32, device=host)
     for i, (t, r) in enumerate(zip(trajectories, rewards, strict=True)):
         if len(r) != t.num_steps:
             raise ValueError(f"trajectory {i} has {t.num_steps} steps but {len(r)} rewards")
@@ -120,6 +125,9 @@ def build_token_batch(
             step_value_pos[i, s] = start - 1
             step_of[i, start - 1 : start - 1 + len(action)] = s
             step_end[i, start - 2 + len(action)] = True
+            recorded[i, start - 1 : start - 1 + len(action)] = torch.as_tensor(
+                t.logprobs[s], dtype=torch.float32, device=host
+            )
             ids.extend(action)
         input_ids[i, : len(ids)] = torch.tensor(ids, device=host)
         valid[i, : len(ids)] = True
@@ -138,4 +146,5 @@ def build_token_batch(
         done=torch.tensor([t.done for t in trajectories], device=host),
         group_ids=torch.tensor([t.group_id for t in trajectories], device=host),
         num_steps=torch.tensor([t.num_steps for t in trajectories], device=host),
+        rollout_logprobs=recorded,
     )

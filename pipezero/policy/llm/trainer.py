@@ -197,7 +197,8 @@ class OnPolicyTrainer:
     def learn(self, rollout: Rollout, rewards: StepRewards) -> dict[str, float]:
         """One update on a collection: advantages, then ``update_epochs`` passes of clipped
         PPO over minibatches of trajectories. Returns statistics (``updates`` = minibatch
-        steps attempted)."""
+        steps attempted; ``rollout_logprob_gap`` = the largest difference between a token's
+        log-probability recorded at sampling and the one its ratio starts from)."""
         pairs = [
             (t, r)
             for t, r in zip(rollout.trajectories, rewards.rewards, strict=True)
@@ -226,6 +227,10 @@ class OnPolicyTrainer:
         out = {k: float(np.mean(v)) for k, v in stats.items()}
         out["updates"] = float(cfg.update_epochs * len(order.split(cfg.minibatch_size)))
         out["advantage_abs"] = float(masked_mean(adv.abs(), batch.action))
+        # how far the log-probs recorded at sampling are from the ones the ratios start from
+        # (the same tokens, the same temperature: float noise, unless autocast differs)
+        gap = (prep.old_logprobs - batch.rollout_logprobs).abs()[batch.action]
+        out["rollout_logprob_gap"] = float(gap.max()) if gap.numel() else 0.0
         return out
 
     def _value_chunks(self, data: ValueData | None, count: int) -> list[torch.Tensor | None]:
