@@ -88,6 +88,19 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         "--smoke", action="store_true", help="a tiny end-to-end run (under 30 s) to check a setup"
     )
     parser.add_argument("--env-id", default=None, help="the environment (sets env.env_id)")
+    parser.add_argument(
+        "--data",
+        default=None,
+        metavar="TRAIN.jsonl",
+        help="LLM recipes: training problems, GSM8K / MATH / {problem, final_answer} JSONL "
+        "(sets env.train_path; default: generated arithmetic)",
+    )
+    parser.add_argument(
+        "--eval-data",
+        default=None,
+        metavar="TEST.jsonl",
+        help="LLM recipes: held-out problems (sets env.eval_path; default: a split of --data)",
+    )
     parser.add_argument("--max-env-step", type=int, default=None, help="env step budget")
     parser.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     parser.add_argument("--mlflow", action="store_true", help="also track the run with MLflow")
@@ -346,6 +359,7 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
             flags["max_env_step"] = args.max_env_step
         if args.env_id is not None:
             flags["env.env_id"] = args.env_id
+        flags |= _data_flags(name, module.CONFIG, args)
         cfg = merge_config(cfg, flags)
         if args.exp_dir is not None:
             cfg.exp_dir = args.exp_dir
@@ -374,6 +388,27 @@ def resolve_run(module: ModuleType, args: argparse.Namespace) -> Run:
         ddp=args.ddp,
         ray_actors=args.ray_actors,
     )
+
+
+def _data_flags(name: str, config: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``env.train_path`` / ``env.eval_path`` from ``--data`` / ``--eval-data``, for recipes
+    whose config has those keys (the LLM recipes).
+
+    Raises:
+        UsageError: a recipe without them was given one of the flags.
+    """
+    flags: dict[str, Any] = {}
+    for flag, key in (("data", "train_path"), ("eval_data", "eval_path")):
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if key not in config.get("env", {}):
+            raise UsageError(
+                f"{name} takes no --{flag.replace('_', '-')}: its config has no env.{key} "
+                f"(the LLM recipes appo_math, grpo_math and tppo_math read JSONL problems)"
+            )
+        flags[f"env.{key}"] = value
+    return flags
 
 
 def smoke_config(module: ModuleType, cfg: Mapping[str, Any] | None = None) -> EasyDict:

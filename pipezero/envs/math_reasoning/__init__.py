@@ -1,10 +1,13 @@
 """Step-level math reasoning environment, datasets and a generator of arithmetic problems."""
 
 from pipezero.envs.math_reasoning.datasets import (
+    FORMATS,
+    STEP_TAG,
     DatasetError,
     load_jsonl,
     parse_record,
     split_problems,
+    split_steps,
 )
 from pipezero.envs.math_reasoning.env import (
     EnvStep,
@@ -17,11 +20,14 @@ from pipezero.envs.math_reasoning.generator import ArithmeticConfig, ArithmeticP
 from pipezero.envs.math_reasoning.problems import (
     Problem,
     answers_match,
+    boxed_answers,
     extract_answer,
     normalize_answer,
 )
 
 __all__ = [
+    "FORMATS",
+    "STEP_TAG",
     "ArithmeticConfig",
     "ArithmeticProblemGenerator",
     "DatasetError",
@@ -32,9 +38,11 @@ __all__ = [
     "PromptFormat",
     "VecMathEnv",
     "answers_match",
+    "boxed_answers",
     "extract_answer",
     "load_jsonl",
     "normalize_answer",
     "parse_record",
     "split_problems",
+    "split_steps",
 ]

@@ -42,7 +42,11 @@ class PromptFormat:
             )
 
     def solution_lines(self, problem: Problem) -> list[str]:
-        """The worked steps of ``problem`` followed by its answer line."""
+        """The worked steps of ``problem`` followed by its answer line, unless its last step
+        states the final answer already (MATH's ``... \\boxed{42}``): the episode ends there."""
+        last = extract_answer(problem.steps[-1]) if problem.steps else None
+        if answers_match(last, problem.final_answer):
+            return list(problem.steps)
         return [*problem.steps, self.answer_template.format(problem.final_answer)]
 
     def render_solution(self, problem: Problem) -> str:

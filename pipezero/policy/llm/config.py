@@ -30,9 +30,11 @@ LLM_MATH_CONFIG: dict[str, Any] = {
     "save_freq": 500,  # train iterations between periodic checkpoints
     "env": {
         "max_steps": 10,
-        "train_path": None,  # JSONL ({"problem","final_answer"} or GSM8K); None: generated
-        "eval_path": None,  # held-out JSONL; None: split eval_fraction off train_path
-        "format": "auto",
+        # JSONL ({"problem","final_answer"}, GSM8K or MATH; --data); None: generated
+        "train_path": None,
+        "eval_path": None,  # held-out JSONL (--eval-data); None: eval_fraction of train_path
+        "format": "auto",  # or "final_answer", "gsm8k", "math"
+        "step_tag": "ки",  # solutions holding it are cut into steps at it, else at newlines
         "eval_fraction": 0.1,
         "eval_seed": 12345,
         "num_eval_problems": 512,

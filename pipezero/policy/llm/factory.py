@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -13,8 +14,11 @@ from torch import nn
 
 from pipezero.config import ConfigError
 from pipezero.envs.math_reasoning import (
+    FORMATS,
+    STEP_TAG,
     ArithmeticConfig,
     ArithmeticProblemGenerator,
+    DatasetError,
     Problem,
     ProblemSampler,
     PromptFormat,
@@ -80,14 +84,38 @@ def _dataclass_from(cls: type, values: Mapping[str, Any]) -> Any:
     )
 
 
+def _read_jsonl(env: Mapping[str, Any], key: str, flag: str) -> list[Problem]:
+    """The problems of the JSONL file ``env[key]``; a missing or malformed file is a
+    :class:`ConfigError` naming the key, the flag, the file and (for a bad line) the line."""
+    if env["format"] not in FORMATS:
+        raise ConfigError(
+            f"config key 'env.format' must be one of {list(FORMATS)}, got {env['format']!r}"
+        )
+    path = env[key]
+    try:
+        return load_jsonl(path, env["format"], env.get("step_tag", STEP_TAG))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"env.{key} ({flag}): no file {str(path)!r}; give the path of a JSONL file "
+            f"(relative paths are read from {os.getcwd()})"
+        ) from None
+    except DatasetError as exc:
+        raise ConfigError(f"env.{key} ({flag}): {exc}") from None
+
+
 def build_problems(env: Mapping[str, Any], seed: int) -> tuple[Any, list[Problem], str]:
     """``(training source, held-out problems, description)`` from the ``env`` section: JSONL
     files when ``env.train_path`` is set, else generated arithmetic problems (the held-out
     ones drawn with ``env.eval_seed``, never handed out for training)."""
+    if env["eval_path"] and not env["train_path"]:
+        raise ConfigError(
+            "env.eval_path (--eval-data) is set without env.train_path (--data); give the "
+            "training file too (the generated problems have their own held-out split)"
+        )
     if env["train_path"]:
-        train = load_jsonl(env["train_path"], env["format"])
+        train = _read_jsonl(env, "train_path", "--data")
         if env["eval_path"]:
-            held_out = load_jsonl(env["eval_path"], env["format"])
+            held_out = _read_jsonl(env, "eval_path", "--eval-data")
         else:
             train, held_out = split_problems(train, env["eval_fraction"], seed=env["eval_seed"])
         return train, held_out, f"{env['train_path']} ({len(train)} train / {len(held_out)} eval)"
