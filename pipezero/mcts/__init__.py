@@ -1,6 +1,7 @@
 """Batched Monte Carlo tree search: a C++17 core over array trees plus thin Python drivers.
 
-Drivers (one batched network call per simulation):
+Drivers (one batched network call per simulation), all running the one simulation loop of
+:mod:`pipezero.mcts.loop` with their own leaf evaluation plugged in:
 
 - :class:`MuZeroSearch`, :class:`EfficientZeroSearch`: PUCT, min-max normalised Q, root
   Dirichlet noise, value prefix for EfficientZero; ReZero reuse via ``reuse_action``.
