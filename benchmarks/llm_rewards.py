@@ -3,17 +3,18 @@ the oracle PRM and a learned PRM (``reward.kind``), on generated arithmetic with
 character LM, from one supervised warm start per seed. Prints JSON.
 
     nice -n 10 flock /tmp/pipezero-cpu.lock python benchmarks/llm_rewards.py --seeds 0 \\
-        --updates 160 --out llm_rewards.json
+        --updates 240 --jobs 2 --out llm_rewards.json
 
 The RL budget is the same for every variant: ``--updates`` minibatch updates of the GRPO
 recipe's settings (16 prompts x 8 samples per collection, step credit, 4 updates per
 collection), the same problem stream and sampling generator (the learned PRM's warm-up samples
 its training episodes with generators of its own). The warm start (``--sft-steps``) runs once
-per seed and is cached in the work directory; the learned PRM's warm-up (sampling the policy's
-episodes, labelling their steps with the oracle, training) runs before RL in its own run and is
-not counted in the RL budget: its wall time, its held-out AUC and accuracy (on steps of
-held-out episodes) are reported beside the gains. Every run is its own process with one torch
-thread; ``--jobs`` runs that many at once. Extra ``--set key=value`` pairs override the config.
+per seed and is cached in the work directory (a cached one is reused); the learned PRM's
+warm-up (sampling the policy's episodes, labelling their steps with the oracle, training) runs
+before RL in its own run and is not counted in the RL budget: its wall time, its held-out AUC
+and accuracy (on steps of held-out episodes) are reported beside the gains. Every run is its
+own process with one torch thread; ``--jobs`` runs that many at once. Extra ``--set
+key=value`` pairs override the config.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
-    parser.add_argument("--updates", type=int, default=160, help="RL minibatch updates per run")
+    parser.add_argument("--updates", type=int, default=240, help="RL minibatch updates per run")
     parser.add_argument("--sft-steps", type=int, default=1500)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--work-dir", type=Path, default=None)
@@ -148,15 +149,17 @@ def main() -> None:
 
     started = time.time()
     with ThreadPoolExecutor(args.jobs) as pool:
-        warm = [
+        warm = [  # a warm start already cached in the work directory is reused as it is
             pool.submit(_launch, spec(s, "outcome", True), work / f"warm_start_seed{s}.log")
             for s in args.seeds
+            if not (work / f"warm_start_seed{s}.pt").is_file()
         ]
         for f in warm:
             f.result()
+        longest_first = sorted(args.variants, key=lambda v: v != "learned_prm")  # its warm-up
         jobs = [
             (s, v, pool.submit(_launch, spec(s, v), work / f"{v}_seed{s}.log"))
-            for v in args.variants
+            for v in longest_first
             for s in args.seeds
         ]
         runs = [{"seed": s, "variant": v, **f.result()} for s, v, f in jobs]
