@@ -193,3 +193,33 @@ def test_other_reward_kinds_build_no_warmup_and_bad_settings_are_refused(tmp_pat
         build_reward({"kind": "learned_prm"})
     with pytest.raises(ConfigError, match=r"'reward.kind' must be one of .*'learned_prm'"):
         build_reward({"kind": "learned"})
+
+
+def test_scoring_and_training_name_every_device() -> None:
+    from test_llm_device import ImplicitDevices
+
+    prm = LearnedPRM(tiny_lm(0), head_layers=(16,))
+    data = _labelled_steps(8, seed=0)
+    trainer = PRMTrainer(prm, batch_size=8)
+    with ImplicitDevices() as seen:
+        trainer.step(data)
+        trainer.evaluate(data)
+        prm.score(data.states, data.steps)
+    assert seen.sites == []
+
+
+@pytest.mark.cuda
+def test_on_cuda_the_prm_trains_and_scores_like_on_the_cpu(exact_cuda) -> None:
+    data = _labelled_steps(16, seed=0)
+    cpu = LearnedPRM(tiny_lm(0), head_layers=(16,))
+    gpu = LearnedPRM(tiny_lm(0), head_layers=(16,), device="cuda")
+    gpu.head.load_state_dict(cpu.head.state_dict())
+    np.testing.assert_allclose(
+        gpu.score(data.states, data.steps), cpu.score(data.states, data.steps), atol=1e-4
+    )
+    a = PRMTrainer(cpu, batch_size=16).step(data)
+    b = PRMTrainer(gpu, batch_size=16).step(data)
+    assert abs(a - b) < 1e-4
+    assert all(p.device.type == "cuda" for p in gpu.parameters())
+    bf16 = LearnedPRM(tiny_lm(0), head_layers=(16,), device="cuda", amp="bf16")
+    assert np.isfinite(PRMTrainer(bf16, batch_size=16).step(data))

@@ -126,8 +126,9 @@ class PRMTrainer:
         ``good_fraction``."""
         scores = self.prm.score(data.states, data.steps)
         decided = data.labels != 0.5
-        target = torch.as_tensor(data.labels, dtype=torch.float64)
-        probs = torch.as_tensor(scores, dtype=torch.float64).clamp(1e-7, 1 - 1e-7)
+        host = torch.device("cpu")  # the scores came back as a NumPy array
+        target = torch.as_tensor(data.labels, dtype=torch.float64, device=host)
+        probs = torch.as_tensor(scores, dtype=torch.float64, device=host).clamp(1e-7, 1 - 1e-7)
         return {
             "loss": float(F.binary_cross_entropy(probs, target)),
             "auc": ranking_auc(scores, data.labels),
