@@ -75,15 +75,9 @@ def run_simulations(
         if m == 0:  # every tree ended on a terminal or fixed leaf: back up, nothing to evaluate
             expand(no_logits, no_values, no_values)
             continue
-        out = evaluate(m)
-        expand(
-            out.policy_logits,
-            out.value,
-            out.reward,
-            legal_mask=out.legal_mask,
-            to_play=out.to_play,
-        )
-        if out.num_evaluated:
+        logits, value, reward, legal_mask, to_play, evaluated = evaluate(m)
+        expand(logits, value, reward, legal_mask=legal_mask, to_play=to_play)
+        if evaluated:
             calls += 1
-            leaves += out.num_evaluated
+            leaves += evaluated
     return calls, leaves
