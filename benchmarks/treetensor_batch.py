@@ -1,15 +1,22 @@
-"""A training batch turned into torch tensors and moved to the device: plain dict vs treetensor.
+"""A sampled training batch moved to the device: the typed ``Batch`` vs treetensor vs a dict.
 
 The design card names treetensor (PyPI ``DI-treetensor``) for nested batches. This measures
-what it costs where pipezero would use it: a MuZero batch of numpy arrays (batch 256, 5 unroll
-steps, CartPole-sized observations) made into tensors and moved to ``--device`` in one call,
-``ttorch.as_tensor(batch).to(device)``, against a dict comprehension of
-``torch.as_tensor(v).to(device)``. Prints JSON (microseconds per batch, and the ratio).
+what each candidate costs where pipezero uses its batch, on one real
+:meth:`~pipezero.data.ReplayBuffer.sample` (batch 256, 5 unroll steps, 5 td steps, with the
+unroll observations; ``--obs cartpole``: 4 floats, ``--obs atari``: 4x84x84 uint8 frames):
 
-    python benchmarks/treetensor_batch.py [--device cpu] [--repeats 2000]
+- ``typed_to``: ``batch.to(device)``, the typed :class:`~pipezero.data.Batch` (a frozen
+  dataclass), every array in one packed host-to-device copy;
+- ``treetensor_to``: ``ttorch.as_tensor(batch.arrays()).to(device)``, the same arrays as a
+  treetensor tree;
+- ``dict_to``: ``{k: torch.as_tensor(v).to(device)}``, the per-array copies of a plain dict;
+- ``*_read``: reading every field of the moved batch (attribute access on both).
 
-Needs ``pip install DI-treetensor`` (no longer a dependency of pipezero: see
-docs/architecture.md).
+Prints JSON (microseconds per batch, and treetensor over typed).
+
+    python benchmarks/treetensor_batch.py [--device cpu] [--obs cartpole] [--repeats 500]
+
+Needs ``pip install DI-treetensor`` (not a dependency of pipezero: see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -17,54 +24,69 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from pipezero.data import Batch, GameSegmentWriter, ReplayBuffer
 
-def make_batch(batch_size: int = 256, unroll: int = 5) -> dict[str, np.ndarray]:
+
+def sampled_batch(obs: str, batch_size: int = 256, k: int = 5, n: int = 5) -> Batch[np.ndarray]:
+    """One batch sampled from 20 random episodes of 200 steps (6 actions)."""
     rng = np.random.default_rng(0)
-    b, u = batch_size, unroll
-    return {
-        "obs": rng.random((b, u + 1, 4), dtype=np.float32),
-        "actions": rng.integers(0, 2, (b, u)),
-        "rewards": rng.random((b, u), dtype=np.float32),
-        "target_values": rng.random((b, u + 1), dtype=np.float32),
-        "target_policies": rng.random((b, u + 1, 2), dtype=np.float32),
-        "mask": np.ones((b, u + 1), np.float32),
-        "weights": np.ones(b, np.float32),
-        "indices": np.arange(b),
-        "to_play": np.zeros((b, u + 1), np.int64),
-        "bootstrap_search_values": rng.random((b, 3), dtype=np.float32),
-    }
+    shape, dtype = ((4,), np.float32) if obs == "cartpole" else ((4, 84, 84), np.uint8)
+    writer = GameSegmentWriter(shape, 6, 200, k, n, obs_dtype=dtype)
+    buffer = ReplayBuffer(100_000, k, n, seed=0)
+    frames = (rng.random((32, *shape)) * 255).astype(dtype)
+    for _ in range(20):
+        for j in range(200):
+            writer.append(frames[j % 32], np.ones(6, bool), -1, int(rng.integers(6)), 1.0,
+                          rng.random(6), 0.5)  # fmt: skip
+        writer.end_episode(frames[0], True)
+        buffer.extend(writer.pop_finished())
+    return buffer.sample(batch_size, with_unroll_obs=True)
+
+
+def per_call_us(fn: Callable[[], object], repeats: int) -> float:
+    for _ in range(max(5, repeats // 20)):
+        fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=2000)
+    parser.add_argument("--obs", choices=("cartpole", "atari"), default="cartpole")
+    parser.add_argument("--repeats", type=int, default=500)
     args = parser.parse_args()
     try:
         import treetensor.torch as ttorch
     except ImportError:
         raise SystemExit("this benchmark needs treetensor: pip install DI-treetensor") from None
-    batch, device = make_batch(), torch.device(args.device)
+    batch, device = sampled_batch(args.obs), torch.device(args.device)
+    arrays = batch.arrays()
+    typed, tree = batch.to(device), ttorch.as_tensor(arrays).to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
-    def plain() -> object:
-        return {k: torch.as_tensor(v).to(device) for k, v in batch.items()}
+    def timed(fn: Callable[[], object]) -> float:
+        return per_call_us(lambda: (fn(), sync()), args.repeats)
 
-    def tree() -> object:
-        return ttorch.as_tensor(batch).to(device)
-
-    result: dict[str, object] = {"device": str(device), "keys": len(batch), "batch_size": 256}
-    for fn in (plain, tree):
-        for _ in range(50):
-            fn()
-        start = time.perf_counter()
-        for _ in range(args.repeats):
-            fn()
-        result[f"{fn.__name__}_us"] = (time.perf_counter() - start) / args.repeats * 1e6
-    result["tree_over_plain"] = result["tree_us"] / result["plain_us"]
+    result: dict[str, object] = {
+        "device": str(device),
+        "obs": args.obs,
+        "fields": len(arrays),
+        "batch_size": batch.batch_size,
+        "typed_to_us": timed(lambda: batch.to(device)),
+        "treetensor_to_us": timed(lambda: ttorch.as_tensor(arrays).to(device)),
+        "dict_to_us": timed(lambda: {k: torch.as_tensor(v).to(device) for k, v in arrays.items()}),
+        "typed_read_us": timed(lambda: [getattr(typed, name) for name in arrays]),
+        "treetensor_read_us": timed(lambda: [getattr(tree, name) for name in arrays]),
+    }
+    result["treetensor_over_typed_to"] = result["treetensor_to_us"] / result["typed_to_us"]
     print(json.dumps(result))
 
 

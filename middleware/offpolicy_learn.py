@@ -67,7 +67,7 @@ class _Learner:
                 continue
             self.consecutive_nan = 0
             if result.priorities is not None:
-                self.buffer.update_priorities(batch["indices"], result.priorities)
+                self.buffer.update_priorities(batch.indices, result.priorities)
             ctx.train_iter += 1
             infos.append(result.info)
             if self.task is not None:

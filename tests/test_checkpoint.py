@@ -244,7 +244,7 @@ def test_resume_restores_counters_policy_rng_and_buffer(tmp_path: Path) -> None:
     path = checkpoint_dir(tmp_path) / FINAL_NAME
     save_checkpoint(path, build_state(ctx, policy, kind="final"), buffer)
     policy.step()
-    expected = (weights(policy), draw(), buffer.sample(4)["indices"].tolist())
+    expected = (weights(policy), draw(), buffer.sample(4).indices.tolist())
 
     ctx2, policy2, buffer2 = TrainContext(), Momentum(seed=9), small_buffer(2)
     assert resume(tmp_path, ctx2, policy2, buffer2) == path
@@ -252,7 +252,7 @@ def test_resume_restores_counters_policy_rng_and_buffer(tmp_path: Path) -> None:
     assert ctx2.best_eval_return == 1.5 and ctx2.finish_reason is None
     assert buffer2.num_transitions == 6
     policy2.step()  # momentum buffers restored: the same update as without interruption
-    assert (weights(policy2), draw(), buffer2.sample(4)["indices"].tolist()) == expected
+    assert (weights(policy2), draw(), buffer2.sample(4).indices.tolist()) == expected
 
 
 def test_resume_from_a_file_and_without_buffer(

@@ -15,9 +15,9 @@ Sampling is proportional to ``priority ** priority_prob_alpha``, with importance
 ``(N * P(i)) ** -priority_prob_beta`` normalised by the batch maximum. Segments of several
 tasks (``GameSegment.task_id``, multi-task runs) are sampled *balanced*: each batch draws
 equally from the tasks present, by priority within each task
-(:mod:`pipezero.data.task_balance`). A batch is a plain
-``dict`` of NumPy arrays (keys in :meth:`ReplayBuffer.sample`); convert with
-:func:`batch_to_tensors` or :func:`~pipezero.data.targets.value_target_inputs`.
+(:mod:`pipezero.data.task_balance`). A batch is a typed
+:class:`~pipezero.data.batch.Batch` of NumPy arrays; :meth:`Batch.to` moves it to a device in
+one copy.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 
+from pipezero.data.batch import Batch
 from pipezero.data.game_segment import GameSegment
 from pipezero.data.sum_tree import SumTree
 from pipezero.data.targets import nstep_bootstrap
 from pipezero.data.task_balance import TaskTrees
+from pipezero.data.unroll_windows import gather_bootstrap, gather_windows, mask_absent
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ class ReplayBuffer:
         """Set new priorities for sampled transitions.
 
         Args:
-            indices: ``[M]`` transition ids (``batch["indices"]``).
+            indices: ``[M]`` transition ids (``batch.indices``).
             priorities: ``[M]`` new priorities, finite and ``>= 0`` (e.g. ``|z - v| + eps``).
 
         Returns:
@@ -289,37 +290,14 @@ class ReplayBuffer:
 
     # -- sampling ---------------------------------------------------------------------------
 
-    def sample(self, batch_size: int, with_unroll_obs: bool = False) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, with_unroll_obs: bool = False) -> Batch[np.ndarray]:
         """Sample ``batch_size`` positions (``B``) proportionally to their priorities.
 
-        Shapes use ``K = num_unroll_steps``, ``A`` actions, ``*O`` the observation shape and
-        ``M`` the number of positions needing a bootstrap value. "Valid" positions hold a
-        transition (search statistics exist); positions after the episode end are absorbing.
-
         Returns:
-            ``obs [B, *O]``: observation at the sampled position;
-            ``unroll_obs [B, K, *O]`` and ``unroll_obs_mask [B, K]`` (only with
-            ``with_unroll_obs``, for EfficientZero's consistency loss): observations at
-            ``t + 1 .. t + K``;
-            ``actions [B, K]`` int64 (random where not valid), ``[B, K, D]`` float32 for
-            continuous actions (uniform in ``[-1, 1]`` where not valid);
-            ``rewards [B, K]`` float32: reward of each unrolled action (0 after the end);
-            ``target_policy [B, K + 1, A]`` float32 and ``policy_mask [B, K + 1]`` float32
-            (``[B, K + 1, Ks]`` over the sampled actions for segments of a sampled search);
-            ``root_sampled_actions [B, K + 1, Ks, *action_shape]`` (only for those
-            segments; zeros where not valid);
-            ``action_masks [B, K + 1, A]`` bool (all ``True`` where not valid);
-            ``to_play [B, K + 1]`` int64 (``-1`` after the end);
-            ``root_values [B, K + 1]`` float32 (0 where not valid);
-            ``unroll_mask [B, K + 1]`` float32: 1 up to and including the final observation;
-            ``reward_sum [B, K + 1]``, ``bootstrap_discount [B, K + 1]`` float32,
-            ``bootstrap_obs [M, *O]`` and ``bootstrap_index [M]`` (flat into ``B * (K + 1)``):
-            the n-step value-target inputs, see :mod:`pipezero.data.targets`;
-            ``bootstrap_search_values [M]`` float32: the stored search (root) value of each
-            bootstrap observation, NaN at a final observation (never searched);
-            ``weights [B]`` float32 importance weights; ``indices [B]`` int64 transition ids
-            for :meth:`update_priorities`; ``segment_ids [B]`` and ``positions [B]`` int64;
-            ``task_ids [B]`` int64, the task of each row (``GameSegment.task_id``).
+            A :class:`~pipezero.data.batch.Batch` of NumPy arrays (its fields list the
+            shapes). ``root_sampled_actions`` is set for segments of a sampled search;
+            ``unroll_obs`` and ``unroll_obs_mask`` only ``with_unroll_obs`` (for consistency
+            losses, reanalysis and UniZero's teacher forcing).
 
         With segments of several tasks stored (and ``balance_tasks``), the rows come task by
         task, ``B // T`` from each of the ``T`` tasks present (the rest to random distinct
@@ -331,120 +309,57 @@ class ReplayBuffer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         k, n = self.num_unroll_steps, self.td_steps
-        width = k + n + 1
-        if self._tasks is not None and len(self._tasks.tasks) > 1:
-            slots, weights = self._tasks.sample(batch_size, self.rng, self.priority_prob_beta)
-        else:
-            slots, leaf = self._tree.sample(batch_size, self.rng)
-            probs = leaf / self._tree.total
-            weights = (self.num_transitions * probs) ** (-self.priority_prob_beta)
-            weights = (weights / weights.max()).astype(np.float32)
-        ids = self._first_id + (slots - self._first_id) % self.capacity
-
-        b = batch_size
+        slots, weights = self._draw(batch_size)
         seg_ids = self._slot_segment[slots]
         positions = self._slot_position[slots]
-        obs_shape, a, action_shape, ks = self._layout  # type: ignore[misc]
-        action_dtype = np.float32 if action_shape else np.int64
-        window = np.arange(width)
-        rewards_w = np.zeros((b, width), dtype=np.float32)
-        to_play_w = np.zeros((b, width), dtype=np.int64)
-        actions = np.zeros((b, k, *action_shape), dtype=action_dtype)
-        policy = np.zeros((b, k + 1, ks or a), dtype=np.float32)
-        sampled = np.zeros((b, k + 1, ks, *action_shape), dtype=action_dtype) if ks else None
-        masks = np.zeros((b, k + 1, a), dtype=bool)
-        root_values = np.zeros((b, k + 1), dtype=np.float32)
-        end = np.empty(b, dtype=np.int64)
-        terminated = np.zeros(b, dtype=bool)
-        num_valid = np.empty(b, dtype=np.int64)  # transitions at or after t
         segments = [self._segments[int(s)][0] for s in seg_ids]
-        obs_dtype = segments[0].obs.dtype
-        obs = np.zeros((b, *obs_shape), dtype=obs_dtype)
-        unroll_obs = np.zeros((b, k, *obs_shape), dtype=obs_dtype) if with_unroll_obs else None
-        for row, (seg, t) in enumerate(zip(segments, positions.tolist(), strict=True)):
-            pos = np.minimum(t + window, seg.num_positions - 1)
-            rewards_w[row] = seg.rewards[pos]
-            to_play_w[row] = seg.to_play[pos]
-            actions[row] = seg.actions[pos[:k]]
-            policy[row] = seg.child_visits[pos[: k + 1]]
-            masks[row] = seg.action_masks[pos[: k + 1]]
-            root_values[row] = seg.root_values[pos[: k + 1]]
-            if sampled is not None:
-                sampled[row] = seg.root_sampled_actions[pos[: k + 1]]
-            obs[row] = seg.obs[t]
-            if unroll_obs is not None:
-                unroll_obs[row] = seg.obs[pos[1 : k + 1]]
-            end[row] = seg.episode_end - t if seg.episode_ended else width
-            terminated[row] = seg.terminated
-            num_valid[row] = seg.length + seg.num_padding - t
-
+        windows = gather_windows(segments, positions, self._layout, k, n, with_unroll_obs)
         reward_sum, boot_offset, discount, unroll_mask = nstep_bootstrap(
-            rewards_w, to_play_w, end, terminated, k, n, self.discount_factor
+            windows.rewards,
+            windows.to_play,
+            windows.end,
+            windows.terminated,
+            k,
+            n,
+            self.discount_factor,
         )
-        valid = window[None, : k + 1] < num_valid[:, None]  # [B, K+1]
-        if action_shape:
-            rand_actions = self.rng.uniform(-1.0, 1.0, size=(b, k, *action_shape))
-            valid_actions = valid[:, :k].reshape(b, k, *(1 for _ in action_shape))
-            actions = np.where(valid_actions, actions, rand_actions).astype(np.float32)
-        else:
-            rand_actions = self.rng.integers(0, a, size=(b, k))
-            actions = np.where(valid[:, :k], actions, rand_actions)
-        if sampled is not None:
-            sampled[~valid] = 0
-        rewards = np.where(valid[:, :k], rewards_w[:, :k], 0.0).astype(np.float32)
-        policy[~valid] = 0.0
-        masks[~valid] = True
-        root_values[~valid] = 0.0
-        to_play = np.where(unroll_mask, to_play_w[:, : k + 1], -1)
+        valid, actions = mask_absent(windows, self._layout[1], self.rng)  # type: ignore[index]
+        bootstrap_obs, bootstrap_index, bootstrap_search = gather_bootstrap(
+            segments, positions, boot_offset, windows.obs
+        )
+        return Batch(
+            obs=windows.obs,
+            actions=actions,
+            rewards=np.where(valid[:, :k], windows.rewards[:, :k], 0.0).astype(np.float32),
+            target_policy=windows.policy,
+            policy_mask=valid.astype(np.float32),
+            action_masks=windows.action_masks,
+            to_play=np.where(unroll_mask, windows.to_play[:, : k + 1], -1),
+            root_values=windows.root_values,
+            unroll_mask=unroll_mask.astype(np.float32),
+            reward_sum=reward_sum,
+            bootstrap_discount=discount,
+            bootstrap_obs=bootstrap_obs,
+            bootstrap_index=bootstrap_index,
+            bootstrap_search_values=bootstrap_search,
+            weights=weights,
+            indices=self._first_id + (slots - self._first_id) % self.capacity,
+            segment_ids=seg_ids,
+            positions=positions,
+            task_ids=np.array([seg.task_id for seg in segments], dtype=np.int64),
+            root_sampled_actions=windows.sampled,
+            unroll_obs=windows.unroll_obs,
+            unroll_obs_mask=(
+                unroll_mask[:, 1:].astype(np.float32) if windows.unroll_obs is not None else None
+            ),
+        )
 
-        boot_rows, boot_cols = np.nonzero(boot_offset >= 0)
-        boot_pos = positions[boot_rows] + boot_offset[boot_rows, boot_cols]
-        bootstrap_obs = np.zeros((boot_rows.size, *obs_shape), dtype=obs_dtype)
-        # the search value there; NaN at a final observation (it was never searched)
-        bootstrap_search = np.full(boot_rows.size, np.nan, dtype=np.float32)
-        for j, (row, p) in enumerate(zip(boot_rows.tolist(), boot_pos.tolist(), strict=True)):
-            seg = segments[row]
-            bootstrap_obs[j] = seg.obs[p]
-            if p != seg.episode_end:
-                bootstrap_search[j] = seg.root_values[p]
-
-        batch = {
-            "obs": obs,
-            "actions": actions,
-            "rewards": rewards,
-            "target_policy": policy,
-            "policy_mask": valid.astype(np.float32),
-            "action_masks": masks,
-            "to_play": to_play,
-            "root_values": root_values,
-            "unroll_mask": unroll_mask.astype(np.float32),
-            "reward_sum": reward_sum,
-            "bootstrap_discount": discount,
-            "bootstrap_obs": bootstrap_obs,
-            "bootstrap_index": (boot_rows * (k + 1) + boot_cols).astype(np.int64),
-            "bootstrap_search_values": bootstrap_search,
-            "weights": weights,
-            "indices": ids,
-            "segment_ids": seg_ids,
-            "positions": positions,
-            "task_ids": np.array([seg.task_id for seg in segments], dtype=np.int64),
-        }
-        if sampled is not None:
-            batch["root_sampled_actions"] = sampled
-        if unroll_obs is not None:
-            batch["unroll_obs"] = unroll_obs
-            batch["unroll_obs_mask"] = unroll_mask[:, 1:].astype(np.float32)
-        return batch
-
-
-def batch_to_tensors(
-    batch: dict[str, np.ndarray], device: torch.device | str = "cpu"
-) -> dict[str, torch.Tensor]:
-    """Convert a sampled batch to tensors on ``device`` (observations become float32)."""
-    out = {}
-    for key, value in batch.items():
-        tensor = torch.as_tensor(value, device=device)
-        if key in ("obs", "unroll_obs", "bootstrap_obs"):
-            tensor = tensor.float()
-        out[key] = tensor
-    return out
+    def _draw(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(slots [B], weights [B] float32)``: sum-tree leaves drawn by priority (balanced
+        over the tasks when several are stored) and their normalised importance weights."""
+        if self._tasks is not None and len(self._tasks.tasks) > 1:
+            return self._tasks.sample(batch_size, self.rng, self.priority_prob_beta)
+        slots, leaf = self._tree.sample(batch_size, self.rng)
+        probs = leaf / self._tree.total
+        weights = (self.num_transitions * probs) ** (-self.priority_prob_beta)
+        return slots, (weights / weights.max()).astype(np.float32)

@@ -18,7 +18,7 @@ The buffer fills ``reward_sum``, ``bootstrap_discount`` and the bootstrap observ
 :func:`nstep_bootstrap`; the policy runs its target network on those observations and calls
 :func:`compute_value_targets`::
 
-    inputs = value_target_inputs(batch, device)          # obs [M, *O] for M bootstrap states
+    inputs = value_target_inputs(batch.to(device))       # obs [M, *O] for M bootstrap states
     with torch.no_grad():
         values = target_model.initial_inference(inputs.obs).value      # [M]
     value_targets = compute_value_targets(inputs, values)              # [B, K + 1]
@@ -27,11 +27,13 @@ The buffer fills ``reward_sum``, ``bootstrap_discount`` and the bootstrap observ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from pipezero.data.transfer import batch_tensor
+if TYPE_CHECKING:
+    from pipezero.data.batch import Batch
 
 
 def nstep_bootstrap(
@@ -121,17 +123,15 @@ class ValueTargetInputs:
     mask: torch.Tensor
 
 
-def value_target_inputs(
-    batch: dict[str, np.ndarray], device: torch.device | str = "cpu"
-) -> ValueTargetInputs:
-    """Tensors for the target network from a batch of :meth:`ReplayBuffer.sample` (the
-    copies a :class:`~pipezero.data.transfer.DeviceBatch` already moved, if it is one)."""
+def value_target_inputs(batch: Batch[torch.Tensor]) -> ValueTargetInputs:
+    """The target network's inputs from a batch of :meth:`ReplayBuffer.sample` already on
+    its device (:meth:`~pipezero.data.batch.Batch.to`); observations cast to float32 there."""
     return ValueTargetInputs(
-        obs=batch_tensor(batch, "bootstrap_obs", device, torch.float32),
-        index=batch_tensor(batch, "bootstrap_index", device),
-        reward_sum=batch_tensor(batch, "reward_sum", device),
-        discount=batch_tensor(batch, "bootstrap_discount", device),
-        mask=batch_tensor(batch, "unroll_mask", device, torch.float32),
+        obs=batch.bootstrap_obs.float(),
+        index=batch.bootstrap_index,
+        reward_sum=batch.reward_sum,
+        discount=batch.bootstrap_discount,
+        mask=batch.unroll_mask.float(),
     )
 
 
@@ -160,7 +160,7 @@ def value_prefix_targets(rewards: np.ndarray | torch.Tensor, lstm_horizon_len: i
     """EfficientZero value-prefix targets: running sums of rewards reset every horizon.
 
     Args:
-        rewards: ``[B, K]`` per-step reward targets of an unroll (``batch["rewards"]``).
+        rewards: ``[B, K]`` per-step reward targets of an unroll (``batch.rewards``).
         lstm_horizon_len: the LSTM is reset before unroll steps ``0, H, 2H, ...``.
 
     Returns:

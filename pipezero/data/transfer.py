@@ -1,17 +1,16 @@
 """Move a sampled batch to the learner's device in one host-to-device copy.
 
-A replay batch is a ``dict`` of NumPy arrays (:meth:`~pipezero.data.ReplayBuffer.sample`).
-Converting each array with ``torch.as_tensor(..., device="cuda")`` costs one synchronous copy
-per key (ten to twenty per batch), and converting ``uint8`` frames to float32 *before* the
-copy moves four times the bytes. :func:`arrays_to_device` instead packs every array, in its
-own dtype, into one page-locked (pinned) staging buffer and sends it with a single
-non-blocking copy; each key is then a view of the device buffer, cast on the device.
+A replay batch (:class:`~pipezero.data.batch.Batch`) holds ten to twenty NumPy arrays.
+Converting each with ``torch.as_tensor(..., device="cuda")`` costs one synchronous copy per
+array, and converting ``uint8`` frames to float32 *before* the copy moves four times the
+bytes. :func:`arrays_to_device` instead packs every array, in its own dtype, into one
+page-locked (pinned) staging buffer and sends it with a single non-blocking copy; each array
+is then a view of the device buffer, cast on the device.
 
-:class:`DeviceBatch` is the batch as the policies see it: still the ``dict`` of NumPy arrays
-(host code such as target assembly and augmentation keeps working on it), plus the device
-copy of every array, which :func:`batch_tensor` hands out. A key whose array was replaced
-after the move (``batch[key] = new``) is converted afresh, so a stale device copy is never
-used.
+:class:`DeviceBatch` is the batch as the policies see it: the host arrays (augmentation,
+target assembly and reanalysis work on them) and their device copy. Both are frozen
+dataclasses, so a field replaced after the move goes through :meth:`DeviceBatch.replace`,
+which moves the new array too: a stale device copy is never used.
 
 On the CPU nothing is copied: the tensors share memory with the arrays.
 """
@@ -19,10 +18,14 @@ On the CPU nothing is copied: the tensors share memory with the arrays.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from pipezero.data.batch import Batch
 
 #: Byte alignment of each array inside the staging buffer (any dtype's itemsize divides it).
 _ALIGN = 16
@@ -70,61 +73,46 @@ def arrays_to_device(
     return out
 
 
-class DeviceBatch(dict):
-    """A sampled batch (``{key: np.ndarray}``) with a copy of every array on ``device``.
+@dataclass(frozen=True)
+class DeviceBatch:
+    """A sampled batch on the host and its copy on the learner's device.
 
-    Args:
-        arrays: the batch, e.g. ``ReplayBuffer.sample(...)`` plus arrays derived from it on
-            the host.
-        device: the learner's device; all arrays travel in one copy
-            (:func:`arrays_to_device`).
+    Host code (augmentation, loss masks, reanalysis) reads :attr:`host`; the losses read
+    :attr:`tensors`, which :meth:`move` sent in one copy.
+
+    Attributes:
+        host: the NumPy arrays (:class:`~pipezero.data.batch.Batch`).
+        tensors: the same fields as tensors on the device, each in its array's dtype.
 
     Example:
-        >>> batch = DeviceBatch(buffer.sample(256), "cuda")
-        >>> obs = batch_tensor(batch, "obs", "cuda", torch.float32)  # uint8 cast on the GPU
+        >>> batch = DeviceBatch.move(buffer.sample(256), "cuda")
+        >>> obs = batch.tensors.obs.float()  # uint8 frames cast on the GPU
     """
 
-    def __init__(self, arrays: Mapping[str, Any], device: torch.device | str) -> None:
-        super().__init__(arrays)
-        self.device = torch.device(device)
-        self._sources = {k: v for k, v in self.items() if isinstance(v, np.ndarray)}
-        self.tensors = arrays_to_device(self._sources, self.device)
+    host: Batch[np.ndarray]
+    tensors: Batch[torch.Tensor]
+
+    @classmethod
+    def move(cls, host: Batch[np.ndarray], device: torch.device | str) -> DeviceBatch:
+        """``host`` and its copy on ``device`` (:meth:`Batch.to`: one host-to-device copy)."""
+        return cls(host, host.to(device))
+
+    @property
+    def device(self) -> torch.device:
+        """Where :attr:`tensors` live."""
+        return self.tensors.obs.device
 
     def replace(self, **arrays: np.ndarray) -> DeviceBatch:
-        """A copy with ``arrays`` replacing (or adding) keys; only those travel again."""
-        new = DeviceBatch.__new__(DeviceBatch)
-        dict.__init__(new, self)
-        new.update(arrays)
-        new.device = self.device
-        new._sources = {**self._sources, **arrays}
-        new.tensors = {**self.tensors, **arrays_to_device(arrays, self.device)}
-        return new
-
-    def tensor(self, key: str) -> torch.Tensor | None:
-        """The device copy of ``batch[key]``, or ``None`` when it has none or the array was
-        replaced since the move."""
-        if key in self.tensors and self._sources.get(key) is dict.get(self, key):
-            return self.tensors[key]
-        return None
+        """A copy with the given host fields replaced; only those travel to the device."""
+        moved = arrays_to_device(arrays, self.device)
+        return DeviceBatch(self.host.replace(**arrays), self.tensors.replace(**moved))
 
 
-def batch_tensor(
-    batch: Mapping[str, Any],
-    key: str,
-    device: torch.device | str,
-    dtype: torch.dtype | None = None,
+def as_device_tensor(
+    array: np.ndarray, device: torch.device | str, dtype: torch.dtype | None = None
 ) -> torch.Tensor:
-    """``batch[key]`` as a tensor on ``device`` (cast to ``dtype`` there when given).
-
-    Takes the copy a :class:`DeviceBatch` already moved when there is one; a plain ``dict``
-    (or a key set after the move) is converted with ``torch.as_tensor``.
-    """
-    device = torch.device(device)
-    moved = batch.tensor(key) if isinstance(batch, DeviceBatch) else None
-    if moved is not None and batch.device == device:
-        return moved if dtype is None else moved.to(dtype)
-    value = batch[key]
-    if dtype is not None and isinstance(value, np.ndarray) and value.dtype.itemsize < 4:
-        # small integer frames: copy the compact array, cast on the device
-        return torch.as_tensor(value, device=device).to(dtype)
-    return torch.as_tensor(value, dtype=dtype, device=device)
+    """``array`` as a tensor on ``device``, cast to ``dtype`` there when given: small integer
+    arrays (``uint8`` frames) travel in their compact dtype and are cast on the device."""
+    if dtype is not None and array.dtype.itemsize < 4:
+        return torch.as_tensor(array, device=device).to(dtype)
+    return torch.as_tensor(array, dtype=dtype, device=device)

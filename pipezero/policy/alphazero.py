@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from pipezero.config import merge_config, plain_config
+from pipezero.data.batch import Batch
 from pipezero.mcts import AlphaZeroSearch, MCTSConfig, SearchableGame, SearchResult
 from pipezero.policy.alphazero_config import ALPHAZERO_CONFIG
 from pipezero.policy.base import ActResult, LearnResult
@@ -205,24 +206,25 @@ class AlphaZeroPolicy(PolicyStateMixin):
 
     # -- learning --------------------------------------------------------------------------
 
-    def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
+    def learn(self, batch: Batch[np.ndarray]) -> LearnResult:
         """One gradient update on a batch of ``ReplayBuffer.sample`` (see the module doc).
 
         Raises:
             ValueError: the batch asks for bootstrap values, i.e. the buffer's ``td_steps``
                 is shorter than a game (build it with :func:`outcome_buffer_settings`).
         """
-        if len(batch["bootstrap_obs"]):
+        if len(batch.bootstrap_obs):
             raise ValueError(
-                f"AlphaZeroPolicy.learn: {len(batch['bootstrap_obs'])} positions of the batch "
+                f"AlphaZeroPolicy.learn: {len(batch.bootstrap_obs)} positions of the batch "
                 f"need a bootstrap value, so the replay buffer's td_steps is shorter than a "
                 f"game; build it with outcome_buffer_settings(game.max_game_length)"
             )
         self.model.train()
-        obs = torch.as_tensor(batch["obs"], device=self.device).float()
-        target_policy = torch.as_tensor(batch["target_policy"][:, 0], device=self.device)
-        target_value = torch.as_tensor(batch["reward_sum"][:, 0], device=self.device)
-        weights = torch.as_tensor(batch["weights"], dtype=torch.float32, device=self.device)
+        tensors = batch.to(self.device)
+        obs = tensors.obs.float()
+        target_policy = tensors.target_policy[:, 0]
+        target_value = tensors.reward_sum[:, 0]
+        weights = tensors.weights.float()
         if self.cfg.use_augmentation:
             obs, target_policy = self.augment(obs, target_policy)
         logits, value = self.model(obs)

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Batch keys of board observations ``[B, ..., H, W]`` (``unroll_obs``: Stochastic MuZero).
-BOARD_KEYS = ("obs", "unroll_obs")
-#: Batch keys indexed by action on their last axis ``[B, ..., A]``.
-ACTION_AXIS_KEYS = ("target_policy", "action_masks")
+from pipezero.data.batch import Batch
 
 
 def check_symmetries(
@@ -41,25 +38,26 @@ def check_symmetries(
 
 
 def augment_batch(
-    batch: dict[str, np.ndarray],
+    batch: Batch[np.ndarray],
     symmetries: tuple[np.ndarray, np.ndarray],
     rng: np.random.Generator,
-) -> dict[str, np.ndarray]:
+) -> Batch[np.ndarray]:
     """A copy of ``batch`` (from ``ReplayBuffer.sample``) with each row replaced by a random
     symmetry of itself.
 
-    Transformed: the board observations (:data:`BOARD_KEYS`, the last two axes ``H, W``), the
-    per-action arrays (:data:`ACTION_AXIS_KEYS`) and the unrolled ``actions [B, K]``. Values,
-    rewards, masks, weights and the bootstrap observations are unchanged: a symmetric
-    position has the same value, so the target network may read the original.
+    Transformed: the board observations ``obs`` and ``unroll_obs`` (Stochastic MuZero) on
+    their last two axes ``H, W``, the per-action ``target_policy`` and ``action_masks`` on
+    their last axis, and the unrolled ``actions [B, K]``. Values, rewards, masks, weights and
+    the bootstrap observations are unchanged: a symmetric position has the same value, so
+    the target network may read the original.
     """
-    if "root_sampled_actions" in batch:
+    if batch.root_sampled_actions is not None:
         raise ValueError(
             "augment_batch: the batch holds sampled actions (Sampled EfficientZero), which a "
             "permutation of the action indices does not transform; set use_augmentation=False"
         )
     cells, actions = symmetries
-    obs = batch["obs"]
+    obs = batch.obs
     if obs.ndim < 3 or obs.shape[-2] * obs.shape[-1] != cells.shape[1]:
         raise ValueError(
             f"augment_batch: observations [B, ..., H, W] with H * W = {cells.shape[1]} cells "
@@ -68,18 +66,21 @@ def augment_batch(
     b = obs.shape[0]
     pick = rng.integers(len(cells), size=b)
     row_cells, row_actions = cells[pick], actions[pick]  # [B, H*W], [B, A]
-    out = dict(batch)
-    for key in BOARD_KEYS:
-        if key in batch:
-            x = batch[key]
-            flat = x.reshape(b, -1, x.shape[-2] * x.shape[-1])
-            out[key] = np.take_along_axis(flat, row_cells[:, None, :], axis=2).reshape(x.shape)
-    for key in ACTION_AXIS_KEYS:
-        if key in batch:
-            x = batch[key]
-            flat = x.reshape(b, -1, x.shape[-1])
-            out[key] = np.take_along_axis(flat, row_actions[:, None, :], axis=2).reshape(x.shape)
+
+    def permute_board(x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(b, -1, x.shape[-2] * x.shape[-1])
+        return np.take_along_axis(flat, row_cells[:, None, :], axis=2).reshape(x.shape)
+
+    def permute_actions(x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(b, -1, x.shape[-1])
+        return np.take_along_axis(flat, row_actions[:, None, :], axis=2).reshape(x.shape)
+
     # The stored move a is the transformed board's move a' with row_actions[a'] == a.
     inverse = np.argsort(row_actions, axis=1)
-    out["actions"] = np.take_along_axis(inverse, batch["actions"].astype(np.int64), axis=1)
-    return out
+    return batch.replace(
+        obs=permute_board(batch.obs),
+        unroll_obs=None if batch.unroll_obs is None else permute_board(batch.unroll_obs),
+        target_policy=permute_actions(batch.target_policy),
+        action_masks=permute_actions(batch.action_masks),
+        actions=np.take_along_axis(inverse, batch.actions.astype(np.int64), axis=1),
+    )

@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from pipezero.data.batch import Batch
+
 
 @dataclass
 class ActResult:
@@ -68,7 +70,7 @@ class PolicyProtocol(Protocol):
         """Act for evaluation: search without noise, take the most visited action."""
         ...
 
-    def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
+    def learn(self, batch: Batch[np.ndarray]) -> LearnResult:
         """One gradient update on a batch sampled from the replay buffer."""
         ...
 

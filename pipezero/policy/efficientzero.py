@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from pipezero.data import value_prefix_targets
-from pipezero.data.transfer import batch_tensor
+from pipezero.data.batch import Batch
+from pipezero.data.transfer import DeviceBatch
 from pipezero.mcts import EfficientZeroSearch, MuZeroSearch
 from pipezero.model.consistency import negative_cosine_similarity
 from pipezero.policy.efficientzero_config import EFFICIENTZERO_CONFIG
@@ -55,16 +56,16 @@ class EfficientZeroPolicy(MuZeroPolicy):
         """Always: the consistency loss needs the observations along the unroll."""
         return True
 
-    def reward_targets(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+    def reward_targets(self, batch: Batch[np.ndarray]) -> np.ndarray:
         """``[B, K]`` value-prefix targets of the stored rewards."""
-        return value_prefix_targets(batch["rewards"], int(self.cfg.lstm_horizon_len))
+        return value_prefix_targets(batch.rewards, int(self.cfg.lstm_horizon_len))
 
     def dynamics_hidden(self, step: int, hidden: Any) -> Any:
         """Reset the LSTM state (``None``) before unroll steps ``0, H, 2H, ...``."""
         return None if step % int(self.cfg.lstm_horizon_len) == 0 else hidden
 
     def losses(
-        self, unroll: Unroll, targets: UnrollTargets, batch: dict[str, np.ndarray]
+        self, unroll: Unroll, targets: UnrollTargets, batch: DeviceBatch
     ) -> dict[str, torch.Tensor]:
         """MuZero's losses plus ``consistency_loss`` ``[B]`` weighted by ``ssl_loss_weight``."""
         out = super().losses(unroll, targets, batch)
@@ -72,14 +73,14 @@ class EfficientZeroPolicy(MuZeroPolicy):
         weight = float(self.cfg.ssl_loss_weight)
         if k == 0 or weight == 0.0:
             return out
-        if "unroll_obs" not in batch:
+        if batch.tensors.unroll_obs is None:
             raise ValueError(
                 "EfficientZero's consistency loss needs the observations along the unroll; "
                 "sample the batch with ReplayBuffer.sample(..., with_unroll_obs=True)"
             )
         b = unroll.latents.shape[0]
-        next_obs = batch_tensor(batch, "unroll_obs", self.device, torch.float32)
-        mask = batch_tensor(batch, "unroll_obs_mask", self.device, torch.float32)
+        next_obs = batch.tensors.unroll_obs.float()
+        mask = batch.tensors.unroll_obs_mask.float()
         with torch.no_grad():
             target = self.model.project(
                 self.model.representation(next_obs.flatten(0, 1)), with_grad=False

@@ -40,7 +40,8 @@ import torch
 from torch import nn
 
 from pipezero.config import merge_config
-from pipezero.data.transfer import DeviceBatch, batch_tensor
+from pipezero.data.batch import Batch
+from pipezero.data.transfer import DeviceBatch, as_device_tensor
 from pipezero.mcts import MCTSConfig, MuZeroSearch
 from pipezero.policy.augment import augment_batch, check_symmetries
 from pipezero.policy.base import ActResult, LearnResult
@@ -272,7 +273,7 @@ class MuZeroPolicy(PolicyStateMixin):
     def observation_tensor(self, obs: np.ndarray) -> torch.Tensor:
         """``obs [N, *O]`` as float32 on the policy's device (integer frames are copied in
         their own dtype and cast on the device)."""
-        return batch_tensor({"obs": obs}, "obs", self.device, torch.float32)
+        return as_device_tensor(obs, self.device, torch.float32)
 
     @staticmethod
     def _act_result(action: np.ndarray, result: Any, predicted: torch.Tensor) -> ActResult:
@@ -285,8 +286,9 @@ class MuZeroPolicy(PolicyStateMixin):
 
     # -- learning --------------------------------------------------------------------------
 
-    def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
-        """One gradient update on a batch of ``ReplayBuffer.sample``; see the module doc."""
+    def learn(self, batch: Batch[np.ndarray] | DeviceBatch) -> LearnResult:
+        """One gradient update on a batch of ``ReplayBuffer.sample`` (or one already prepared
+        by :meth:`device_batch`); see the module doc."""
         self.model.train()
         batch = self.device_batch(batch)
         # Normalisation statistics move during the forward pass; keep them to undo a skip.
@@ -294,7 +296,7 @@ class MuZeroPolicy(PolicyStateMixin):
         with self.precision.autocast():
             targets = self.compute_targets(batch)
             losses, root_value_logits = self.forward_losses(batch, targets)
-        weights = batch_tensor(batch, "weights", self.device, torch.float32)
+        weights = batch.tensors.weights.float()
         total = (weights * losses["per_sample"].float()).mean()
         info = {k: float(v.detach().mean()) for k, v in losses.items() if k != "per_sample"}
         info["total_loss"] = float(total.detach())
@@ -324,7 +326,7 @@ class MuZeroPolicy(PolicyStateMixin):
         priorities = error.double().cpu().numpy() + float(self.cfg.priority_eps)
         return LearnResult(info=info, priorities=priorities)
 
-    def device_batch(self, batch: dict[str, np.ndarray]) -> DeviceBatch:
+    def device_batch(self, batch: Batch[np.ndarray] | DeviceBatch) -> DeviceBatch:
         """The batch as the learner uses it: augmented (``use_augmentation``), with the loss
         masks (``value_mask``, ``reward_mask``) and the reward head's
         targets (``reward_targets``) computed on the host, and every array moved to the
@@ -335,16 +337,15 @@ class MuZeroPolicy(PolicyStateMixin):
             assert self.symmetries is not None
             batch = augment_batch(batch, self.symmetries, self.rng)
         value_mask, reward_mask, _ = loss_masks(batch)
-        host = {
-            **batch,
-            "value_mask": value_mask,
-            "reward_mask": reward_mask,
-            "reward_targets": np.asarray(self.reward_targets(batch), dtype=np.float32),
-        }
-        return DeviceBatch(host, self.device)
+        host = batch.replace(
+            value_mask=value_mask,
+            reward_mask=reward_mask,
+            reward_targets=np.asarray(self.reward_targets(batch), dtype=np.float32),
+        )
+        return DeviceBatch.move(host, self.device)
 
     def forward_losses(
-        self, batch: dict[str, np.ndarray], targets: UnrollTargets
+        self, batch: DeviceBatch, targets: UnrollTargets
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The learner model's forward pass over ``batch`` and its losses: the per-row losses
         of :meth:`losses` (``per_sample [B]`` among them) and the root positions' value logits
@@ -354,10 +355,12 @@ class MuZeroPolicy(PolicyStateMixin):
         trains its model another way (UniZero's teacher forcing) overrides this method and
         keeps the rest of :meth:`learn` (skipping, clipping, stepping, target update,
         priorities)."""
-        obs = batch_tensor(batch, "obs", self.device, torch.float32)
-        actions = batch_tensor(batch, "actions", self.device, torch.long)
-        unroll = self.unroll(obs, actions)
+        unroll = self.unroll(batch.tensors.obs.float(), self.unroll_actions(batch))
         return self.losses(unroll, targets, batch), unroll.value_logits[:, 0]
+
+    def unroll_actions(self, batch: DeviceBatch) -> torch.Tensor:
+        """``[B, K]`` int64 actions to unroll (continuous-action policies override this)."""
+        return batch.tensors.actions.long()
 
     def _skip(self, info: dict[str, float], what: str, buffers: list[torch.Tensor]) -> LearnResult:
         with torch.no_grad():
@@ -367,27 +370,22 @@ class MuZeroPolicy(PolicyStateMixin):
         logger.warning("non-finite %s, update %d skipped: %s", what, self.train_iter + 1, info)
         return LearnResult(info=info, priorities=None, skipped=True)
 
-    def compute_targets(self, batch: dict[str, np.ndarray]) -> UnrollTargets:
+    def compute_targets(self, batch: DeviceBatch) -> UnrollTargets:
         """Value, reward and policy targets of a batch, with their masks (reanalysing the
         first ``reanalyze_ratio`` of the rows)."""
-        value = bootstrapped_value_targets(
-            batch, self.target_model, self.device, str(self.cfg.value_bootstrap)
-        )
-        rows = num_reanalyzed_rows(len(batch["obs"]), float(self.cfg.reanalyze_ratio))
+        value = bootstrapped_value_targets(batch, self.target_model, str(self.cfg.value_bootstrap))
+        rows = num_reanalyzed_rows(batch.host.batch_size, float(self.cfg.reanalyze_ratio))
         if rows:
             policy = reanalyze_policy(
-                batch, rows, self.target_model, self.reanalyze_search, self.device
+                batch.host, rows, self.target_model, self.reanalyze_search, self.device
             )
-            if isinstance(batch, DeviceBatch):
-                batch = batch.replace(target_policy=policy)
-            else:
-                batch = {**batch, "target_policy": policy}
-        reward = None if "reward_targets" in batch else self.reward_targets(batch)
-        return unroll_targets(batch, value, reward, self.device)
+            batch = batch.replace(target_policy=policy)
+        reward = None if batch.host.reward_targets is not None else self.reward_targets(batch.host)
+        return unroll_targets(batch, value, reward)
 
-    def reward_targets(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+    def reward_targets(self, batch: Batch[np.ndarray]) -> np.ndarray:
         """``[B, K]`` targets of the reward head: the stored rewards."""
-        return batch["rewards"]
+        return batch.rewards
 
     def dynamics_hidden(self, step: int, hidden: Any) -> Any:
         """Recurrent reward state entering unroll step ``step`` (none for MuZero)."""
@@ -422,7 +420,7 @@ class MuZeroPolicy(PolicyStateMixin):
         )
 
     def losses(
-        self, unroll: Unroll, targets: UnrollTargets, batch: dict[str, np.ndarray]
+        self, unroll: Unroll, targets: UnrollTargets, batch: DeviceBatch
     ) -> dict[str, torch.Tensor]:
         """Per-row losses ``[B]``: ``policy_loss``, ``value_loss``, ``reward_loss`` (already
         weighted over the unroll) and their weighted sum ``per_sample``."""

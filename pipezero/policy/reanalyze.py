@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipezero.data.transfer import batch_tensor
+from pipezero.data.batch import Batch
+from pipezero.data.transfer import as_device_tensor
 from pipezero.mcts import MuZeroSearch
 from pipezero.model.protocol import MuZeroModelProtocol
 
@@ -26,7 +27,7 @@ def num_reanalyzed_rows(batch_size: int, reanalyze_ratio: float) -> int:
 
 @torch.no_grad()
 def reanalyze_policy(
-    batch: dict[str, np.ndarray],
+    batch: Batch[np.ndarray],
     rows: int,
     model: MuZeroModelProtocol,
     search: MuZeroSearch,
@@ -50,23 +51,23 @@ def reanalyze_policy(
         ``[B, K + 1, A]`` float32 policy targets: the new ones for the searched positions, the
         stored ones elsewhere.
     """
-    policy = batch["target_policy"].copy()
+    policy = batch.target_policy.copy()
     if rows <= 0:
         return policy
-    if "unroll_obs" not in batch and batch["target_policy"].shape[1] > 1:
+    if batch.unroll_obs is None and batch.target_policy.shape[1] > 1:
         raise ValueError(
             "reanalysis needs the observations of every unroll position; sample the batch "
             "with ReplayBuffer.sample(..., with_unroll_obs=True)"
         )
-    obs = batch["obs"][:rows, None]
-    if batch["target_policy"].shape[1] > 1:
-        obs = np.concatenate([obs, batch["unroll_obs"][:rows]], axis=1)  # [R, K+1, *O]
-    searched = batch["policy_mask"][:rows] > 0  # [R, K+1]
+    obs = batch.obs[:rows, None]
+    if batch.target_policy.shape[1] > 1:
+        obs = np.concatenate([obs, batch.unroll_obs[:rows]], axis=1)  # [R, K+1, *O]
+    searched = batch.policy_mask[:rows] > 0  # [R, K+1]
     if not searched.any():
         return policy
-    roots = batch_tensor({"obs": obs[searched]}, "obs", device, torch.float32)
-    legal = batch["action_masks"][:rows][searched]
-    to_play = batch["to_play"][:rows][searched]
+    roots = as_device_tensor(obs[searched], device, torch.float32)
+    legal = batch.action_masks[:rows][searched]
+    to_play = batch.to_play[:rows][searched]
     result = search.search(
         model.initial_inference(roots), legal, to_play, add_exploration_noise=True
     )

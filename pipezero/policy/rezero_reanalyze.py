@@ -26,7 +26,7 @@ import torch
 
 from pipezero.data.game_segment import GameSegment
 from pipezero.data.segment_targets import num_search_positions
-from pipezero.data.transfer import batch_tensor
+from pipezero.data.transfer import as_device_tensor
 from pipezero.mcts import MuZeroSearch
 from pipezero.model.protocol import MuZeroModelProtocol
 
@@ -122,7 +122,7 @@ def reanalyze_windows(
         obs = np.stack([seg.obs[p] for seg, p in at])
         legal = np.stack([seg.action_masks[p] for seg, p in at])
         to_play = np.array([seg.to_play[p] for seg, p in at], dtype=np.int32)
-        root = model.initial_inference(batch_tensor({"obs": obs}, "obs", device, torch.float32))
+        root = model.initial_inference(as_device_tensor(obs, device, torch.float32))
         extra = {}
         if reuse:
             use = known[rows]

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from pipezero.config import ConfigError, merge_config
-from pipezero.data.transfer import batch_tensor
+from pipezero.data.batch import Batch
+from pipezero.data.transfer import DeviceBatch
 from pipezero.mcts import (
     ActionSampler,
     CategoricalSampler,
@@ -106,7 +107,6 @@ class SampledEfficientZeroPolicy(EfficientZeroPolicy):
         )
         self.sampler = make_sampler(model, bool(merged.sample_from_prior))
         self.pure_sampler = make_sampler(model, True)  # collect_with_pure_policy: from pi
-        self._unroll_actions: torch.Tensor | None = None
         super().__init__(cfg, model, **kwargs)
         self._eval_seed = int(self.eval_search.config.seed)
 
@@ -199,31 +199,24 @@ class SampledEfficientZeroPolicy(EfficientZeroPolicy):
 
     # -- learning --------------------------------------------------------------------------
 
-    def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
+    def learn(self, batch: Batch[np.ndarray] | DeviceBatch) -> LearnResult:
         """One gradient update; see the module doc."""
-        if "root_sampled_actions" not in batch:
+        host = batch.host if isinstance(batch, DeviceBatch) else batch
+        if host.root_sampled_actions is None:
             raise ValueError(
-                "SampledEfficientZeroPolicy.learn needs batch['root_sampled_actions']: collect "
+                "SampledEfficientZeroPolicy.learn needs batch.root_sampled_actions: collect "
                 "with policy.sampled_algo=True so the game segments store the sampled actions"
             )
-        if self.continuous:
-            # MuZeroPolicy.learn casts the actions to int64; the unroll takes these instead.
-            self._unroll_actions = torch.as_tensor(
-                batch["actions"], dtype=torch.float32, device=self.device
-            )
-        try:
-            return super().learn(batch)
-        finally:
-            self._unroll_actions = None
+        return super().learn(batch)
 
-    def unroll(self, obs: torch.Tensor, actions: torch.Tensor) -> Unroll:
-        """EfficientZero's unroll along ``actions [B, K]`` (discrete) or ``[B, K, D]``."""
-        if self._unroll_actions is not None:
-            actions = self._unroll_actions
-        return super().unroll(obs, actions)
+    def unroll_actions(self, batch: DeviceBatch) -> torch.Tensor:
+        """The actions to unroll: ``[B, K]`` int64 (discrete) or ``[B, K, D]`` float32."""
+        if self.continuous:
+            return batch.tensors.actions.float()
+        return super().unroll_actions(batch)
 
     def losses(
-        self, unroll: Unroll, targets: UnrollTargets, batch: dict[str, np.ndarray]
+        self, unroll: Unroll, targets: UnrollTargets, batch: DeviceBatch
     ) -> dict[str, torch.Tensor]:
         """EfficientZero's value, value-prefix and consistency losses, with the policy loss
         replaced by the sampled-action loss and the entropy bonus (all ``[B]``)."""
@@ -236,10 +229,10 @@ class SampledEfficientZeroPolicy(EfficientZeroPolicy):
             batch,
         )
         c = self.cfg
-        sampled = batch_tensor(batch, "root_sampled_actions", self.device)
+        sampled = batch.tensors.root_sampled_actions
         if tuple(sampled.shape[:3]) != (b, k1, targets.policy.shape[-1]):
             raise ValueError(
-                f"batch['root_sampled_actions'] must be [B, K + 1, Ks, ...] = "
+                f"batch.root_sampled_actions must be [B, K + 1, Ks, ...] = "
                 f"[{b}, {k1}, {targets.policy.shape[-1]}, ...], got {list(sampled.shape)}"
             )
         low, high = self.log_std_bounds

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipezero.data.transfer import batch_tensor
+from pipezero.data.batch import Batch
+from pipezero.data.transfer import DeviceBatch
 from pipezero.mcts import MuZeroSearch
 from pipezero.mcts.stochastic import StochasticMuZeroSearch
 from pipezero.policy.base import LearnResult
@@ -123,9 +124,10 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
         """Always: the chance encoder reads the observations along the unroll."""
         return True
 
-    def learn(self, batch: dict[str, np.ndarray]) -> LearnResult:
+    def learn(self, batch: Batch[np.ndarray] | DeviceBatch) -> LearnResult:
         """One gradient update; ``batch`` must hold ``unroll_obs`` (``with_unroll_obs=True``)."""
-        if self.cfg.num_unroll_steps > 0 and "unroll_obs" not in batch:
+        host = batch.host if isinstance(batch, DeviceBatch) else batch
+        if self.cfg.num_unroll_steps > 0 and host.unroll_obs is None:
             raise ValueError(
                 "Stochastic MuZero's chance encoder needs the observations along the unroll; "
                 "sample the batch with ReplayBuffer.sample(..., with_unroll_obs=True)"
@@ -133,13 +135,13 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
         return super().learn(batch)
 
     def forward_losses(
-        self, batch: dict[str, np.ndarray], targets: UnrollTargets
+        self, batch: DeviceBatch, targets: UnrollTargets
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """:meth:`MuZeroPolicy.forward_losses`, which calls ``unroll(obs, actions)``; the
         encoder also needs the next observations (of the batch as augmented), handed over
         here for the duration of this forward pass."""
-        if "unroll_obs" in batch:
-            self._unroll_obs = batch_tensor(batch, "unroll_obs", self.device, torch.float32)
+        if batch.tensors.unroll_obs is not None:
+            self._unroll_obs = batch.tensors.unroll_obs.float()
         try:
             return super().forward_losses(batch, targets)
         finally:
@@ -213,7 +215,7 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
         return value
 
     def losses(
-        self, unroll: Unroll, targets: UnrollTargets, batch: dict[str, np.ndarray]
+        self, unroll: Unroll, targets: UnrollTargets, batch: DeviceBatch
     ) -> dict[str, torch.Tensor]:
         """MuZero's losses plus ``afterstate_value_loss``, ``chance_loss`` and
         ``commitment_loss`` (each ``[B]``, see the module doc)."""
@@ -230,7 +232,7 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
             self.model.value_support,
         )
         out["afterstate_value_loss"] = (after_ce * targets.value_mask[:, :k] * w).sum(1)
-        mask = batch_tensor(batch, "unroll_obs_mask", self.device, torch.float32)
+        mask = batch.tensors.unroll_obs_mask.float()
         codes = unroll.chance_codes
         hard = torch.nn.functional.one_hot(codes, self.model.chance_space_size).float()
         chance_ce = soft_cross_entropy(unroll.chance_logits, hard)

@@ -6,8 +6,8 @@ take part in which loss. Shapes: ``B`` batch, ``K`` unroll steps, ``A`` actions.
 
 Masks, for an episode whose final observation sits at unroll position ``E``:
 
-- policy: positions where a search happened (``batch["policy_mask"]``, i.e. ``< E``);
-- value: positions ``<= E`` (``batch["unroll_mask"]``). When the episode *terminated* inside
+- policy: positions where a search happened (``batch.policy_mask``, i.e. ``< E``);
+- value: positions ``<= E`` (``batch.unroll_mask``). When the episode *terminated* inside
   the unroll window, the positions after ``E`` are absorbing states (value 0, reward 0) and
   are trained as such, as in MuZero; after a *truncation* they are unknown and masked out;
 - reward of unroll step ``k`` (the action taken at position ``k - 1``): same as the value
@@ -16,14 +16,12 @@ Masks, for an episode whose final observation sits at unroll position ``E``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from pipezero.data import compute_value_targets, value_target_inputs
-from pipezero.data.transfer import batch_tensor
+from pipezero.data import Batch, DeviceBatch, compute_value_targets, value_target_inputs
 from pipezero.model.protocol import MuZeroModelProtocol
 
 
@@ -49,22 +47,22 @@ class UnrollTargets:
     policy_mask: torch.Tensor
 
 
-def terminated_in_window(batch: dict[str, np.ndarray]) -> np.ndarray:
+def terminated_in_window(batch: Batch[np.ndarray]) -> np.ndarray:
     """``[B]`` bool: the sampled unroll window contains a *terminal* final observation.
 
     The final observation ``E`` is the last position with ``unroll_mask == 1`` and no search
     (``policy_mask == 0``). Its value target has no bootstrap (``bootstrap_discount == 0``)
     exactly when the episode terminated; a truncated end bootstraps from itself.
     """
-    final = (batch["unroll_mask"] > 0) & (batch["policy_mask"] == 0)
-    return (final & (batch["bootstrap_discount"] == 0)).any(axis=1)
+    final = (batch.unroll_mask > 0) & (batch.policy_mask == 0)
+    return (final & (batch.bootstrap_discount == 0)).any(axis=1)
 
 
-def loss_masks(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def loss_masks(batch: Batch[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(value_mask [B, K+1], reward_mask [B, K], policy_mask [B, K+1])`` float32 arrays."""
-    value_mask = batch["unroll_mask"].astype(np.float32)
+    value_mask = batch.unroll_mask.astype(np.float32)
     value_mask[terminated_in_window(batch)] = 1.0  # absorbing states after a terminal
-    return value_mask, value_mask[:, 1:].copy(), batch["policy_mask"].astype(np.float32)
+    return value_mask, value_mask[:, 1:].copy(), batch.policy_mask.astype(np.float32)
 
 
 #: Where the n-step value targets take their bootstrap values from (``value_bootstrap``).
@@ -73,17 +71,16 @@ VALUE_BOOTSTRAP_SOURCES = ("target_network", "search")
 
 @torch.no_grad()
 def bootstrapped_value_targets(
-    batch: dict[str, np.ndarray],
+    batch: DeviceBatch,
     target_model: MuZeroModelProtocol,
-    device: torch.device | str = "cpu",
     source: str = "target_network",
 ) -> torch.Tensor:
-    """``[B, K + 1]`` n-step value targets.
+    """``[B, K + 1]`` n-step value targets, on the batch's device.
 
     Args:
-        batch: from :meth:`~pipezero.data.ReplayBuffer.sample`.
+        batch: from :meth:`~pipezero.data.ReplayBuffer.sample`, moved
+            (:meth:`DeviceBatch.move`).
         target_model: supplies the bootstrap values.
-        device: where the targets go.
         source: ``"target_network"`` runs ``target_model.initial_inference`` once on the
             ``M`` bootstrap observations (none when no position needs one);
             ``"search"`` takes the search value the collector stored at each bootstrap
@@ -95,19 +92,17 @@ def bootstrapped_value_targets(
         raise ValueError(
             f"value_bootstrap must be one of {VALUE_BOOTSTRAP_SOURCES}, got {source!r}"
         )
+    tensors = batch.tensors
     if source == "search":
-        stored = batch["bootstrap_search_values"]
-        unsearched = np.isnan(stored)
-        # only the never-searched observations go to the device and the network
-        inputs = value_target_inputs(
-            {**batch, "bootstrap_obs": batch["bootstrap_obs"][unsearched]}, device
-        )
-        values = torch.as_tensor(stored, device=device).clone()
+        unsearched = np.isnan(batch.host.bootstrap_search_values)
+        values = tensors.bootstrap_search_values.clone()
+        inputs = value_target_inputs(tensors)
         if unsearched.any():
-            rows = torch.as_tensor(unsearched, device=device)
-            values[rows] = target_model.initial_inference(inputs.obs).value
+            # only the never-searched observations go through the network
+            rows = torch.as_tensor(unsearched, device=batch.device)
+            values[rows] = target_model.initial_inference(inputs.obs[rows]).value
         return compute_value_targets(inputs, values)
-    inputs = value_target_inputs(batch, device)
+    inputs = value_target_inputs(tensors)
     if inputs.obs.shape[0] == 0:
         values = inputs.reward_sum.new_zeros(0)
     else:
@@ -116,34 +111,29 @@ def bootstrapped_value_targets(
 
 
 def unroll_targets(
-    batch: Mapping[str, np.ndarray],
-    value: torch.Tensor,
-    reward: np.ndarray | None = None,
-    device: torch.device | str = "cpu",
+    batch: DeviceBatch, value: torch.Tensor, reward: np.ndarray | None = None
 ) -> UnrollTargets:
-    """Assemble :class:`UnrollTargets` from a batch, its value targets ``[B, K + 1]`` and its
-    reward targets ``[B, K]`` (``batch["rewards"]``, or their value prefixes; ``None``: the
-    batch's ``reward_targets``). The loss masks are the batch's ``value_mask`` and
-    ``reward_mask`` when it has them (a learner's prepared batch), else :func:`loss_masks`.
-    Arrays a :class:`~pipezero.data.transfer.DeviceBatch` already moved are not copied again.
+    """Assemble :class:`UnrollTargets` from a moved batch, its value targets ``[B, K + 1]``
+    and its reward targets ``[B, K]`` (``batch.host.rewards``, or their value prefixes;
+    ``None``: the batch's ``reward_targets``). The loss masks are the batch's ``value_mask``
+    and ``reward_mask`` when it has them (a learner's prepared batch), else
+    :func:`loss_masks`. The arrays already on the device are not copied again.
     """
-
-    def tensor(key: str) -> torch.Tensor:
-        return batch_tensor(batch, key, device, torch.float32)
+    device, tensors = batch.device, batch.tensors
 
     def as_float(x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(x, dtype=torch.float32, device=device)
 
-    if "value_mask" in batch:
-        value_mask, reward_mask = tensor("value_mask"), tensor("reward_mask")
+    if tensors.value_mask is not None:
+        value_mask, reward_mask = tensors.value_mask.float(), tensors.reward_mask.float()
     else:
-        masks = loss_masks(batch)
+        masks = loss_masks(batch.host)
         value_mask, reward_mask = as_float(masks[0]), as_float(masks[1])
     return UnrollTargets(
         value=value.to(device=device, dtype=torch.float32),
-        reward=tensor("reward_targets") if reward is None else as_float(reward),
-        policy=tensor("target_policy"),
+        reward=tensors.reward_targets.float() if reward is None else as_float(reward),
+        policy=tensors.target_policy.float(),
         value_mask=value_mask,
         reward_mask=reward_mask,
-        policy_mask=tensor("policy_mask"),
+        policy_mask=tensors.policy_mask.float(),
     )

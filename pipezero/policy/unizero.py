@@ -49,7 +49,7 @@ from torch import nn
 from pipezero.config import merge_config
 from pipezero.data.game_segment import GameSegment
 from pipezero.data.segment_targets import num_search_positions
-from pipezero.data.transfer import batch_tensor
+from pipezero.data.transfer import DeviceBatch
 from pipezero.mcts import MuZeroSearch
 from pipezero.model.unizero import KVWindow, SequenceOutput
 from pipezero.policy.base import ActResult
@@ -173,7 +173,7 @@ class UniZeroPolicy(MuZeroPolicy):
     # -- learning --------------------------------------------------------------------------
 
     def forward_losses(
-        self, batch: dict[str, np.ndarray], targets: UnrollTargets
+        self, batch: DeviceBatch, targets: UnrollTargets
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Teacher forcing instead of MuZero's unroll (:meth:`MuZeroPolicy.learn` does the
         rest): the :meth:`sequence_losses` of ``batch`` and the value logits ``[B, 2S + 1]``
@@ -182,27 +182,27 @@ class UniZeroPolicy(MuZeroPolicy):
         out, goal = self.teacher_forcing(batch)
         return self.sequence_losses(out, goal, targets, batch), out.value_logits[:, 0]
 
-    def _unroll_observations(self, batch: dict[str, np.ndarray]) -> torch.Tensor:
+    def _unroll_observations(self, batch: DeviceBatch) -> torch.Tensor:
         """``[B, K + 1, *O]`` float32 observations of every unroll position."""
-        if batch["actions"].shape[1] > 0 and "unroll_obs" not in batch:
+        tensors = batch.tensors
+        if tensors.num_unroll_steps > 0 and tensors.unroll_obs is None:
             raise ValueError(
                 "UniZero's teacher forcing needs the observations of every unroll position; "
                 "sample the batch with ReplayBuffer.sample(..., with_unroll_obs=True)"
             )
-        obs = batch_tensor(batch, "obs", self.device, torch.float32)[:, None]
-        if batch["actions"].shape[1] > 0:
-            later = batch_tensor(batch, "unroll_obs", self.device, torch.float32)
-            obs = torch.cat([obs, later], dim=1)
+        obs = tensors.obs.float()[:, None]
+        if tensors.num_unroll_steps > 0:
+            obs = torch.cat([obs, tensors.unroll_obs.float()], dim=1)
         return obs
 
-    def teacher_forcing(self, batch: dict[str, np.ndarray]) -> tuple[SequenceOutput, torch.Tensor]:
+    def teacher_forcing(self, batch: DeviceBatch) -> tuple[SequenceOutput, torch.Tensor]:
         """The learner model's predictions along the batch's real observations and actions,
         and the next-latent targets ``[B, K, D]``: the target world model's latents of the
         observations ``o_1 .. o_K`` (no gradient)."""
         obs = self._unroll_observations(batch)
         b, k1 = obs.shape[:2]
         latents = self.model.encode(obs.flatten(0, 1)).view(b, k1, -1)
-        actions = batch_tensor(batch, "actions", self.device, torch.long)
+        actions = batch.tensors.actions.long()
         with torch.no_grad():
             goal = self.target_model.encode(obs[:, 1:].flatten(0, 1)).view(b, k1 - 1, -1)
         return self.model.forward_sequence(latents, actions), goal
@@ -212,7 +212,7 @@ class UniZeroPolicy(MuZeroPolicy):
         out: SequenceOutput,
         goal: torch.Tensor,
         targets: UnrollTargets,
-        batch: dict[str, np.ndarray],
+        batch: DeviceBatch,
     ) -> dict[str, torch.Tensor]:
         """Per-row losses ``[B]`` (``policy_loss``, ``value_loss``, ``reward_loss``,
         ``latent_loss``, each averaged over the positions) and their weighted sum
@@ -235,7 +235,7 @@ class UniZeroPolicy(MuZeroPolicy):
                 out.reward_logits, targets.reward, model.reward_support
             )
             result["reward_loss"] = (reward_ce * targets.reward_mask).sum(1) / k
-            mask = batch_tensor(batch, "unroll_obs_mask", self.device, torch.float32)
+            mask = batch.tensors.unroll_obs_mask.float()
             error = (out.next_latents.float() - goal.float()).pow(2).mean(-1)
             result["latent_loss"] = (error * mask).sum(1) / k
         result["per_sample"] = (

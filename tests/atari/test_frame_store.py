@@ -42,14 +42,14 @@ def test_sampled_batches_hold_gymnasiums_stacks():
     by_id = {id(seg): obs for seg, obs in zip(segments, expected, strict=True)}
     batch = buffer.sample(64, with_unroll_obs=True)
     for row in range(64):
-        seg = buffer._segments[int(batch["segment_ids"][row])][0]
-        t = int(batch["positions"][row])
+        seg = buffer._segments[int(batch.segment_ids[row])][0]
+        t = int(batch.positions[row])
         obs = by_id[id(seg)]
-        np.testing.assert_array_equal(batch["obs"][row], obs[t])
+        np.testing.assert_array_equal(batch.obs[row], obs[t])
         for k in range(K):
             p = min(t + 1 + k, len(obs) - 1)
-            np.testing.assert_array_equal(batch["unroll_obs"][row, k], obs[p])
-    assert batch["obs"].dtype == np.uint8
+            np.testing.assert_array_equal(batch.unroll_obs[row, k], obs[p])
+    assert batch.obs.dtype == np.uint8
 
 
 def test_padding_frames_are_shared_with_the_next_segment():

@@ -55,13 +55,13 @@ def test_self_play_collection_gives_two_player_targets_with_flipped_signs() -> N
     # Per sampled position t the value target is the outcome for its mover: the last reward
     # of the game (+1 for the winning move, 0 for a draw) signed by whether t's mover made it.
     segments = dict(enumerate(buffer.segments()))
-    for row, (sid, t) in enumerate(zip(batch["segment_ids"], batch["positions"], strict=True)):
+    for row, (sid, t) in enumerate(zip(batch.segment_ids, batch.positions, strict=True)):
         seg = segments[int(sid)]
         last = seg.length - 1
         outcome = seg.rewards[last] * (1 if seg.to_play[t] == seg.to_play[last] else -1)
-        assert batch["reward_sum"][row, 0] == outcome
-        assert batch["bootstrap_discount"][row, 0] == 0  # terminal: nothing to bootstrap
-    assert {-1.0, 1.0} <= set(np.unique(batch["reward_sum"][:, 0]).tolist())
+        assert batch.reward_sum[row, 0] == outcome
+        assert batch.bootstrap_discount[row, 0] == 0  # terminal: nothing to bootstrap
+    assert {-1.0, 1.0} <= set(np.unique(batch.reward_sum[:, 0]).tolist())
 
 
 def test_policy_player_passes_the_game_player_or_minus_one() -> None:

@@ -8,7 +8,7 @@ from board_toy import ScriptedPolicy
 from pipezero.middleware.battle_eval import battle_eval
 from pipezero.middleware.selfplay_collect import selfplay_collect
 
-from pipezero.data import ReplayBuffer
+from pipezero.data import Batch, ReplayBuffer
 from pipezero.envs.board import MinimaxPlayer, RandomPlayer, RuleBot, game_factory
 from pipezero.framework import Event, Task, TrainContext, run_step
 from pipezero.policy.alphazero import outcome_buffer_settings
@@ -30,16 +30,16 @@ def collect(scripts, steps, **kwargs):
     return ctx, events
 
 
-def all_positions(segments) -> dict[str, np.ndarray]:
-    """Sample every stored position once (uniform buffer, big batch, then dedupe)."""
+def all_positions(segments) -> Batch[np.ndarray]:
+    """Sample every stored position once (uniform buffer, big batch, then dedupe); the
+    bootstrap fields ([M, ...]: M = 0 for final outcomes) are left as sampled."""
     buffer = ReplayBuffer(1000, seed=0, priority_prob_alpha=0.0, **outcome_buffer_settings(9))
     for seg in segments:
         buffer.push(seg)
     batch = buffer.sample(400)
-    order = np.unique(batch["indices"], return_index=True)[1]
-    out = {k: v[order] for k, v in batch.items() if not k.startswith("bootstrap_")}
-    out["bootstrap_obs"] = batch["bootstrap_obs"]  # [M, *O]: M = 0 for final outcomes
-    return out
+    order = np.unique(batch.indices, return_index=True)[1]
+    rows = {k: v[order] for k, v in batch.arrays().items() if not k.startswith("bootstrap_")}
+    return batch.replace(**rows)
 
 
 def test_scripted_self_play_game_gives_outcome_targets_from_the_movers_view() -> None:
@@ -53,11 +53,11 @@ def test_scripted_self_play_game_gives_outcome_targets_from_the_movers_view() ->
     assert segment.child_visits[:5].argmax(1).tolist() == X_WINS
     assert segment.obs[1, 1, 0, 0] == 1  # O to move sees X's stone as the opponent's
     batch = all_positions(ctx.new_segments)
-    assert batch["positions"].tolist() == [0, 1, 2, 3, 4]
+    assert batch.positions.tolist() == [0, 1, 2, 3, 4]
     # z = +1 at X's positions (the winner), -1 at O's.
-    assert batch["reward_sum"][:, 0].tolist() == [1, -1, 1, -1, 1]
-    assert len(batch["bootstrap_obs"]) == 0
-    assert batch["target_policy"][:, 0].argmax(1).tolist() == X_WINS
+    assert batch.reward_sum[:, 0].tolist() == [1, -1, 1, -1, 1]
+    assert len(batch.bootstrap_obs) == 0
+    assert batch.target_policy[:, 0].argmax(1).tolist() == X_WINS
 
 
 def test_draws_give_zero_targets_and_unfinished_games_wait() -> None:
@@ -66,9 +66,9 @@ def test_draws_give_zero_targets_and_unfinished_games_wait() -> None:
     assert len(segments) == 1 and ctx.env_episode == 1 and ctx.env_step == 12
     # game 1 ended after 5 moves and restarted; game 0 (the draw) is still going.
     batch = all_positions(segments)
-    assert batch["reward_sum"][:, 0].tolist() == [1, -1, 1, -1, 1]
+    assert batch.reward_sum[:, 0].tolist() == [1, -1, 1, -1, 1]
     ctx, _ = collect([DRAW], steps=9)
-    assert all_positions(ctx.new_segments)["reward_sum"][:, 0].tolist() == [0] * 9
+    assert all_positions(ctx.new_segments).reward_sum[:, 0].tolist() == [0] * 9
 
 
 def test_play_with_bot_stores_only_the_agents_moves_with_its_outcome() -> None:
@@ -81,7 +81,7 @@ def test_play_with_bot_stores_only_the_agents_moves_with_its_outcome() -> None:
     assert first.to_play[:2].tolist() == [-1, -1] and first.rewards[:2].tolist() == [0, -1]
     assert first.actions[:2].tolist() == [1, 0]
     assert first.obs[0, 1, 1, 1] == 1  # the bot's opening stone, seen as the opponent's
-    assert all_positions([first])["reward_sum"][:, 0].tolist() == [-1, -1]
+    assert all_positions([first]).reward_sum[:, 0].tolist() == [-1, -1]
     # Game 1: the agent moves first (X at 4, 3) while the bot plays 0, 1: nothing stored yet.
     assert rest == [] and bot.moves == []
     with pytest.raises(ValueError, match="play_with_bot' needs bot"):

@@ -6,7 +6,6 @@ import torch
 from pipezero.data import (
     GameSegmentWriter,
     ReplayBuffer,
-    batch_to_tensors,
     compute_value_targets,
     value_target_inputs,
 )
@@ -36,23 +35,23 @@ def test_collect_sample_and_compute_losses():
     assert buffer.num_transitions > 100
 
     batch = buffer.sample(32, with_unroll_obs=True)
-    t = batch_to_tensors(batch)
-    inputs = value_target_inputs(batch)
+    t = batch.to("cpu")
+    inputs = value_target_inputs(t)
     with torch.no_grad():
         boot_values = model.initial_inference(inputs.obs).value
     targets = compute_value_targets(inputs, boot_values)
     assert targets.shape == (32, k + 1) and torch.isfinite(targets).all()
     # CartPole rewards are 1 per step, so every target is at least its first reward
-    assert (targets[inputs.mask.bool() & (t["policy_mask"] > 0)] >= 1.0 - 1e-5).all()
+    assert (targets[inputs.mask.bool() & (t.policy_mask > 0)] >= 1.0 - 1e-5).all()
 
-    out = model.initial_inference(t["obs"])
+    out = model.initial_inference(t.obs)
     latent, hidden = out.latent, out.hidden
     loss = torch.zeros(())
     for step_k in range(k):
-        out = model.recurrent_inference(latent, t["actions"][:, step_k], hidden)
-        target_latent = model.project(model.representation(t["unroll_obs"][:, step_k]), False)
+        out = model.recurrent_inference(latent, t.actions[:, step_k], hidden)
+        target_latent = model.project(model.representation(t.unroll_obs[:, step_k]), False)
         consistency = negative_cosine_similarity(model.project(out.latent), target_latent)
-        loss = loss + (consistency * t["unroll_obs_mask"][:, step_k]).mean()
+        loss = loss + (consistency * t.unroll_obs_mask[:, step_k]).mean()
         latent, hidden = out.latent, out.hidden
     loss.backward()
     assert torch.isfinite(loss)

@@ -8,7 +8,6 @@ from data_toy import A, K, L, N, make_writer, play_episode
 from pipezero.data import (
     GameSegment,
     ReplayBuffer,
-    batch_to_tensors,
     compute_value_targets,
     value_target_inputs,
 )
@@ -34,7 +33,7 @@ def _sample_position(segment, t, terminated=True, **kw):
     prio[t] = 1.0
     buffer.push(segment, prio)
     batch = buffer.sample(4, **kw)
-    assert (batch["positions"] == t).all()
+    assert (batch.positions == t).all()
     return batch
 
 
@@ -42,50 +41,50 @@ def test_nstep_targets_across_the_segment_boundary():
     # episode 0..6 (reward j + 1), terminal final observation 7; segment 0 = steps 0..3
     first, _ = _segments(7)
     batch = _sample_position(first, 3, with_unroll_obs=True)
-    row = {k: v[0] for k, v in batch.items() if k not in ("bootstrap_obs", "bootstrap_index")}
-    assert row["obs"].tolist() == [3.0]
-    assert row["unroll_obs"].tolist() == [[4.0]] and row["unroll_obs_mask"].tolist() == [1.0]
-    assert row["actions"].tolist() == [1] and row["rewards"].tolist() == [4.0]
+    row = batch.replace(**{k: v[0] for k, v in batch.arrays().items() if k != "bootstrap_obs"})
+    assert row.obs.tolist() == [3.0]
+    assert row.unroll_obs.tolist() == [[4.0]] and row.unroll_obs_mask.tolist() == [1.0]
+    assert row.actions.tolist() == [1] and row.rewards.tolist() == [4.0]
     # u=3: r3 + g r4 + g^2 V(obs5); u=4 (padding): r4 + g r5 + g^2 V(obs6)
-    assert row["reward_sum"].tolist() == [4 + 0.5 * 5, 5 + 0.5 * 6]
-    assert row["bootstrap_discount"].tolist() == [0.25, 0.25]
-    assert row["policy_mask"].tolist() == [1.0, 1.0]
-    assert np.allclose(row["target_policy"], [[0.25, 0.75]] * 2)
-    assert row["root_values"].tolist() == [30.0, 40.0]
-    assert row["unroll_mask"].tolist() == [1.0, 1.0]
+    assert row.reward_sum.tolist() == [4 + 0.5 * 5, 5 + 0.5 * 6]
+    assert row.bootstrap_discount.tolist() == [0.25, 0.25]
+    assert row.policy_mask.tolist() == [1.0, 1.0]
+    assert np.allclose(row.target_policy, [[0.25, 0.75]] * 2)
+    assert row.root_values.tolist() == [30.0, 40.0]
+    assert row.unroll_mask.tolist() == [1.0, 1.0]
     # bootstrap observations of the first sample: obs 5 and obs 6 (from the padding)
-    assert batch["bootstrap_index"][:2].tolist() == [0, 1]
-    assert batch["bootstrap_obs"][:2, 0].tolist() == [5.0, 6.0]
+    assert batch.bootstrap_index[:2].tolist() == [0, 1]
+    assert batch.bootstrap_obs[:2, 0].tolist() == [5.0, 6.0]
     # and their stored search values (root value 10 * obs), the padding's included
-    assert batch["bootstrap_search_values"][:2].tolist() == [50.0, 60.0]
+    assert batch.bootstrap_search_values[:2].tolist() == [50.0, 60.0]
 
 
 def test_nstep_targets_at_a_terminal_episode_end():
     _, second = _segments(7)  # steps 4, 5, 6 then the terminal final observation (7)
     batch = _sample_position(second, 1)
     # u=5: r5 + g r6 then the terminal state (no bootstrap); u=6: r6 only
-    assert batch["reward_sum"][0].tolist() == [6 + 0.5 * 7, 7.0]
-    assert batch["bootstrap_discount"][0].tolist() == [0.0, 0.0]
-    assert batch["bootstrap_obs"].shape == (0, 1)
+    assert batch.reward_sum[0].tolist() == [6 + 0.5 * 7, 7.0]
+    assert batch.bootstrap_discount[0].tolist() == [0.0, 0.0]
+    assert batch.bootstrap_obs.shape == (0, 1)
     batch = _sample_position(second, 2)
     # u=6: r6; u=7 is the final observation: inside the episode, no search, target 0
-    assert batch["reward_sum"][0].tolist() == [7.0, 0.0]
-    assert batch["unroll_mask"][0].tolist() == [1.0, 1.0]
-    assert batch["policy_mask"][0].tolist() == [1.0, 0.0]
-    assert batch["rewards"][0].tolist() == [7.0]
-    assert batch["target_policy"][0, 1].tolist() == [0.0, 0.0]
-    assert batch["action_masks"][0, 1].all()
+    assert batch.reward_sum[0].tolist() == [7.0, 0.0]
+    assert batch.unroll_mask[0].tolist() == [1.0, 1.0]
+    assert batch.policy_mask[0].tolist() == [1.0, 0.0]
+    assert batch.rewards[0].tolist() == [7.0]
+    assert batch.target_policy[0, 1].tolist() == [0.0, 0.0]
+    assert batch.action_masks[0, 1].all()
 
 
 def test_nstep_targets_at_a_truncated_end_bootstrap_from_the_final_observation():
     _, second = _segments(7, terminated=False)
     batch = _sample_position(second, 2)
-    assert batch["reward_sum"][0].tolist() == [7.0, 0.0]
-    assert batch["bootstrap_discount"][0].tolist() == [0.5, 1.0]
-    assert batch["bootstrap_obs"][:2, 0].tolist() == [7.0, 7.0]
+    assert batch.reward_sum[0].tolist() == [7.0, 0.0]
+    assert batch.bootstrap_discount[0].tolist() == [0.5, 1.0]
+    assert batch.bootstrap_obs[:2, 0].tolist() == [7.0, 7.0]
     # the final observation was never searched: no stored value to bootstrap from
-    assert np.isnan(batch["bootstrap_search_values"][:2]).all()
-    inputs = value_target_inputs(batch)
+    assert np.isnan(batch.bootstrap_search_values[:2]).all()
+    inputs = value_target_inputs(batch.to("cpu"))
     values = torch.full((inputs.obs.shape[0],), 10.0)
     targets = compute_value_targets(inputs, values)
     assert targets[0].tolist() == [7.0 + 0.5 * 10.0, 10.0]
@@ -95,8 +94,8 @@ def test_episode_ending_inside_the_padding_is_seen_by_the_first_segment():
     first, _ = _segments(6)  # final observation 6 sits in the first segment's padding
     batch = _sample_position(first, 3)
     # u=3: r3 + g r4 + g^2 V(obs5); u=4: r4 + g r5 then terminal
-    assert batch["reward_sum"][0].tolist() == [4 + 0.5 * 5, 5 + 0.5 * 6]
-    assert batch["bootstrap_discount"][0].tolist() == [0.25, 0.0]
+    assert batch.reward_sum[0].tolist() == [4 + 0.5 * 5, 5 + 0.5 * 6]
+    assert batch.bootstrap_discount[0].tolist() == [0.25, 0.0]
 
 
 def test_positions_after_the_end_are_absorbing():
@@ -107,12 +106,12 @@ def test_positions_after_the_end_are_absorbing():
     buffer = ReplayBuffer(10, num_unroll_steps=2, td_steps=1, seed=0)
     buffer.push(short)
     batch = buffer.sample(2)
-    assert batch["unroll_mask"][0].tolist() == [1.0, 1.0, 0.0]
-    assert batch["policy_mask"][0].tolist() == [1.0, 0.0, 0.0]
-    assert batch["rewards"][0].tolist() == [1.0, 0.0]
-    assert batch["to_play"][0].tolist() == [-1, -1, -1]
-    assert batch["reward_sum"][0].tolist() == [1.0, 0.0, 0.0]
-    assert ((batch["actions"] >= 0) & (batch["actions"] < A)).all()
+    assert batch.unroll_mask[0].tolist() == [1.0, 1.0, 0.0]
+    assert batch.policy_mask[0].tolist() == [1.0, 0.0, 0.0]
+    assert batch.rewards[0].tolist() == [1.0, 0.0]
+    assert batch.to_play[0].tolist() == [-1, -1, -1]
+    assert batch.reward_sum[0].tolist() == [1.0, 0.0, 0.0]
+    assert ((batch.actions >= 0) & (batch.actions < A)).all()
 
 
 def test_eviction_by_real_transition_count():
@@ -126,8 +125,8 @@ def test_eviction_by_real_transition_count():
     ids.append(buffer.push(segs[3]))  # 10 fits exactly
     assert buffer.num_transitions == 10 and buffer.num_segments == 3
     batch = buffer.sample(64)
-    assert set(batch["segment_ids"].tolist()) <= set(ids[1:])
-    assert batch["indices"].min() >= 4 and batch["indices"].max() < 14
+    assert set(batch.segment_ids.tolist()) <= set(ids[1:])
+    assert batch.indices.min() >= 4 and batch.indices.max() < 14
     with pytest.raises(ValueError, match="exceeds capacity"):
         _buffer(capacity=3).push(segs[0])
 
@@ -138,7 +137,7 @@ def test_priority_updates_change_sampling_and_weights():
         buffer.push(seg)
     n = buffer.num_transitions
     batch = buffer.sample(8)
-    assert np.allclose(batch["weights"], 1.0)  # all priorities equal (the default max)
+    assert np.allclose(batch.weights, 1.0)  # all priorities equal (the default max)
     ids = np.arange(n)
     prio = np.where(ids == 5, 9.0, 1.0)
     assert buffer.update_priorities(ids, prio) == n
@@ -146,9 +145,9 @@ def test_priority_updates_change_sampling_and_weights():
     counts = np.zeros(n)
     for _ in range(50):
         b = buffer.sample(100)
-        counts += np.bincount(b["indices"], minlength=n)
+        counts += np.bincount(b.indices, minlength=n)
         # w = (N P)^-1 normalised by the batch max: priority 9 gets 1/9 of priority 1
-        w = dict(zip(b["indices"].tolist(), b["weights"].tolist(), strict=True))
+        w = dict(zip(b.indices.tolist(), b.weights.tolist(), strict=True))
         if 5 in w and 6 in w:
             assert w[5] == pytest.approx(w[6] / 9, rel=1e-5)
     freq = counts / counts.sum()
@@ -165,7 +164,7 @@ def test_stale_priority_updates_are_skipped():
     batch = buffer.sample(4)
     buffer.push(segs[1])
     buffer.push(segs[2])  # evicts segs[0]
-    assert buffer.update_priorities(batch["indices"], np.full(4, 2.0)) == 0
+    assert buffer.update_priorities(batch.indices, np.full(4, 2.0)) == 0
     with pytest.raises(ValueError, match="finite"):
         buffer.update_priorities(np.array([5]), np.array([np.nan]))
 
@@ -176,7 +175,7 @@ def test_uniform_sampling_with_alpha_zero():
         buffer.push(seg, priorities=np.arange(1, seg.length + 1) * 100.0)
     counts = np.zeros(buffer.num_transitions)
     for _ in range(40):
-        counts += np.bincount(buffer.sample(100)["indices"], minlength=len(counts))
+        counts += np.bincount(buffer.sample(100).indices, minlength=len(counts))
     assert np.allclose(counts / counts.sum(), 1 / len(counts), atol=0.02)
 
 
@@ -204,9 +203,10 @@ def test_save_load_round_trip(tmp_path):
         assert np.array_equal(a.pred_values, b.pred_values, equal_nan=True)
         assert not np.isnan(a.pred_values[: a.length]).any()
     one, two = buffer.sample(16, with_unroll_obs=True), loaded.sample(16, with_unroll_obs=True)
-    assert one.keys() == two.keys()
-    for key in one:
-        assert np.array_equal(one[key], two[key], equal_nan=one[key].dtype.kind == "f"), key
+    assert one.arrays().keys() == two.arrays().keys()
+    for key, array in one.arrays().items():
+        same = np.array_equal(array, getattr(two, key), equal_nan=array.dtype.kind == "f")
+        assert same, key
     # the loaded buffer keeps working: new ids continue, eviction continues
     loaded.push(_segments(4)[0])
     assert loaded.num_transitions == 10 and loaded.segments()[-1].length == 4
@@ -222,14 +222,18 @@ def test_save_load_round_trip(tmp_path):
     assert ReplayBuffer.load(empty).num_transitions == 0
 
 
-def test_batch_to_tensors_and_errors():
+def test_batch_to_device_and_errors():
     buffer = _buffer()
     with pytest.raises(RuntimeError, match="empty"):
         buffer.sample(2)
     buffer.push(_segments(3)[0])
-    tensors = batch_to_tensors(buffer.sample(3))
-    assert tensors["obs"].dtype == torch.float32 and tensors["actions"].dtype == torch.int64
-    assert tensors["target_policy"].shape == (3, K + 1, A)
+    batch = buffer.sample(3)
+    assert (batch.batch_size, batch.num_unroll_steps) == (3, K)
+    assert batch.unroll_obs is None and batch.root_sampled_actions is None
+    tensors = batch.to("cpu")
+    assert tensors.obs.dtype == torch.float32 and tensors.actions.dtype == torch.int64
+    assert tensors.target_policy.shape == (3, K + 1, A) and tensors.unroll_obs is None
+    assert np.shares_memory(tensors.weights.numpy(), batch.weights), "the CPU copies nothing"
     with pytest.raises(ValueError, match="finished"):
         buffer.push(GameSegment((1,), A, L, K, N))
     with pytest.raises(ValueError, match="capacity"):

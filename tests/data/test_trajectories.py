@@ -73,7 +73,7 @@ def test_saved_segments_round_trip_into_a_replay_buffer(tmp_path):
     buffer.extend(loaded)
     assert buffer.num_transitions == sum(s.length for s in segments)
     batch = buffer.sample(8)
-    assert batch["obs"].shape == (8, 4)
+    assert batch.obs.shape == (8, 4)
     assert not policy.learn(batch).skipped  # a batch the policy trains on
 
 

@@ -8,6 +8,7 @@ they are skipped without CUDA and run by ``benchmarks/gpu_check.sh``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -21,7 +22,8 @@ import pytest
 import torch
 import unizero_toy
 
-from pipezero.data.transfer import DeviceBatch, arrays_to_device, batch_tensor
+from pipezero.data import Batch, DeviceBatch
+from pipezero.data.transfer import arrays_to_device, as_device_tensor
 from pipezero.model import EfficientZeroMLP, MuZeroMLP
 from pipezero.model.unizero import UniZeroModel
 from pipezero.policy import EfficientZeroPolicy, MuZeroPolicy
@@ -57,10 +59,10 @@ def make_policy(kind: str, device: str = "cpu", amp: str | None = None) -> Any:
     return policy_class(cfg, MuZeroMLP(4, 2, **policy_toy.TINY_MODEL), device=device)
 
 
-_BATCHES: dict[str, dict[str, np.ndarray]] = {}
+_BATCHES: dict[str, Batch[np.ndarray]] = {}
 
 
-def batch_of(kind: str) -> dict[str, np.ndarray]:
+def batch_of(kind: str) -> Batch[np.ndarray]:
     """One sampled CartPole batch per kind (collected once by a CPU policy), copied."""
     if kind not in _BATCHES:
         policy = make_policy(kind)
@@ -110,20 +112,31 @@ def test_arrays_to_device_packs_every_dtype_in_one_buffer():
     assert np.shares_memory(shared["obs"].numpy(), arrays["obs"]), "the CPU copies nothing"
 
 
-def test_device_batch_serves_moved_arrays_and_never_a_stale_one():
+def test_batch_moves_every_field_in_one_copy_and_replacing_one_moves_only_it():
+    host = batch_of("muzero")
+    packed = arrays_to_device(host.arrays(), "cpu", pack=True)
+    storages = {t.untyped_storage().data_ptr() for t in packed.values() if t.numel()}
+    assert len(storages) == 1, "the whole batch travels in one staging buffer"
+    batch = DeviceBatch.move(host, "cpu")
+    for name, array in host.arrays().items():
+        tensor = getattr(batch.tensors, name)
+        assert tensor.dtype == torch.from_numpy(array).dtype, name
+        np.testing.assert_array_equal(tensor.numpy(), array)
+    assert batch.tensors.value_mask is None and batch.device == torch.device("cpu")
+    weights = np.full(host.batch_size, 5.0, np.float32)
+    newer = batch.replace(weights=weights)
+    assert newer.host.weights is weights
+    assert float(newer.tensors.weights.sum()) == 5.0 * host.batch_size, "no stale copy"
+    assert newer.tensors.obs is batch.tensors.obs, "unchanged fields do not travel again"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        batch.host.weights = weights  # type: ignore[misc]
+
+
+def test_as_device_tensor_casts_small_integer_frames_on_the_device():
     frames = np.full((2, 3), 200, dtype=np.uint8)
-    batch = DeviceBatch({"obs": frames, "w": np.ones(2, np.float32)}, "cpu")
-    obs = batch_tensor(batch, "obs", "cpu", torch.float32)
+    obs = as_device_tensor(frames, "cpu", torch.float32)
     assert obs.dtype == torch.float32 and float(obs.max()) == 200.0
-    assert batch.tensor("w") is not None
-    batch["w"] = np.zeros(2, np.float32)  # replaced after the move
-    assert batch.tensor("w") is None
-    assert float(batch_tensor(batch, "w", "cpu").sum()) == 0.0
-    newer = batch.replace(w=np.full(2, 5.0, np.float32))
-    assert float(batch_tensor(newer, "w", "cpu").sum()) == 10.0
-    assert newer.tensor("obs") is batch.tensor("obs"), "unchanged keys do not travel again"
-    plain = batch_tensor({"obs": frames}, "obs", "cpu", torch.float32)
-    assert plain.dtype == torch.float32
+    assert as_device_tensor(frames, "cpu").dtype == torch.uint8
 
 
 # -- placement ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pipezero.middleware import calc_update_count, data_push, env_collect, offpo
 from pipezero.middleware.ddp_sync import ddp_sync
 from policy_toy import tiny_policy
 
-from pipezero.data import ReplayBuffer
+from pipezero.data import Batch, ReplayBuffer
 from pipezero.distributed import all_reduce_sum, init_distributed, rank0_only, shutdown_distributed
 from pipezero.envs import BatchEnv
 from pipezero.framework import Task, TrainContext, middleware
@@ -30,14 +30,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def concat_batches(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def concat_batches(a: Batch[np.ndarray], b: Batch[np.ndarray]) -> Batch[np.ndarray]:
     """One batch of the rows of ``a`` then ``b`` (bootstrap indices shifted for ``b``)."""
-    rows_a, width = a["obs"].shape[0], a["unroll_mask"].shape[1]
-    out = {k: np.concatenate([a[k], b[k]]) for k in a if k != "bootstrap_index"}
-    out["bootstrap_index"] = np.concatenate(
-        [a["bootstrap_index"], b["bootstrap_index"] + rows_a * width]
+    rows_a, width = a.obs.shape[0], a.unroll_mask.shape[1]
+    both = {name: np.concatenate([x, getattr(b, name)]) for name, x in a.arrays().items()}
+    both["bootstrap_index"] = np.concatenate(
+        [a.bootstrap_index, b.bootstrap_index + rows_a * width]
     )
-    return out
+    return Batch(**both)
 
 
 def fresh_policy(seed: int, kind: str = "muzero") -> Any:
@@ -49,7 +49,7 @@ def params_of(policy: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in policy.model.state_dict().items()}
 
 
-def run_rank(rank: int, world: int, port: int, batches: list[list[dict]], out: str) -> None:
+def run_rank(rank: int, world: int, port: int, batches: list[list[Batch]], out: str) -> None:
     """Fixed-batch updates, then a short pipeline run; results go to ``out/rank{rank}.pt``."""
     torch.set_num_threads(1)
     env = {
@@ -71,7 +71,7 @@ def run_rank(rank: int, world: int, port: int, batches: list[list[dict]], out: s
         shutdown_distributed()
 
 
-def _fixed_batches(rank: int, batches: list[list[dict]], kind: str) -> dict[str, torch.Tensor]:
+def _fixed_batches(rank: int, batches: list[list[Batch]], kind: str) -> dict[str, torch.Tensor]:
     policy = fresh_policy(seed=rank, kind=kind)
     Task(TrainContext()).use(ddp_sync(policy.cfg, policy, ReplayBuffer(100, 3, 3)))
     for per_rank in batches:

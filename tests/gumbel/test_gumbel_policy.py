@@ -130,13 +130,14 @@ def test_policy_loss_is_the_cross_entropy_to_the_improved_policy_and_learning_re
     policy = tiny_gumbel_policy(learning_rate=1e-2)
     buffer, _, _ = collect_buffer(policy)
     batch = buffer.sample(16)
-    targets = policy.compute_targets(batch)
-    np.testing.assert_allclose(targets.policy.numpy(), batch["target_policy"])
-    obs = torch.as_tensor(batch["obs"])
-    actions = torch.as_tensor(batch["actions"])
+    moved = policy.device_batch(batch)
+    targets = policy.compute_targets(moved)
+    np.testing.assert_allclose(targets.policy.numpy(), batch.target_policy)
+    obs = torch.as_tensor(batch.obs)
+    actions = torch.as_tensor(batch.actions)
     with torch.no_grad():
         unroll = policy.unroll(obs, actions)
-        losses = policy.losses(unroll, targets, batch)
+        losses = policy.losses(unroll, targets, moved)
     w = unroll_step_weights(actions.shape[1])
     expected = soft_cross_entropy(unroll.policy_logits, targets.policy) * targets.policy_mask * w
     torch.testing.assert_close(losses["policy_loss"], expected.sum(1))
@@ -147,5 +148,5 @@ def test_policy_loss_is_the_cross_entropy_to_the_improved_policy_and_learning_re
         assert not result.skipped
     with torch.no_grad():
         unroll = policy.unroll(obs, actions)
-        after = float(policy.losses(unroll, targets, batch)["policy_loss"].mean())
+        after = float(policy.losses(unroll, targets, moved)["policy_loss"].mean())
     assert after < before

@@ -90,7 +90,7 @@ def toy_learn(
         losses = []
         for _ in range(ctx.update_count):
             if buffer is not None:
-                indices = buffer.sample(2)["indices"].tolist()
+                indices = buffer.sample(2).indices.tolist()
                 if draws is not None:
                     draws.append(("sample", indices))
             x = torch.randn(8, 3)

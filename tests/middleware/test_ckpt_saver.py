@@ -232,7 +232,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path: Path) -> N
         for key in ("step", "exp_avg", "exp_avg_sq"):
             assert torch.equal(adam[slot][key], adam2[slot][key])
     assert buffer2.num_transitions == buffer.num_transitions
-    assert buffer2.sample(4)["indices"].tolist() == buffer.sample(4)["indices"].tolist()
+    assert buffer2.sample(4).indices.tolist() == buffer.sample(4).indices.tolist()
 
 
 def test_crash_writes_recovery_and_resumes_from_the_last_periodic(tmp_path: Path) -> None:

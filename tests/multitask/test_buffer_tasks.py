@@ -38,9 +38,9 @@ def test_task_ids_survive_the_buffer_round_trip():
         assert {s.task_id for s in segs} == {task}
         buf.extend(segs)
     batch = buf.sample(600)
-    assert batch["task_ids"].dtype == np.int64
-    np.testing.assert_array_equal(batch["task_ids"], batch["obs"][:, 0] // 1000)
-    assert set(batch["task_ids"].tolist()) == {0, 1, 2}
+    assert batch.task_ids.dtype == np.int64
+    np.testing.assert_array_equal(batch.task_ids, batch.obs[:, 0] // 1000)
+    assert set(batch.task_ids.tolist()) == {0, 1, 2}
 
 
 def test_batches_draw_equally_from_the_tasks_present():
@@ -51,9 +51,9 @@ def test_batches_draw_equally_from_the_tasks_present():
     first = buf.segments()[0]
     ids = np.arange(first.length)  # ... and task 0 starts with 100x the priority
     buf.update_priorities(ids, np.full(ids.size, 100.0))
-    counts = np.bincount(buf.sample(3000)["task_ids"], minlength=3)
+    counts = np.bincount(buf.sample(3000).task_ids, minlength=3)
     np.testing.assert_array_equal(counts, [1000, 1000, 1000])
-    counts = np.bincount(buf.sample(3001)["task_ids"], minlength=3)
+    counts = np.bincount(buf.sample(3001).task_ids, minlength=3)
     assert counts.sum() == 3001 and counts.max() - counts.min() == 1
 
 
@@ -61,7 +61,7 @@ def test_without_balancing_the_larger_task_dominates():
     buf = buffer(balance_tasks=False)
     buf.extend(task_segments(0, 40))
     buf.extend(task_segments(1, 4))
-    counts = np.bincount(buf.sample(2000)["task_ids"], minlength=2)
+    counts = np.bincount(buf.sample(2000).task_ids, minlength=2)
     assert counts[0] > 5 * counts[1]
 
 
@@ -69,7 +69,7 @@ def test_importance_weights_correct_priorities_within_a_task_only():
     buf = buffer(priority_prob_alpha=0.0, priority_prob_beta=1.0)
     buf.extend(task_segments(0, 40))
     buf.extend(task_segments(1, 4))
-    np.testing.assert_array_equal(buf.sample(64)["weights"], np.ones(64, dtype=np.float32))
+    np.testing.assert_array_equal(buf.sample(64).weights, np.ones(64, dtype=np.float32))
 
 
 def test_a_single_task_samples_as_before():
@@ -78,9 +78,10 @@ def test_a_single_task_samples_as_before():
     for buf in (plain, balanced):
         buf.extend(task_segments(3, 5))
     a, b = plain.sample(32), balanced.sample(32)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    assert (b["task_ids"] == 3).all()
+    assert a.arrays().keys() == b.arrays().keys()
+    for key, array in a.arrays().items():
+        np.testing.assert_array_equal(array, getattr(b, key), err_msg=key)
+    assert (b.task_ids == 3).all()
 
 
 def test_evicted_task_leaves_the_balance():
@@ -88,9 +89,9 @@ def test_evicted_task_leaves_the_balance():
     buf.extend(task_segments(0, 2))
     buf.extend(task_segments(1, 6))  # evicts every task-0 segment
     assert {s.task_id for s in buf.segments()} == {1}
-    assert (buf.sample(50)["task_ids"] == 1).all()
+    assert (buf.sample(50).task_ids == 1).all()
     buf.extend(task_segments(2, 2))
-    counts = np.bincount(buf.sample(50)["task_ids"], minlength=3)
+    counts = np.bincount(buf.sample(50).task_ids, minlength=3)
     np.testing.assert_array_equal(counts, [0, 25, 25])
 
 
@@ -101,7 +102,7 @@ def test_saved_buffer_keeps_task_ids_and_balance(tmp_path):
     buf.save(tmp_path / "buffer.npz")
     loaded = ReplayBuffer.load(tmp_path / "buffer.npz")
     assert [s.task_id for s in loaded.segments()] == [s.task_id for s in buf.segments()]
-    counts = np.bincount(loaded.sample(100)["task_ids"], minlength=2)
+    counts = np.bincount(loaded.sample(100).task_ids, minlength=2)
     np.testing.assert_array_equal(counts, [50, 50])
 
 

@@ -67,9 +67,9 @@ def test_collector_segments_carry_their_environments_task():
     buffer = ReplayBuffer(10_000, p.cfg.num_unroll_steps, p.cfg.td_steps, seed=0)
     buffer.extend(segments)
     batch = buffer.sample(64)
-    assert np.bincount(batch["task_ids"]).tolist() == [32, 32]
-    cartpole = batch["task_ids"] == 0
-    assert (batch["obs"][cartpole, 4:] == 0).all()
+    assert np.bincount(batch.task_ids).tolist() == [32, 32]
+    cartpole = batch.task_ids == 0
+    assert (batch.obs[cartpole, 4:] == 0).all()
 
 
 def test_evaluation_results_are_keyed_by_task():

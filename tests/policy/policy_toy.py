@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pipezero.data import GameSegmentWriter, ReplayBuffer
+from pipezero.data import Batch, GameSegmentWriter, ReplayBuffer
 from pipezero.envs import BatchEnv
 from pipezero.model import EfficientZeroMLP, MuZeroMLP
 from pipezero.policy import EfficientZeroPolicy, MuZeroPolicy
@@ -82,5 +82,5 @@ def fill_buffer(policy: MuZeroPolicy, batched_steps: int = 40, seed: int = 0) ->
     return buffer
 
 
-def copy_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: v.copy() for k, v in batch.items()}
+def copy_batch(batch: Batch[np.ndarray]) -> Batch[np.ndarray]:
+    return batch.replace(**{name: array.copy() for name, array in batch.arrays().items()})

@@ -7,7 +7,7 @@ import pytest
 import torch
 from policy_toy import copy_batch, fill_buffer, tiny_policy
 
-from pipezero.data import compute_value_targets, value_target_inputs
+from pipezero.data import DeviceBatch, compute_value_targets, value_target_inputs
 from pipezero.policy import ActResult, LearnResult, PolicyProtocol
 
 KINDS = ["muzero", "efficientzero"]
@@ -64,7 +64,7 @@ def test_non_finite_loss_skips_the_update(kind_and_batch):
     policy = tiny_policy(kind)
     before = {k: v.clone() for k, v in policy.model.state_dict().items()}
     bad = copy_batch(batch)
-    bad["obs"][0] = np.nan
+    bad.obs[0] = np.nan
     result = policy.learn(bad)
     assert isinstance(result, LearnResult)
     assert result.skipped and result.priorities is None
@@ -87,7 +87,7 @@ def test_state_dict_round_trip_continues_identically(kind_and_batch):
     ra, rb = a.learn(copy_batch(batch)), b.learn(copy_batch(batch))
     assert ra.info["total_loss"] == rb.info["total_loss"]
     np.testing.assert_array_equal(ra.priorities, rb.priorities)
-    obs, mask, to_play = batch["obs"][:4], np.ones((4, 2), bool), np.full(4, -1)
+    obs, mask, to_play = batch.obs[:4], np.ones((4, 2), bool), np.full(4, -1)
     np.testing.assert_array_equal(
         a.collect(obs, mask, to_play, 0).action, b.collect(obs, mask, to_play, 0).action
     )
@@ -129,15 +129,15 @@ def test_soft_target_update_moves_the_target_part_way():
 def test_search_bootstrap_learns_from_the_stored_root_values():
     policy = tiny_policy("muzero", value_bootstrap="search")
     batch = fill_buffer(policy, 40).sample(16)
-    assert not np.isnan(batch["bootstrap_search_values"]).any()  # CartPole terminates
+    assert not np.isnan(batch.bootstrap_search_values).any()  # CartPole terminates
     # the untrained model's search values are ~0: give the positions distinct ones
-    m = len(batch["bootstrap_search_values"])
-    batch["bootstrap_search_values"] = np.linspace(1.0, 2.0, m, dtype=np.float32)
+    m = len(batch.bootstrap_search_values)
+    batch = batch.replace(bootstrap_search_values=np.linspace(1.0, 2.0, m, dtype=np.float32))
     stored = compute_value_targets(
-        value_target_inputs(batch), torch.as_tensor(batch["bootstrap_search_values"])
+        value_target_inputs(batch.to("cpu")), torch.as_tensor(batch.bootstrap_search_values)
     )
-    torch.testing.assert_close(policy.compute_targets(batch).value, stored)
-    network = tiny_policy("muzero").compute_targets(batch).value
+    torch.testing.assert_close(policy.compute_targets(policy.device_batch(batch)).value, stored)
+    network = tiny_policy("muzero").compute_targets(DeviceBatch.move(batch, "cpu")).value
     assert not torch.allclose(network, stored)
     result = policy.learn(copy_batch(batch))
     assert not result.skipped and np.isfinite(result.info["value_loss"])
@@ -147,12 +147,12 @@ def test_reanalysis_replaces_the_policy_targets_of_the_first_rows():
     policy = tiny_policy("muzero", reanalyze_ratio=0.5)
     assert policy.needs_unroll_obs
     batch = fill_buffer(policy).sample(16, with_unroll_obs=True)
-    batch["target_policy"][:] = np.where(batch["policy_mask"][..., None] > 0, 0.5, 0.0)
-    targets = policy.compute_targets(batch)
-    searched = batch["policy_mask"] > 0
+    batch.target_policy[:] = np.where(batch.policy_mask[..., None] > 0, 0.5, 0.0)
+    targets = policy.compute_targets(policy.device_batch(batch))
+    searched = batch.policy_mask > 0
     new = targets.policy.numpy()
     # A new search may split 2/2 like the stored 0.5/0.5, but not at every searched position.
-    changed = ~np.isclose(new, batch["target_policy"]).all(-1)
+    changed = ~np.isclose(new, batch.target_policy).all(-1)
     assert changed[:8][searched[:8]].any()
     assert not changed[8:].any()
     np.testing.assert_allclose(new[:8][searched[:8]].sum(-1), 1.0, rtol=1e-6)

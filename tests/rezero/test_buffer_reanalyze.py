@@ -74,13 +74,13 @@ def test_sampled_targets_come_from_the_reanalysis_padding_included():
     )
     batch = buffer.sample(64)
     for row in range(64):
-        seg = buffer._segments[int(batch["segment_ids"][row])][0]
-        t = int(batch["positions"][row])
+        seg = buffer._segments[int(batch.segment_ids[row])][0]
+        t = int(batch.positions[row])
         step = int(seg.obs[t][1])  # episode step of the sampled position
-        for k in range(batch["policy_mask"].shape[1]):
-            if batch["policy_mask"][row, k]:
-                assert batch["root_values"][row, k] == step + k
-                assert batch["target_policy"][row, k].argmax() == (t + k) % A
+        for k in range(batch.policy_mask.shape[1]):
+            if batch.policy_mask[row, k]:
+                assert batch.root_values[row, k] == step + k
+                assert batch.target_policy[row, k].argmax() == (t + k) % A
 
 
 def test_passes_walk_the_buffer_oldest_first_and_start_over():

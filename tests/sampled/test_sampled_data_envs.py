@@ -40,21 +40,21 @@ def test_continuous_actions_and_sampled_actions_round_trip_through_the_buffer(tm
     buffer = ReplayBuffer(100, K, TD, discount_factor=0.9, seed=0)
     buffer.extend(segments)
     batch = buffer.sample(32)
-    assert batch["actions"].shape == (32, K, D) and batch["actions"].dtype == np.float32
-    assert batch["target_policy"].shape == (32, K + 1, KS)
-    assert batch["root_sampled_actions"].shape == (32, K + 1, KS, D)
-    assert batch["action_masks"].shape == (32, K + 1, 0)
-    t = batch["obs"][:, 0].astype(int)  # the observation holds the step index
+    assert batch.actions.shape == (32, K, D) and batch.actions.dtype == np.float32
+    assert batch.target_policy.shape == (32, K + 1, KS)
+    assert batch.root_sampled_actions.shape == (32, K + 1, KS, D)
+    assert batch.action_masks.shape == (32, K + 1, 0)
+    t = batch.obs[:, 0].astype(int)  # the observation holds the step index
     for row in range(32):
         for k in range(K + 1):
-            if batch["policy_mask"][row, k]:
+            if batch.policy_mask[row, k]:
                 step = t[row] + k
-                assert np.array_equal(batch["root_sampled_actions"][row, k], sampled_log[step])
-                assert np.allclose(batch["target_policy"][row, k], [0.1, 0.6, 0.2, 0.1])
+                assert np.array_equal(batch.root_sampled_actions[row, k], sampled_log[step])
+                assert np.allclose(batch.target_policy[row, k], [0.1, 0.6, 0.2, 0.1])
                 if k < K:
-                    assert np.array_equal(batch["actions"][row, k], sampled_log[step][1])
+                    assert np.array_equal(batch.actions[row, k], sampled_log[step][1])
             else:
-                assert not batch["root_sampled_actions"][row, k].any()
+                assert not batch.root_sampled_actions[row, k].any()
     save_buffer(buffer, tmp_path / "buf.npz")
     loaded = load_buffer(tmp_path / "buf.npz")
     for a, b in zip(buffer.segments(), loaded.segments(), strict=True):

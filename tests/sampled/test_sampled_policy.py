@@ -76,7 +76,7 @@ def test_continuous_learning_lowers_the_sampled_policy_loss_on_a_fixed_batch():
     envs, policy = _setup("Pendulum-v1", learning_rate=3e-3)
     buffer = _filled_buffer(envs, policy)
     batch = buffer.sample(16, with_unroll_obs=True)
-    assert batch["root_sampled_actions"].shape == (16, 4, 4, 1)
+    assert batch.root_sampled_actions.shape == (16, 4, 4, 1)
     first = policy.learn(batch)
     assert not first.skipped and np.isfinite(first.info["total_loss"])
     assert {"policy_loss", "policy_entropy", "consistency_loss"} <= set(first.info)
@@ -95,7 +95,7 @@ def test_discrete_fallback_samples_indices_and_learns():
     assert act.sampled_actions.shape == (2, 3)
     buffer = _filled_buffer(envs, policy)
     batch = buffer.sample(16, with_unroll_obs=True)
-    assert batch["actions"].dtype == np.int64 and batch["target_policy"].shape[-1] == 3
+    assert batch.actions.dtype == np.int64 and batch.target_policy.shape[-1] == 3
     result = policy.learn(batch)
     assert not result.skipped and np.isfinite(result.info["policy_loss"])
 

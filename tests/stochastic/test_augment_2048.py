@@ -44,10 +44,10 @@ def test_augmented_batch_is_a_consistent_game():
     policy = make_policy()
     batch = fill_buffer(policy, steps=60).sample(32, with_unroll_obs=True)
     aug = augment_batch(batch, symmetries(), np.random.default_rng(1))
-    assert aug["obs"].shape == batch["obs"].shape and aug["actions"].dtype == np.int64
+    assert aug.obs.shape == batch.obs.shape and aug.actions.dtype == np.int64
     cells, perms = symmetries()
-    boards = boards_of(np.concatenate([aug["obs"][:, None], aug["unroll_obs"]], 1))
-    orig = boards_of(np.concatenate([batch["obs"][:, None], batch["unroll_obs"]], 1))
+    boards = boards_of(np.concatenate([aug.obs[:, None], aug.unroll_obs], 1))
+    orig = boards_of(np.concatenate([batch.obs[:, None], batch.unroll_obs], 1))
     b, k1 = boards.shape[:2]
     boards_flat, orig_flat = boards.reshape(b, k1, 16), orig.reshape(b, k1, 16)
     moved = 0
@@ -58,23 +58,23 @@ def test_augmented_batch_is_a_consistent_game():
             g
             for g in range(8)
             if (orig_flat[row][:, cells[g]] == boards_flat[row]).all()
-            and (aug["target_policy"][row] == batch["target_policy"][row][:, perms[g]]).all()
-            and (aug["action_masks"][row] == batch["action_masks"][row][:, perms[g]]).all()
-            and (perms[g][aug["actions"][row]] == batch["actions"][row]).all()
+            and (aug.target_policy[row] == batch.target_policy[row][:, perms[g]]).all()
+            and (aug.action_masks[row] == batch.action_masks[row][:, perms[g]]).all()
+            and (perms[g][aug.actions[row]] == batch.actions[row]).all()
         ]
         assert found, f"row {row}: no symmetry explains the augmented row"
-        for k in range(aug["actions"].shape[1]):
-            if not batch["policy_mask"][row, k + 1] or not batch["unroll_obs_mask"][row, k]:
+        for k in range(aug.actions.shape[1]):
+            if not batch.policy_mask[row, k + 1] or not batch.unroll_obs_mask[row, k]:
                 continue  # past the episode's end: padding
-            a = int(aug["actions"][row, k])
+            a = int(aug.actions[row, k])
             after, reward = Game2048.afterstate(boards[row, k], a)
             spawned = boards[row, k + 1].astype(int) - after.astype(int)
             assert np.count_nonzero(spawned) == 1 and spawned.max() in (1, 2)
-            assert reward == batch["rewards"][row, k]
+            assert reward == batch.rewards[row, k]
             moved += 1
     assert moved > 30
-    for key in ("rewards", "reward_sum", "weights", "bootstrap_obs", "unroll_mask"):
-        assert (aug[key] == batch[key]).all()
+    for same in ("rewards", "reward_sum", "weights", "bootstrap_obs", "unroll_mask"):
+        assert getattr(aug, same) is getattr(batch, same), same
 
 
 def test_policy_learns_on_augmented_batches():
@@ -99,9 +99,10 @@ def test_augmentation_errors_name_the_fix():
         check_symmetries((cells, np.zeros_like(actions)), "test")
     with pytest.raises(ValueError, match="same G"):
         check_symmetries((cells, actions[:4]), "test")
-    batch = {"obs": np.zeros((2, 3, 3, 3)), "actions": np.zeros((2, 1), dtype=np.int64)}
+    batch = fill_buffer(make_policy()).sample(2)
     with pytest.raises(ValueError, match="H \\* W = 16"):
-        augment_batch(batch, (cells, actions), np.random.default_rng(0))
-    batch = {"obs": np.zeros((2, 16, 4, 4)), "root_sampled_actions": np.zeros((2, 1, 3))}
+        flat = batch.replace(obs=np.zeros((2, 3, 3, 3)))
+        augment_batch(flat, (cells, actions), np.random.default_rng(0))
     with pytest.raises(ValueError, match="sampled actions"):
-        augment_batch(batch, (cells, actions), np.random.default_rng(0))
+        sampled = batch.replace(root_sampled_actions=np.zeros((2, 2, 3)))
+        augment_batch(sampled, (cells, actions), np.random.default_rng(0))

@@ -93,12 +93,12 @@ def test_policy_acts_and_learns_on_2048():
     # The encoder keeps several chance codes in use (no collapse onto one code).
     with torch.no_grad():
         codes, _, _ = policy.model.encode_chance(
-            torch.as_tensor(batch["obs"]), torch.as_tensor(batch["unroll_obs"][:, 0])
+            torch.as_tensor(batch.obs), torch.as_tensor(batch.unroll_obs[:, 0])
         )
     assert len(set(codes.tolist())) >= 3
-    act = policy.evaluate(batch["obs"][:4], batch["action_masks"][:4, 0], np.full(4, -1))
+    act = policy.evaluate(batch.obs[:4], batch.action_masks[:4, 0], np.full(4, -1))
     assert act.action.shape == (4,) and act.visit_policy.shape == (4, 4)
-    assert batch["action_masks"][np.arange(4), 0, act.action].all()
+    assert batch.action_masks[np.arange(4), 0, act.action].all()
 
 
 def test_learn_needs_the_unroll_observations():
@@ -167,9 +167,9 @@ def test_afterstate_reward_is_learned_through_the_afterstate_dynamics():
         last = policy.learn(batch)
     assert last.info["reward_loss"] < 0.5 * first.info["reward_loss"]
     # The unroll's reward logits are phi's, whatever the chance codes.
-    obs = torch.as_tensor(batch["obs"][:4])
-    actions = torch.as_tensor(batch["actions"][:4])
-    policy._unroll_obs = torch.as_tensor(batch["unroll_obs"][:4])
+    obs = torch.as_tensor(batch.obs[:4])
+    actions = torch.as_tensor(batch.actions[:4])
+    policy._unroll_obs = torch.as_tensor(batch.unroll_obs[:4])
     with torch.no_grad():
         unroll = policy.unroll(obs, actions)
         latent = model.representation(obs)

@@ -17,7 +17,7 @@ from pipezero.policy.unizero import UniZeroPolicy
 def test_teacher_forcing_outputs_and_losses_have_the_batch_shapes():
     policy = tiny_policy()
     buffer = fill_buffer(policy)
-    batch = buffer.sample(8, with_unroll_obs=True)
+    batch = policy.device_batch(buffer.sample(8, with_unroll_obs=True))
     k = policy.cfg.num_unroll_steps
     out, goal = policy.teacher_forcing(batch)
     assert goal.shape == (8, k, 16) and not goal.requires_grad
@@ -34,7 +34,7 @@ def test_teacher_forcing_outputs_and_losses_have_the_batch_shapes():
 def test_latent_loss_is_masked_after_the_episode_end():
     policy = tiny_policy()
     batch = fill_buffer(policy).sample(8, with_unroll_obs=True)
-    batch["unroll_obs_mask"] = np.zeros_like(batch["unroll_obs_mask"])
+    batch = policy.device_batch(batch.replace(unroll_obs_mask=np.zeros_like(batch.unroll_obs_mask)))
     out, goal = policy.teacher_forcing(batch)
     losses = policy.sequence_losses(out, goal, policy.compute_targets(batch), batch)
     assert torch.count_nonzero(losses["latent_loss"]) == 0
