@@ -47,6 +47,7 @@ from pipezero.recipe.train import read_result
 
 ROOT = Path(__file__).resolve().parents[1]
 ATARI_OBS = (4, 96, 96)  # frame_stack x screen_size^2, uint8
+SMOKE_OBS = (4, 32, 32)  # --cpu-smoke: the same networks on smaller frames
 ATARI_ACTIONS = 6  # Pong's minimal action set
 #: --cpu-smoke: the same code paths at sizes a CPU runs in seconds.
 SMOKE_POLICY = {
@@ -90,24 +91,31 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def frame_shape(smoke: bool) -> tuple[int, int, int]:
+    return SMOKE_OBS if smoke else ATARI_OBS
+
+
 def build_policy(kind: str, device: torch.device, amp: str | None, smoke: bool) -> Any:
     """The ``rezero_atari`` (``kind="rezero"``) or ``unizero_atari`` policy and network."""
     overrides: dict[str, Any] = {"policy.amp": amp}
     if smoke:
         overrides |= {f"policy.{k}": v for k, v in SMOKE_POLICY.items()}
         overrides |= {f"policy.model.{k}": v for k, v in SMOKE_MODELS[kind].items()}
+    obs = frame_shape(smoke)
     if kind == "rezero":
         cfg = rezero_atari_config(overrides)
-        model = MuZeroConv(ATARI_OBS, ATARI_ACTIONS, **cfg.policy.model)
+        model = MuZeroConv(obs, ATARI_ACTIONS, **cfg.policy.model)
         policy_class = ReZeroPolicy
     else:
         cfg = unizero_atari_config(overrides)
-        model = UniZeroModel(ATARI_OBS, ATARI_ACTIONS, **cfg.policy.model)
+        model = UniZeroModel(obs, ATARI_ACTIONS, **cfg.policy.model)
         policy_class = UniZeroPolicy
     return policy_class(cfg.policy, model, seed=0, device=device)
 
 
-def random_buffer(policy: Any, transitions: int, seed: int = 0) -> ReplayBuffer:
+def random_buffer(
+    policy: Any, transitions: int, shape: tuple[int, int, int], seed: int = 0
+) -> ReplayBuffer:
     """A replay buffer of ``transitions`` random uint8 frames in segments of the policy's
     ``game_segment_length`` (episodes of 4 segments), with uniform search statistics."""
     c = policy.cfg
@@ -120,7 +128,7 @@ def random_buffer(policy: Any, transitions: int, seed: int = 0) -> ReplayBuffer:
         seed=seed,
     )
     writer = GameSegmentWriter(
-        ATARI_OBS,
+        shape,
         ATARI_ACTIONS,
         c.game_segment_length,
         c.num_unroll_steps,
@@ -131,13 +139,13 @@ def random_buffer(policy: Any, transitions: int, seed: int = 0) -> ReplayBuffer:
     visits = np.full(ATARI_ACTIONS, 1.0 / ATARI_ACTIONS, dtype=np.float32)
     episode = 4 * c.game_segment_length
     for t in range(transitions):
-        frame = rng.integers(0, 256, ATARI_OBS, dtype=np.uint8)
+        frame = rng.integers(0, 256, shape, dtype=np.uint8)
         reward = float(rng.choice([-1.0, 0.0, 0.0, 0.0, 1.0]))
         writer.append(frame, legal, -1, int(rng.integers(ATARI_ACTIONS)), reward, visits, 0.0)
         if (t + 1) % episode == 0:
-            writer.end_episode(rng.integers(0, 256, ATARI_OBS, dtype=np.uint8), True)
+            writer.end_episode(rng.integers(0, 256, shape, dtype=np.uint8), True)
     if transitions % episode:
-        writer.end_episode(rng.integers(0, 256, ATARI_OBS, dtype=np.uint8), False)
+        writer.end_episode(rng.integers(0, 256, shape, dtype=np.uint8), False)
     for segment in writer.pop_finished():
         buffer.push(segment)
     return buffer
@@ -161,14 +169,18 @@ def update_throughput(
     """Milliseconds per ``learn`` (and per ``sample``) on pre-sampled batches."""
     policy = build_policy(kind, device, amp, smoke)
     c = policy.cfg
-    buffer = random_buffer(policy, max(4 * c.game_segment_length, 4 * c.batch_size))
+    transitions = max(4 * c.game_segment_length, 4 * c.batch_size)
+    buffer = random_buffer(policy, transitions, frame_shape(smoke))
     unroll_obs = bool(policy.needs_unroll_obs)
     start = time.perf_counter()
     batches = [buffer.sample(c.batch_size, with_unroll_obs=unroll_obs) for _ in range(4)]
     sample_s = (time.perf_counter() - start) / len(batches)
     calls = iter(range(10**9))
     learn_s = timed(
-        lambda: policy.learn(batches[next(calls) % len(batches)]), device, repeats, warmup=2
+        lambda: policy.learn(batches[next(calls) % len(batches)]),
+        device,
+        repeats,
+        warmup=1 if smoke else 2,
     )
     return {
         "network": f"{kind}_atari",
@@ -188,7 +200,7 @@ def search_latency(
     """Milliseconds of one full search (``policy.evaluate``) over ``batch`` roots."""
     policy = build_policy(kind, device, amp, smoke)
     rng = np.random.default_rng(batch)
-    obs = rng.integers(0, 256, (batch, *ATARI_OBS), dtype=np.uint8)
+    obs = rng.integers(0, 256, (batch, *frame_shape(smoke)), dtype=np.uint8)
     legal = np.ones((batch, ATARI_ACTIONS), dtype=bool)
     to_play = np.full(batch, -1, dtype=np.int64)
     seconds = timed(lambda: policy.evaluate(obs, legal, to_play), device, repeats, warmup=1)

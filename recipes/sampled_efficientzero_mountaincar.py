@@ -18,9 +18,10 @@ from pipezero.recipes.sampled_efficientzero_pendulum import SCALE_OUT, build, su
 from pipezero.config import merge_config
 from pipezero.recipe import main
 
-# Pendulum's settings (search, training, model sizes) but these.
+# Pendulum's settings (search, training, model sizes) but these; ``env.max_episode_steps`` is
+# gymnasium's own limit for this id, as a key so that --smoke and --set can shorten episodes.
 CONFIG = merge_config(
-    PENDULUM,
+    PENDULUM | {"env": PENDULUM["env"] | {"max_episode_steps": 999}},
     {
         "max_env_step": 100_000,
         "env.env_id": "MountainCarContinuous-v0",
@@ -34,8 +35,13 @@ CONFIG = merge_config(
         "policy.stop_value": 90.0,
     },
 )
-#: --smoke: one evaluation (at the start: 999-step episodes) of a single episode.
-SMOKE = {"policy.eval_freq": 1000, "policy.n_evaluator_episode": 1, "env.evaluator_env_num": 1}
+#: --smoke: one evaluation of a single episode, episodes cut at 100 steps instead of 999.
+SMOKE = {
+    "policy.eval_freq": 1000,
+    "policy.n_evaluator_episode": 1,
+    "env.evaluator_env_num": 1,
+    "env.max_episode_steps": 100,
+}
 
 if __name__ == "__main__":
     main(__file__)

@@ -1,4 +1,10 @@
-"""Suite-wide test setup: the ``cuda`` marker.
+"""Suite-wide test setup: one torch thread everywhere, and the ``cuda`` marker.
+
+Every test process and every subprocess a test starts (recipe runs, benchmark scripts, torchrun
+ranks, Ray actors) uses one intra-op thread: the suite runs on two xdist workers, and on a
+2-core machine a second OpenMP thread per process only waits for a core. Measured on the
+``--cpu-smoke`` GPU benchmark with the machine loaded: 94 s with torch's default of 2 threads,
+25 s with one.
 
 Tests marked ``cuda`` run on a CUDA device and are skipped where ``torch.cuda.is_available()``
 is false; ``pytest -m cuda tests/device tests/llm`` runs only them (``benchmarks/gpu_check.sh``
@@ -7,10 +13,15 @@ does).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+
+os.environ["OMP_NUM_THREADS"] = "1"  # before torch starts its thread pool; subprocesses inherit
 
 import pytest
 import torch
+
+torch.set_num_threads(1)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -16,6 +16,13 @@ from pipezero.framework import ProcessBackend
 from pipezero.recipe import load_recipe, prepare, recipe_names
 
 RECIPES = recipe_names()
+#: Recipes whose sync ``--smoke`` run a dedicated test makes and checks further (the checks of
+#: :func:`test_recipe_smoke_run_through_the_cli` included): not run a second time here.
+SMOKED_ELSEWHERE = {
+    "rezero_atari": "tests/atari/test_rezero_atari_recipe.py",
+    "unizero_atari": "tests/unizero/test_unizero_atari.py",
+}
+SYNC = [n for n in RECIPES if n not in SMOKED_ELSEWHERE]
 ASYNC = [n for n in RECIPES if "async" in getattr(load_recipe(n), "MODES", ("sync", "async"))]
 
 
@@ -32,7 +39,16 @@ def test_every_recipe_has_the_shape():
         assert (module.__doc__ or "").strip(), f"{name} has no docstring"
 
 
-@pytest.mark.parametrize("name", RECIPES)
+def test_recipes_smoked_elsewhere_are_smoked_there():
+    root = Path(__file__).resolve().parents[1]
+    for name, test_file in SMOKED_ELSEWHERE.items():
+        assert name in RECIPES, f"{name} is no recipe: drop it from SMOKED_ELSEWHERE"
+        text = (root / test_file).read_text()
+        assert f'train("{name}", ["--smoke"' in text, f"{test_file} runs no {name} --smoke"
+        assert "config.json" in text and "final.pt" in text, f"{test_file} checks less"
+
+
+@pytest.mark.parametrize("name", SYNC)
 def test_recipe_smoke_run_through_the_cli(name: str, tmp_path: Path, capsys) -> None:
     cli(["train", name, "--smoke", "--exp-dir", str(tmp_path), "--seed", "1"])
     result = result_of(capsys.readouterr().out)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from pipezero.checkpoint import load_checkpoint
 from pipezero.recipe import train
 
 pytest.importorskip("ale_py")
@@ -18,6 +19,9 @@ def test_smoke_run_does_every_part_and_resumes(tmp_path, capsys):
     assert ctx.env_step == 480 and ctx.train_iter > 0  # collected and trained
     assert ctx.reanalyzed_states > 0  # reanalysed
     assert (tmp_path / "ckpt" / "final.pt").is_file()  # checkpointed
+    saved = json.loads((tmp_path / "config.json").read_text())  # the run's typed config
+    assert saved["recipe"] == "rezero_atari"
+    assert load_checkpoint(tmp_path / "ckpt" / "final.pt")["config"] == saved["config"]
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("RESULT ") :])
     assert len(result["eval_history"]) >= 2  # evaluated before and during training
     assert result["env_steps_per_s"] > 0 and result["train_steps_per_s"] > 0

@@ -7,10 +7,6 @@ tests/device`` runs only them (``benchmarks/gpu_check.sh`` does).
 import sys
 from pathlib import Path
 
-import torch
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "policy"))
 sys.path.insert(0, str(HERE.parent / "unizero"))
-
-torch.set_num_threads(1)  # tiny batches: threads only cost

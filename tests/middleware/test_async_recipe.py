@@ -1,4 +1,6 @@
-"""The CartPole recipes run with --mode async, on both backends, for a few dozen env steps."""
+"""muzero_cartpole runs with --mode async, on both backends, for a few dozen env steps, and its
+evaluations reach the checkpointer and the RESULT line (every recipe's async smoke run on
+processes is in tests/test_recipes_smoke.py)."""
 
 from __future__ import annotations
 
@@ -27,16 +29,9 @@ TINY = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "backend"),
-    [
-        ("muzero_cartpole", "process"),
-        ("muzero_cartpole", "thread"),
-        ("efficientzero_cartpole", "process"),
-        ("stochastic_muzero_2048", "process"),
-    ],
-)
-def test_recipe_runs_async(name: str, backend: str, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("backend", ["process", "thread"])
+def test_recipe_runs_async(backend: str, tmp_path: Path, capsys) -> None:
+    name = "muzero_cartpole"
     argv = ["--seed", "3", "--exp-dir", str(tmp_path), "--max-env-step", "160"]
     argv += ["--mode", "async", "--backend", backend]
     for item in TINY:
@@ -50,9 +45,8 @@ def test_recipe_runs_async(name: str, backend: str, tmp_path: Path, capsys) -> N
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("RESULT ") :])
     assert result["eval_history"], "evaluations were delivered to the recipe's handler"
     # The evaluator process sees the collector's env_step (it was 0 in every result before).
-    # (A 2048 evaluation of two games outlasts the tiny run: it has only the first one.)
     later = [e for e in result["eval_history"] if e["train_iter"] > 0]
-    assert later or name == "stochastic_muzero_2048"
+    assert later
     assert all(e["env_step"] > 0 for e in later)
     assert multiprocessing.active_children() == []
 

@@ -4,7 +4,3 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import torch
-
-torch.set_num_threads(1)  # tiny batches: threads only cost

@@ -41,17 +41,10 @@ def _argv(tmp_path: Path, *extra: str) -> list[str]:
     [
         ("sampled_efficientzero_pendulum", ()),
         # one MountainCar evaluation episode is 999 steps: cap it by a short time limit
-        ("sampled_efficientzero_mountaincar", ()),
+        ("sampled_efficientzero_mountaincar", ("env.max_episode_steps=50",)),
     ],
 )
-def test_sampled_recipe_chain_runs(name, extra, tmp_path, capsys, monkeypatch):
-    if name.endswith("mountaincar"):
-        import gymnasium as gym
-
-        make = gym.make
-        monkeypatch.setattr(
-            gym, "make", lambda env_id, **kw: make(env_id, max_episode_steps=50, **kw)
-        )
+def test_sampled_recipe_chain_runs(name, extra, tmp_path, capsys):
     ctx = train(name, _argv(tmp_path, *extra))
     assert ctx.env_step == 96 and ctx.train_iter > 0
     assert (tmp_path / "ckpt" / "final.pt").is_file()

@@ -6,7 +6,3 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import torch
-
-torch.set_num_threads(1)  # tiny batches: threads only cost (see tests/policy/conftest.py)

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from pipezero.checkpoint import load_checkpoint
 from pipezero.model.unizero import UniZeroModel
 from pipezero.recipe import train
 
@@ -53,6 +54,9 @@ def test_atari_recipe_smoke_runs_every_part(tmp_path, capsys):
     assert ctx.env_step >= 320 and ctx.finish_reason.startswith("max_env_step")
     assert ctx.train_iter > 0 and ctx.reanalyzed_states > 0
     assert (tmp_path / "ckpt" / "final.pt").is_file()
+    saved = json.loads((tmp_path / "config.json").read_text())  # the run's typed config
+    assert saved["recipe"] == "unizero_atari"
+    assert load_checkpoint(tmp_path / "ckpt" / "final.pt")["config"] == saved["config"]
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("RESULT ") :])
     assert result["eval_history"] and result["env_id"] == "ALE/Pong-v5"
     assert result["buffer_memory"]["ratio_to_frame"] < 1.5  # each frame stored about once
