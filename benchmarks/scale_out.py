@@ -62,12 +62,13 @@ def bench_ray(actors: list[int], steps: int) -> list[dict[str, Any]]:
     import ray
     from pipezero.middleware import env_collect, ray_collect
 
+    from pipezero.distributed import init_local_ray
     from pipezero.envs import BatchEnv
     from pipezero.framework import Task, TrainContext
 
     torch.set_num_threads(1)
     cores = os.cpu_count() or 1
-    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
+    init_local_ray(num_cpus=cores, include_dashboard=False, log_to_driver=False)
     out = []
     try:
         for n in actors:

@@ -29,7 +29,7 @@ from .process_group import (
     shutdown_distributed,
 )
 from .rank0 import rank0_only
-from .ray_collector import ActorResult, RayActorPool, SelfPlayWorker, import_ray
+from .ray_collector import ActorResult, RayActorPool, SelfPlayWorker, import_ray, init_local_ray
 
 __all__ = [
     "TORCHRUN_ENV_VARS",
@@ -51,6 +51,7 @@ __all__ = [
     "get_world_size",
     "import_ray",
     "init_distributed",
+    "init_local_ray",
     "is_initialized",
     "is_rank0",
     "rank0_only",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import pytest
 
@@ -14,7 +15,7 @@ from pipezero.middleware.ray_collect import ray_collect  # noqa: E402
 from policy_toy import tiny_policy  # noqa: E402
 
 from pipezero.data import GameSegment, ReplayBuffer  # noqa: E402
-from pipezero.distributed import RayActorPool  # noqa: E402
+from pipezero.distributed import RayActorPool, init_local_ray  # noqa: E402
 from pipezero.envs import BatchEnv  # noqa: E402
 from pipezero.framework import Event, Task, TrainContext, middleware  # noqa: E402
 
@@ -24,7 +25,7 @@ def local_ray():
     """One local Ray for the whole module; the toy workers travel by value (the actors
     cannot import the test directory)."""
     ray.cloudpickle.register_pickle_by_value(ray_toy)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    init_local_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -54,6 +55,16 @@ def test_pool_tags_results_with_weight_versions_and_sends_weights_once():
         assert [r.value["request"] for r in fifth] == [{"env_step": 64}] * 2
         with pytest.raises(ValueError, match="versions must increase"):
             pool.set_weights({"w": 1}, version=7)
+    finally:
+        pool.shutdown()
+
+
+def test_actors_run_at_the_drivers_priority():
+    pool = RayActorPool(ray_toy.echo_worker, 1)
+    try:
+        (result,) = pool.collect()
+        niceness = os.getpriority(os.PRIO_PROCESS, result.value["pid"])
+        assert niceness == os.nice(0), "Ray's worker_niceness default (+15) starves the actors"
     finally:
         pool.shutdown()
 
