@@ -6,6 +6,9 @@ ranks, Ray actors) uses one intra-op thread: the suite runs on two xdist workers
 ``--cpu-smoke`` GPU benchmark with the machine loaded: 94 s with torch's default of 2 threads,
 25 s with one.
 
+Tests marked ``slow`` are left out of the default run (``-m slow`` runs them): each repeats, for
+another recipe of a family, an end-to-end run that a test of the default run already makes.
+
 Tests marked ``cuda`` run on a CUDA device and are skipped where ``torch.cuda.is_available()``
 is false; ``pytest -m cuda tests/device tests/llm`` runs only them (``benchmarks/gpu_check.sh``
 does).
@@ -26,6 +29,11 @@ torch.set_num_threads(1)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped without one)")
+    config.addinivalue_line(
+        "markers",
+        "slow: a further end-to-end run of something a faster test already covers; left out by "
+        "default (pyproject's addopts), `python -m pytest -m slow` runs them",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

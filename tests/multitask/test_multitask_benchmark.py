@@ -20,6 +20,7 @@ def load_benchmark():
     return module
 
 
+@pytest.mark.slow  # the multi-task recipe's own smoke run is in the default suite
 @pytest.mark.timeout(900)  # 6 subprocesses: about 1 CPU minute, 2 wall minutes when loaded
 def test_tiny_budget_reports_a_ratio_per_game(tmp_path, capsys):
     bench = load_benchmark()
