@@ -90,29 +90,45 @@ def run_ours(
     overrides: list[str],
     work_dir: Path,
 ) -> dict[str, Any]:
-    """Train ``recipes/<algo>_minatar.py`` in a subprocess, then evaluate its final checkpoint."""
+    """Train ``recipes/<algo>_minatar.py`` in a subprocess, then evaluate its final checkpoint.
+
+    The training run's ``RESULT`` line is kept as ``RUN_DIR/result.json``: a run directory that
+    holds it and ``final.pt`` (a run whose evaluation failed) is evaluated again, not retrained.
+    """
     from pipezero.recipe import read_result  # after the module took its folder off sys.path
 
-    run_dir = work_dir / f"{algo}_{env_id.split('/')[-1]}_s{seed}"
-    cmd = [sys.executable, str(ROOT / "recipes" / f"{algo}_minatar.py"), "--env-id", env_id]
-    cmd += ["--seed", str(seed), "--max-env-step", str(env_steps), "--exp-dir", str(run_dir)]
-    for item in overrides:
-        cmd += ["--set", item]
+    run_dir = (work_dir / f"{algo}_{env_id.split('/')[-1]}_s{seed}").resolve()
+    kept = run_dir / "result.json"
     start = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    parsed = read_result(proc.stdout)
-    if proc.returncode != 0 or parsed is None:
-        raise RuntimeError(
-            f"{algo} {env_id} seed {seed} failed (exit {proc.returncode}): {' '.join(cmd)}\n"
-            f"stderr tail:\n{proc.stderr[-3000:]}"
-        )
-    result = parsed
+    if kept.is_file() and (run_dir / "ckpt" / "final.pt").is_file():
+        result = json.loads(kept.read_text())
+        print(f"[minatar] {run_dir.name}: trained before, evaluating again", file=sys.stderr)
+    else:
+        cmd = [sys.executable, str(ROOT / "recipes" / f"{algo}_minatar.py"), "--env-id", env_id]
+        cmd += ["--seed", str(seed), "--max-env-step", str(env_steps), "--exp-dir", str(run_dir)]
+        for item in overrides:
+            cmd += ["--set", item]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        parsed = read_result(proc.stdout)
+        if proc.returncode != 0 or parsed is None:
+            raise RuntimeError(
+                f"{algo} {env_id} seed {seed} failed (exit {proc.returncode}): {' '.join(cmd)}\n"
+                f"stderr tail:\n{proc.stderr[-3000:]}"
+            )
+        result = parsed
+        kept.write_text(json.dumps(result))
     train_s = time.time() - start
     eval_cmd = [sys.executable, "-m", "pipezero.cli", "eval", str(run_dir), "--ckpt", "final"]
     eval_cmd += ["--episodes", str(episodes), "--seed", str(seed + FRESH_SEED_OFFSET)]
-    ev = subprocess.run(eval_cmd, capture_output=True, text=True)
+    # Not from this checkout's root: there `-m pipezero.cli` would import the source tree's
+    # `pipezero/`, which lacks the recipes an installed (non-editable) pipezero ships.
+    ev = subprocess.run(eval_cmd, capture_output=True, text=True, cwd=run_dir)
     if ev.returncode != 0:
-        raise RuntimeError(f"eval failed: {' '.join(eval_cmd)}\n{ev.stderr[-3000:]}")
+        raise RuntimeError(
+            f"eval failed: {' '.join(eval_cmd)}\n{ev.stderr[-3000:]}\n"
+            f"The trained run is kept in {run_dir}: pass --work-dir {run_dir.parent} to "
+            "evaluate it again without retraining."
+        )
     final = json.loads(ev.stdout.strip().splitlines()[-1])
     return {
         "final_mean": float(final["return_mean"]),
@@ -451,7 +467,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--rerun", action="store_true", help="with --results: replace stored runs")
     parser.add_argument(
-        "--work-dir", type=Path, default=None, help="run directories of ours (default: temporary)"
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="run directories of ours (default: RESULTS/runs with --results, else temporary)",
     )
     parser.add_argument("--plot", type=Path, default=None, metavar="DIR")
     parser.add_argument("--markdown", type=Path, default=None, metavar="FILE")
@@ -467,7 +486,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     command = "python benchmarks/minatar.py " + " ".join(sys.argv[1:] if argv is None else argv)
     commit = git_commit()  # the code this invocation loaded, whatever the tree becomes later
     with tempfile.TemporaryDirectory(prefix="pipezero-minatar-") as tmp:
-        work_dir = args.work_dir or Path(tmp)
+        work_dir = args.work_dir or (args.results / "runs" if args.results else Path(tmp))
         for game in args.games:
             for seed in args.seeds:
                 agents = [(a, "ours") for a in args.algos] + [(b, "sb3") for b in args.baselines]

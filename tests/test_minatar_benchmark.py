@@ -69,3 +69,20 @@ def test_results_dir_keeps_runs_and_reuses_them(tmp_path, capsys):
     assert bench.main(args)["runs"][0]["final_mean"] == -1.0
     assert bench.main([*args, "--rerun"])["runs"][0]["final_mean"] == first[0]["final_mean"]
     capsys.readouterr()
+
+
+def test_ours_keeps_the_trained_run_and_evaluates_it_again(tmp_path, capsys, monkeypatch):
+    """Our recipe at a tiny budget: the result line is kept in the run directory, the evaluation
+    runs outside this checkout, and a second call evaluates the kept run without training."""
+    bench = load_benchmark()
+    monkeypatch.chdir(SCRIPT.parents[1])  # the checkout root, where the eval used to be started
+    overrides = ["env.max_episode_steps=50", "policy.model.num_channels=4", "policy.eval_freq=1000"]
+    first = bench.run_ours("muzero", "MinAtar/Breakout-v1", 0, 200, 2, overrides, tmp_path)
+    run_dir = tmp_path / "muzero_Breakout-v1_s0"
+    kept = json.loads((run_dir / "result.json").read_text())
+    assert first["env_steps"] == kept["env_step"] >= 200 and first["episodes"] == 2
+    final_pt = (run_dir / "ckpt" / "final.pt").stat().st_mtime_ns
+    again = bench.run_ours("muzero", "MinAtar/Breakout-v1", 0, 200, 2, overrides, tmp_path)
+    assert "trained before" in capsys.readouterr().err
+    assert (run_dir / "ckpt" / "final.pt").stat().st_mtime_ns == final_pt  # not trained a second time
+    assert again["final_mean"] == first["final_mean"] and again["train_iter"] == first["train_iter"]
