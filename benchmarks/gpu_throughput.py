@@ -45,7 +45,6 @@ from pipezero.policy.unizero import UniZeroPolicy
 from pipezero.policy.unizero_config import unizero_atari_config
 from pipezero.recipe.train import read_result
 
-ROOT = Path(__file__).resolve().parents[1]
 ATARI_OBS = (4, 96, 96)  # frame_stack x screen_size^2, uint8
 SMOKE_OBS = (4, 32, 32)  # --cpu-smoke: the same networks on smaller frames
 ATARI_ACTIONS = 6  # Pong's minimal action set
@@ -217,10 +216,13 @@ def search_latency(
 def recipe_run(device: torch.device, minutes: float, smoke: bool, work: Path) -> dict[str, Any]:
     """``rezero_atari`` for ``minutes`` on ``device`` (``--smoke`` instead when ``smoke``)."""
     cmd = [sys.executable, "-m", "pipezero.cli", "train", "rezero_atari"]
+    work = work.resolve()
     cmd += ["--device", str(device), "--seed", "0", "--exp-dir", str(work / "rezero_atari")]
     cmd += ["--smoke"] if smoke else ["--max-minutes", str(minutes)]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+    # Not from this checkout's root, where `-m pipezero.cli` would import the source tree,
+    # which lacks the recipes an installed (non-editable) pipezero ships.
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=work)
     result = read_result(proc.stdout)
     if proc.returncode != 0 or result is None:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

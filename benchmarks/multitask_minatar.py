@@ -61,7 +61,9 @@ def train_and_eval(cmd: list[str], run_dir: Path, seed: int, episodes: int) -> d
         )
     eval_cmd = [sys.executable, "-m", "pipezero.cli", "eval", str(run_dir), "--ckpt", "final"]
     eval_cmd += ["--episodes", str(episodes), "--seed", str(seed + FRESH_SEED_OFFSET)]
-    ev = subprocess.run(eval_cmd, capture_output=True, text=True)
+    # From the run directory: in this checkout's root `-m pipezero.cli` would import the source
+    # tree's `pipezero/`, which lacks the recipes an installed (non-editable) pipezero ships.
+    ev = subprocess.run(eval_cmd, capture_output=True, text=True, cwd=run_dir)
     if ev.returncode != 0:
         raise RuntimeError(f"eval failed: {' '.join(eval_cmd)}\n{ev.stderr[-3000:]}")
     final = json.loads(ev.stdout.strip().splitlines()[-1])
@@ -69,7 +71,7 @@ def train_and_eval(cmd: list[str], run_dir: Path, seed: int, episodes: int) -> d
 
 
 def run_multitask(args: argparse.Namespace, seed: int, work: Path) -> list[dict[str, Any]]:
-    run_dir = work / f"multitask_s{seed}"
+    run_dir = (work / f"multitask_s{seed}").resolve()
     cmd = [sys.executable, str(ROOT / "recipes" / "muzero_multitask_minatar.py")]
     cmd += ["--seed", str(seed), "--exp-dir", str(run_dir)]
     cmd += ["--max-env-step", str(args.env_steps * len(args.games))]
@@ -83,7 +85,7 @@ def run_multitask(args: argparse.Namespace, seed: int, work: Path) -> list[dict[
 
 
 def run_single(args: argparse.Namespace, game: str, seed: int, work: Path) -> dict[str, Any]:
-    run_dir = work / f"single_{task_name(game)}_s{seed}"
+    run_dir = (work / f"single_{task_name(game)}_s{seed}").resolve()
     cmd = [sys.executable, str(ROOT / "recipes" / "muzero_minatar.py"), "--env-id", game]
     cmd += ["--seed", str(seed), "--exp-dir", str(run_dir)]
     cmd += ["--max-env-step", str(args.env_steps)]
