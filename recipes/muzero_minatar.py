@@ -25,14 +25,18 @@ from pipezero.policy import muzero_config
 from pipezero.recipe import main
 
 ENV = {"env_id": "MinAtar/Breakout-v1", "collector_env_num": 8, "evaluator_env_num": 8}
-#: MuZeroConv on the 10x10 grid: a residual block of 16 channels in each of its 3 networks
-#: (one update at batch 256 measured 0.32 s on one CPU thread; 32 channels x 2 blocks: 1.3 s).
-CONV = {
+#: The sizes every MinAtar model shares (UniZero's too): a residual block of 16 channels on the
+#: 10x10 grid, no downsampling, value and reward supports for MinAtar's return scale.
+GRID = {
     "num_channels": 16,
     "num_res_blocks": 1,
     "downsample": False,
     "support_size": 20,
     "reward_support_size": 5,
+}
+#: MuZeroConv: :data:`GRID` in each of its 3 networks (one update at batch 256 measured 0.32 s
+#: on one CPU thread; 32 channels x 2 blocks: 1.3 s).
+CONV = GRID | {
     "reward_head_channels": 8,
     "value_head_channels": 8,
     "policy_head_channels": 8,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from functools import partial
 
+from pipezero.recipes.muzero_minatar import GRID, SMOKE, minatar_config
 from pipezero.recipes.muzero_minatar import SCALE_OUT as SCALE_OUT
-from pipezero.recipes.muzero_minatar import SMOKE, minatar_config
 from pipezero.recipes.muzero_minatar import build as build_minatar
 
 from pipezero.model.unizero import UniZeroModel
@@ -23,19 +23,14 @@ from pipezero.policy.unizero import UniZeroPolicy
 from pipezero.policy.unizero_config import unizero_config
 from pipezero.recipe import main
 
-#: the MinAtar conv encoder (16 channels, one residual block, no downsampling) under a
+#: the MinAtar conv encoder (:data:`muzero_minatar.GRID`) under a
 #: two-layer transformer with a 10-step context (2 tokens per step)
-MODEL = {
+MODEL = GRID | {
     "encoder": "conv",
-    "num_channels": 16,
-    "num_res_blocks": 1,
-    "downsample": False,
     "latent_dim": 64,
     "num_layers": 2,
     "num_heads": 2,
     "context_length": 20,
-    "support_size": 20,
-    "reward_support_size": 5,
 }
 CONFIG = minatar_config(unizero_config(), MODEL, {"policy.num_segments": 8})
 SMOKE = SMOKE | {"policy.model.latent_dim": 16, "policy.model.context_length": 6}
