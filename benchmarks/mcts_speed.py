@@ -1,8 +1,9 @@
 """Speed of the batched MCTS: the tree alone and a full MuZero search. Prints JSON.
 
 (a) ``tree``: the C++ forest driven by its Python loop, the network replaced by fixed arrays
-    (a fresh Dirichlet root noise, reset, num_simulations x (simulate + expand), then the root
-    visit counts and values read back).
+    (a fresh Dirichlet root noise, reset, simulate, num_simulations x step (expand + the next
+    simulate, the call the drivers' loop makes), then the root visit counts and values read
+    back).
 (b) ``search``: ``initial_inference`` of the observations, then
     :class:`~pipezero.mcts.MuZeroSearch` with root noise, with a CartPole-sized MLP MuZero
     model (latent 128, hidden 128, categorical value/reward supports of 601 bins). The time
@@ -115,9 +116,9 @@ def bench_tree(batch: int, actions: int, repeats: int, min_time: float) -> float
     def search() -> None:
         noise = dirichlet_noise(rng, 0.3, legal)
         forest.reset(*root, noise=noise, noise_weight=0.25)
-        for _ in range(SIMULATIONS):
-            m = forest.simulate()
-            forest.expand(logits[:m], values[:m], rewards[:m])
+        m = forest.simulate()
+        for _ in range(SIMULATIONS):  # the drivers' loop: one step (expand + simulate) each
+            m = forest.step(logits[:m], values[:m], rewards[:m])
         forest.root_visit_counts()
         forest.root_values()
 

@@ -168,8 +168,12 @@ def dirichlet_noise(rng: np.random.Generator, alpha: float, legal: np.ndarray) -
     Drawn as normalised Gamma(alpha) variables, vectorised over the batch; illegal actions
     get 0.
     """
-    gamma = rng.standard_gamma(alpha, size=legal.shape) * legal
+    gamma = rng.standard_gamma(alpha, size=legal.shape)
+    gamma *= legal
     total = gamma.sum(axis=1, keepdims=True)
+    if (total > 0).all():  # the usual case, in place: a search draws this once per call
+        gamma /= total
+        return gamma.astype(np.float32)
     uniform = legal / np.maximum(legal.sum(axis=1, keepdims=True), 1)
     noise = np.where(total > 0, gamma / np.where(total > 0, total, 1.0), uniform)
     return np.ascontiguousarray(noise, dtype=np.float32)

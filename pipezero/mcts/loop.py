@@ -12,6 +12,9 @@ One simulation is three phases over the whole batch, as in mctx's ``search``:
    back the values up every tree, including the trees whose walk ended on a terminal or
    fixed (ReZero) node.
 
+Phase 3 of one simulation and phase 1 of the next run in one call, ``Forest.step``, so the
+loop crosses into C++ once per simulation.
+
 The drivers differ only in phase 2 and in how they start a search (:mod:`pipezero.mcts.muzero`,
 :mod:`~pipezero.mcts.sampled`, :mod:`~pipezero.mcts.stochastic`, :mod:`~pipezero.mcts.alphazero`).
 """
@@ -66,17 +69,17 @@ def run_simulations(
         ``(network calls, evaluated leaves)`` of this search: the simulations whose
         evaluation reported ``num_evaluated > 0``, and the sum of ``num_evaluated``.
     """
-    simulate, expand = forest.simulate, forest.expand
+    step = forest.step  # expand the pending leaves, then simulate the next simulation
     no_logits = np.empty((0, forest.num_actions), dtype=np.float32)
     no_values = np.empty(0, dtype=np.float32)
     calls = leaves = 0
+    m = forest.simulate()
     for _ in range(num_simulations):
-        m = simulate()
         if m == 0:  # every tree ended on a terminal or fixed leaf: back up, nothing to evaluate
-            expand(no_logits, no_values, no_values)
+            m = step(no_logits, no_values, no_values)
             continue
         logits, value, reward, legal_mask, to_play, evaluated = evaluate(m)
-        expand(logits, value, reward, legal_mask=legal_mask, to_play=to_play)
+        m = step(logits, value, reward, legal_mask=legal_mask, to_play=to_play)
         if evaluated:
             calls += 1
             leaves += evaluated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipezero.mcts import Forest
 from pipezero.mcts.loop import Expansion, run_simulations
@@ -45,3 +46,74 @@ def test_loop_evaluates_only_pending_leaves_and_counts_network_calls() -> None:
     np.testing.assert_array_equal(forest.node_kind[:, 1 : 1 + actions], 1)  # terminal nodes
     # every return is reward 1 + value 0.5 (terminal nodes back up their stored value)
     np.testing.assert_allclose(forest.root_q_values(), 1.5)
+
+
+def _random_tree(seed: int, batch: int, actions: int, sims: int, players: bool) -> tuple:
+    rng = np.random.default_rng(seed)
+    forest = Forest(batch, sims, actions, seed=seed)
+    legal = rng.random((batch, actions)) < 0.8
+    legal[:, 0] = True
+    to_play = np.where(np.arange(batch) % 2 == 0, 1, 2) if players else np.full(batch, -1)
+    forest.reset(
+        rng.standard_normal((batch, actions)).astype(np.float32),
+        rng.standard_normal(batch).astype(np.float32),
+        legal,
+        to_play.astype(np.int32),
+    )
+    outputs = [
+        (
+            rng.standard_normal((batch, actions)).astype(np.float32),
+            rng.standard_normal(batch).astype(np.float32),
+            rng.standard_normal(batch).astype(np.float32),
+        )
+        for _ in range(sims)
+    ]
+    return forest, outputs
+
+
+def _tree_state(forest: Forest) -> tuple[np.ndarray, ...]:
+    return (
+        forest.root_visit_counts(),
+        forest.root_values(),
+        forest.root_q_values(),
+        np.array(forest.node_visits),
+        np.array(forest.node_value_sum),
+        np.array(forest.children_index),
+    )
+
+
+def test_step_is_expand_then_simulate() -> None:
+    # Forest.step (the loop's one call per simulation) builds the same trees, bit for bit, as
+    # separate expand and simulate calls: one- and two-player trees, partial legal masks.
+    for seed, players in ((0, False), (1, True), (2, False)):
+        batch, actions, sims = 5, 7, 30
+        split, outputs = _random_tree(seed, batch, actions, sims, players)
+        fused, _ = _random_tree(seed, batch, actions, sims, players)
+        pending = []
+        for logits, value, reward in outputs:
+            m = split.simulate()
+            pending.append(m)
+            split.expand(logits[:m], value[:m], reward[:m])
+        m = fused.simulate()
+        for i, (logits, value, reward) in enumerate(outputs):
+            assert m == pending[i]
+            m = fused.step(logits[:m], value[:m], reward[:m])
+        assert m == 0  # no simulation left
+        for a, b in zip(_tree_state(split), _tree_state(fused), strict=True):
+            np.testing.assert_array_equal(a, b)
+        # each root child's visits are the visits of the node it points to
+        visits, children = np.array(fused.node_visits), np.array(fused.children_index)
+        for t in range(batch):
+            row = children[t, 0]
+            expected = np.where(row >= 0, visits[t, np.maximum(row, 0)], 0)
+            np.testing.assert_array_equal(fused.root_visit_counts()[t], expected)
+
+
+def test_step_needs_a_pending_simulation() -> None:
+    forest, outputs = _random_tree(0, 2, 3, 4, False)
+    logits, value, reward = outputs[0]
+    with pytest.raises(RuntimeError, match="call simulate"):
+        forest.step(logits, value, reward)
+    m = forest.simulate()
+    with pytest.raises(ValueError, match=r"Forest.step: argument 'value' must be a C-contiguous float32"):
+        forest.step(logits[:m], value[:m].astype(np.float64), reward[:m])

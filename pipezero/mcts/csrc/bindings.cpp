@@ -138,7 +138,7 @@ void reset(PyForest& self, const py::object& policy_logits, const py::object& va
            const py::object& reuse_action, const py::object& reuse_value, const py::object& reuse_reward) {
   Forest& f = self.forest;
   const char* fn = "Forest.reset";
-  const std::vector<int64_t> ba{f.B, f.A}, b{f.B};
+  const pipezero::Shape ba{f.B, f.A}, b{f.B};
   pipezero::RootInputs in;
   in.logits = pipezero::checked_rows<float>(policy_logits, fn, "policy_logits", "[B, A]", ba, &in.logits_stride);
   in.value = pipezero::checked_array<float>(value, fn, "value", "[B]", b);
@@ -169,12 +169,13 @@ int simulate(PyForest& self) {
   return self.forest.simulate();
 }
 
-void expand(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& reward,
-            const py::object& legal_mask, const py::object& to_play) {
-  Forest& f = self.forest;
-  const char* fn = "Forest.expand";
+// Reads the network outputs of the pending leaves (expand's and step's arguments).
+pipezero::LeafInputs leaf_inputs(const Forest& f, const char* fn, const py::object& policy_logits,
+                                 const py::object& value, const py::object& reward, const py::object& legal_mask,
+                                 const py::object& to_play) {
+  if (!f.awaiting_expand) pipezero::fail_order(fn, ": no pending simulation; call simulate() first");
   const int64_t m = f.num_pending;
-  const std::vector<int64_t> ma{m, f.A}, mm{m};
+  const pipezero::Shape ma{m, f.A}, mm{m};
   pipezero::LeafInputs in;
   in.count = f.num_pending;
   in.logits = pipezero::checked_rows<float>(policy_logits, fn, "policy_logits", "[M, A]", ma, &in.logits_stride);
@@ -182,10 +183,30 @@ void expand(PyForest& self, const py::object& policy_logits, const py::object& v
   in.reward = pipezero::checked_array<float>(reward, fn, "reward", "[M]", mm);
   in.legal = reinterpret_cast<const uint8_t*>(pipezero::optional_array<bool>(legal_mask, fn, "legal_mask", "[M, A]", ma));
   in.to_play = pipezero::optional_array<int32_t>(to_play, fn, "to_play", "[M]", mm);
+  return in;
+}
+
+void expand(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& reward,
+            const py::object& legal_mask, const py::object& to_play) {
+  const pipezero::LeafInputs in =
+      leaf_inputs(self.forest, "Forest.expand", policy_logits, value, reward, legal_mask, to_play);
+  ExclusiveUse use(self.busy);
+  py::gil_scoped_release release;
+  pipezero::ConcurrencyProbe probe;
+  self.forest.expand(in);
+}
+
+// expand, then the next simulate in the same call (one crossing of the binding per
+// simulation); 0 when that was the search's last simulation.
+int step(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& reward,
+         const py::object& legal_mask, const py::object& to_play) {
+  Forest& f = self.forest;
+  const pipezero::LeafInputs in = leaf_inputs(f, "Forest.step", policy_logits, value, reward, legal_mask, to_play);
   ExclusiveUse use(self.busy);
   py::gil_scoped_release release;
   pipezero::ConcurrencyProbe probe;
   f.expand(in);
+  return f.sim < f.cfg.num_simulations ? f.simulate() : 0;
 }
 
 // Runs a const result method into a fresh array of the given shape.
@@ -253,6 +274,11 @@ PYBIND11_MODULE(_mcts_core, m) {
            py::arg("reuse_value") = py::none(), py::arg("reuse_reward") = py::none())
       .def("simulate", &simulate, "Select one leaf per tree; returns M, the number of leaves to evaluate.")
       .def("expand", &expand, "Expand the M pending leaves with network outputs and back up every tree.",
+           py::arg("policy_logits"), py::arg("value"), py::arg("reward"), py::kw_only(),
+           py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none())
+      .def("step", &step,
+           "expand() the pending leaves, then simulate() the next simulation in the same call; returns its M "
+           "(0 after the last simulation).",
            py::arg("policy_logits"), py::arg("value"), py::arg("reward"), py::kw_only(),
            py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none())
       .def("root_visit_counts", [](PyForest& s) { return result<int32_t>(s, {s.forest.B, s.forest.A}, &Forest::root_visits); })

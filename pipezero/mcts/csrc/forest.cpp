@@ -15,10 +15,10 @@ namespace pipezero {
 double forest_bytes(const SearchConfig& c) {
   const double trees = c.batch_size, nodes = trees * (c.num_simulations + 1.0), slots = nodes * c.num_actions;
   constexpr double kPerNode = 5 * 4 + 2 * 8 + 2 * 4 + 2;  // parent .. visits, value_sum, reward, floats, flags
-  constexpr double kPerSlot = 4 + 4 + 1;                  // children, prior, legal
+  constexpr double kPerSlot = 4 + 4 + 1 + 4 + 8;          // children, prior, legal, slot visits, slot Q
   constexpr double kPerTree = 3 * 4 + 2 * 8 + 8 + 8 + 2 * 4 + 5 * 8 + 4 + 1 + 3 * 4;
   const double gumbel = trees * c.num_actions * 8.0;
-  const double scratch = c.num_actions * (8.0 + 8.0 + 1.0 + 4.0);
+  const double scratch = c.num_actions * (8.0 + 8.0 + 1.0 + 4.0) + (c.num_simulations + 2.0) * 8.0;
   const double table =
       c.selection == Selection::kGumbel ? (considered_limit(c) + 1.0) * c.num_simulations * 4.0 : 0.0;
   return nodes * kPerNode + slots * kPerSlot + trees * kPerTree + gumbel + scratch + table;
@@ -106,6 +106,8 @@ Forest::Forest(const SearchConfig& config)
   children.assign(slots, -1);
   prior.assign(slots, 0.0f);
   legal.assign(slots, 0);
+  slot_visits.assign(slots, 0);
+  slot_q.assign(slots, 0.0);
   num_nodes.assign(B, 0);
   num_considered.assign(B, 0);
   leaf.assign(B, 0);
@@ -134,6 +136,12 @@ Forest::Forest(const SearchConfig& config)
   pending_tree_.assign(B, 0);
   pending_parent_.assign(B, 0);
   pending_slot_.assign(B, 0);
+  pb_c_table_.resize(static_cast<size_t>(N) + 1);
+  for (int v = 0; v <= N; ++v) {
+    const double parent_visits = v;
+    pb_c_table_[v] = (std::log((parent_visits + cfg.pb_c_base + 1.0) / cfg.pb_c_base) + cfg.pb_c_init) *
+                     std::sqrt(parent_visits);
+  }
   scores_.assign(A, 0.0);
   sigma_.assign(A, 0.0);
   eligible_.assign(A, 0);
@@ -343,6 +351,8 @@ void Forest::set_children(int b, int n, const float* logits, const uint8_t* lega
     const bool ok = legal_row == nullptr || legal_row[a];
     legal[base + a] = ok ? 1 : 0;
     children[base + a] = -1;
+    slot_visits[base + a] = 0;
+    slot_q[base + a] = 0.0;
     if (ok) top = std::max(top, static_cast<double>(logits[a]));
   }
   if (top == -std::numeric_limits<double>::infinity()) {  // no legal action: a terminal state
@@ -393,6 +403,9 @@ void Forest::backup(int b, int leaf_node) {
   while (n != 0) {
     const int p = parent[f];
     const int64_t pf = node_at(b, p);
+    // Node f's statistics are final for this backup: refresh its slot in the parent's row.
+    const int64_t slot = pf * A + action[f];
+    slot_visits[slot] = visits[f];
     visits[pf] += 1;
     if (chance[pf]) {
       // Chance node: its value is the expectation over its codes, and that goes up.
@@ -402,6 +415,7 @@ void Forest::backup(int b, int leaf_node) {
       const double sign = perspective(to_play[pf], to_play[f]);
       const double discount = edge_discount(f);
       const double q = reward[f] + discount * sign * node_value(f);
+      slot_q[slot] = q;
       q_min[b] = std::min(q_min[b], q);
       q_max[b] = std::max(q_max[b], q);
       g = reward[f] + discount * sign * g;

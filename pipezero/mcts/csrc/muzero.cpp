@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "errors.h"
+#include "rng.h"
 #include "tree.h"
 
 namespace pipezero {
@@ -13,32 +15,46 @@ namespace pipezero {
 // tree (0 for unvisited children) and P the prior (with Dirichlet noise at the root).
 int Forest::select_puct(int b, int n) {
   const int64_t f = node_at(b, n);
-  const double parent_visits = visits[f];
-  const double pb_c = (std::log((parent_visits + cfg.pb_c_base + 1.0) / cfg.pb_c_base) + cfg.pb_c_init) *
-                      std::sqrt(parent_visits);
+  const double pb_c = pb_c_table_[visits[f]];
   // Min-max normalisation, hoisted out of the loop: Qn = clip((Q - lo) * inv_span, 0, 1).
+  // Before any Q is backed up every child is unvisited and scores Qn = 0 (lo = inv_span = 0).
   const bool seen = q_max[b] >= q_min[b];
-  const double lo = q_min[b];
+  const double lo = seen ? q_min[b] : 0.0;
   const double inv_span = seen ? 1.0 / std::max(q_max[b] - q_min[b], cfg.value_delta_max) : 0.0;
-  const int32_t player = to_play[f];
+  // The row of n's child slots: the backup keeps each expanded child's visits and Q there
+  // (0 and 0 while unexpanded; an expanded child has at least its own first visit).
   const int64_t base = f * A;
-  const int64_t first_node = node_at(b, 0);
+  const uint8_t* ok = legal.data() + base;
+  const float* p = prior.data() + base;
+  const int32_t* n_child = slot_visits.data() + base;
+  const double* q_child = slot_q.data() + base;
+  double* score = scores_.data();
+  // No branches and no legality test here, so the compiler vectorises the divisions; the
+  // legal mask applies in the argmax below.
   for (int a = 0; a < A; ++a) {
-    eligible_[a] = legal[base + a];
-    if (!eligible_[a]) continue;
-    const int c = children[base + a];
-    double q = 0.0;
-    double child_visits = 0.0;
-    if (c >= 0) {
-      const int64_t cf = first_node + c;
-      child_visits = visits[cf];
-      const double sign = (player > 0 && to_play[cf] > 0 && player != to_play[cf]) ? -1.0 : 1.0;
-      const double child_q = reward[cf] + edge_discount(cf) * sign * (value_sum[cf] / child_visits);
-      q = seen ? std::clamp((child_q - lo) * inv_span, 0.0, 1.0) : 0.0;
-    }
-    scores_[a] = q + pb_c * prior[base + a] / (1.0 + child_visits);
+    const double child_visits = n_child[a];
+    const double scaled = (q_child[a] - lo) * inv_span;
+    const double clipped = std::min(std::max(scaled, 0.0), 1.0);
+    const double q = n_child[a] > 0 ? clipped : 0.0;
+    score[a] = q + pb_c * p[a] / (1.0 + child_visits);
   }
-  return argmax_with_ties(b, scores_.data(), eligible_.data());
+  double best = -std::numeric_limits<double>::infinity();
+  bool any = false;
+  for (int a = 0; a < A; ++a) {
+    if (ok[a] && (!any || score[a] > best)) {
+      best = score[a];
+      any = true;
+    }
+  }
+  if (!any) fail_order("internal error: no eligible child slot in tree ", b);
+  // Ties within kTieTolerance of the best are broken with the tree's generator (as
+  // argmax_with_ties does), one draw only when there is a tie.
+  int count = 0;
+  for (int a = 0; a < A; ++a) {
+    if (ok[a] && score[a] >= best - kTieTolerance) candidates_[count++] = a;
+  }
+  if (count == 1) return candidates_[0];
+  return candidates_[static_cast<int>(rng_next(rng[b]) % static_cast<uint64_t>(count))];
 }
 
 // Chance nodes of stochastic trees (Antonoglou et al., 2022): the code maximising

@@ -7,7 +7,9 @@
 // Layout (row-major, b = tree, n = node, a = child slot):
 //   per node  [B, N]    : parent, action, depth, to_play, visits, value_sum, raw_value,
 //                         value_prefix, reward, kind, chance
-//   per child [B, N, A] : children (node index or -1), prior, legal
+//   per child [B, N, A] : children (node index or -1), prior, legal, and a copy of each
+//                         expanded child's visits and Q (from the parent's view) that the
+//                         backup keeps current, so PUCT reads one contiguous row per node
 //   per tree  [B]       : q_min / q_max (min-max statistics), rng state, root reuse data
 //
 // Values are stored from the point of view of the player to move at the node (to_play);
@@ -117,6 +119,11 @@ class Forest {
   std::vector<int32_t> children;
   std::vector<float> prior;
   std::vector<uint8_t> legal;
+  // Per child slot, written by the backup: the child's visits (0 while unexpanded) and the
+  // Q of the edge seen from the parent (0 while unexpanded). PUCT reads these rows instead of
+  // following children[] into the node arrays.
+  std::vector<int32_t> slot_visits;
+  std::vector<double> slot_q;
   // Tree arrays [B].
   std::vector<int32_t> num_nodes, num_considered, leaf;
   std::vector<double> q_min, q_max;
@@ -168,6 +175,9 @@ class Forest {
 
   // Pending leaves as simulate() left them: tree, parent node, child slot ([B] each).
   std::vector<int32_t> pending_tree_, pending_parent_, pending_slot_;
+  // PUCT's exploration factor per parent visit count v in [0, N]:
+  //   (log((v + pb_c_base + 1) / pb_c_base) + pb_c_init) * sqrt(v).
+  std::vector<double> pb_c_table_;
   // Scratch rows of length A (a Forest is used by one thread at a time).
   std::vector<double> scores_, sigma_;
   std::vector<uint8_t> eligible_;
