@@ -74,6 +74,17 @@ def check_leaf_latent(latent: torch.Tensor, m: int) -> None:
         )
 
 
+def core_latent(latent: torch.Tensor, m: int) -> np.ndarray:
+    """The ``[M, *S]`` latents a model returned, as the float32 C-order NumPy view the forest's
+    latent store copies from (a copy only when the model returned another dtype or layout)."""
+    check_leaf_latent(latent, m)
+    if latent.dtype is not torch.float32 or not latent.is_cpu:
+        latent = latent.to(device="cpu", dtype=torch.float32)
+    if not latent.is_contiguous():
+        latent = latent.contiguous()
+    return latent.detach().numpy()
+
+
 def require_method(obj: Any, method: str, what: str) -> None:
     """Constructor check: ``obj.method`` must be callable (fail at construction, not mid-search)."""
     if not callable(getattr(obj, method, None)):

@@ -42,6 +42,8 @@ class Expansion(NamedTuple):
         to_play: ``[M]`` int32 player to move at each new node, or None: the core alternates
             players below a two-player root.
         num_evaluated: leaves the network evaluated; 0 when no network call was made.
+        latent: ``[M, *S]`` float32 latents of the new nodes, for a forest that stores them
+            (``Forest.use_latents``); None otherwise.
     """
 
     policy_logits: np.ndarray
@@ -50,6 +52,7 @@ class Expansion(NamedTuple):
     legal_mask: np.ndarray | None
     to_play: np.ndarray | None
     num_evaluated: int
+    latent: np.ndarray | None = None
 
 
 #: Phase 2, plugged in by the driver: ``M >= 1`` (the leaves pending in the forest's ``eval_*``
@@ -78,8 +81,8 @@ def run_simulations(
         if m == 0:  # every tree ended on a terminal or fixed leaf: back up, nothing to evaluate
             m = step(no_logits, no_values, no_values)
             continue
-        logits, value, reward, legal_mask, to_play, evaluated = evaluate(m)
-        m = step(logits, value, reward, legal_mask=legal_mask, to_play=to_play)
+        logits, value, reward, legal_mask, to_play, evaluated, latent = evaluate(m)
+        m = step(logits, value, reward, legal_mask=legal_mask, to_play=to_play, latent=latent)
         if evaluated:
             calls += 1
             leaves += evaluated

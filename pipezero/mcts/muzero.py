@@ -23,6 +23,7 @@ from pipezero.mcts._common import (
     HiddenStore,
     NodeStore,
     check_leaf_latent,
+    core_latent,
     f32,
     f32_rows,
     float32_array,
@@ -69,6 +70,10 @@ class MuZeroSearch:
     #: Keep the model's recurrent state per node (EfficientZero's LSTM ``hidden``).
     keeps_hidden = True
     model_method = "recurrent_inference"
+    #: Keep CPU float32 latents in the forest's own store (``Forest.use_latents``): the core
+    #: gathers the parents' latents and stores the new ones inside its ``step`` call, with no
+    #: torch gather/scatter per simulation. Drivers that read ``self._latents`` set False.
+    latents_in_core = True
 
     def __init__(
         self,
@@ -93,6 +98,9 @@ class MuZeroSearch:
         self._forest: Forest | None = None
         self._views: EvalViews | None = None
         self._latents = NodeStore()
+        #: ``[B, *S]`` torch view of the forest's ``latent_gather`` when the core stores the
+        #: latents, else None (the ``[B * N, *S]`` tensor of ``self._latents`` is used).
+        self._gathered: torch.Tensor | None = None
         self._hidden = HiddenStore()
         self._has_hidden = False
 
@@ -190,8 +198,21 @@ class MuZeroSearch:
             **roots,
         )
         nodes = forest.num_nodes_capacity
-        latents = self._latents.prepare(batch * nodes, root.latent)
-        latents.view(batch, nodes, *root.latent.shape[1:])[:, 0].copy_(root.latent)
+        latent = root.latent
+        if self.latents_in_core and latent.is_cpu and latent.dtype == torch.float32:
+            row = latent[0].numel()
+            gathered = self._gathered
+            shape = latent.shape[1:]
+            if forest.latent_dim != row or gathered is None or gathered.shape[1:] != shape:
+                forest.use_latents(row)
+                gathered = torch.from_numpy(forest.latent_gather).view(batch, *latent.shape[1:])
+                self._gathered = gathered
+            forest.set_root_latents(latent.detach().reshape(batch, row).contiguous().numpy())
+        else:
+            forest.use_latents(0)
+            self._gathered = None
+            latents = self._latents.prepare(batch * nodes, latent)
+            latents.view(batch, nodes, *latent.shape[1:])[:, 0].copy_(latent)
         self._has_hidden = self.keeps_hidden and self._hidden.write_roots(root.hidden, batch, nodes)
         return forest
 
@@ -206,12 +227,32 @@ class MuZeroSearch:
     def _leaf_evaluation(self, forest: Forest) -> LeafEvaluation:
         """One ``recurrent_inference`` for the ``M`` pending leaves of ``forest``; the new
         latents (and recurrent states) are stored at the new nodes."""
-        views, latents = self._views, self._latents.flat
-        assert views is not None and latents is not None
-        device = None if latents.is_cpu else latents.device
+        views, gathered = self._views, self._gathered
+        assert views is not None
         hidden_store = self._hidden if self._has_hidden else None
         recurrent, leaf_mask_fn = self.model.recurrent_inference, self.leaf_mask_fn
         pending, num_actions = views.pending, forest.num_actions
+        if gathered is not None:
+            batch = gathered.shape[0]
+
+            def evaluate_in_core(m: int) -> Expansion:
+                # the core gathered the parents' latents into `gathered` and stores out.latent
+                parents, actions, _, nodes, keep = pending(m)
+                hidden = None if hidden_store is None else hidden_store.gather(parents, keep)
+                out = recurrent(gathered if m == batch else gathered[:m], actions, hidden)
+                latent = core_latent(out.latent, m)
+                if hidden_store is not None:
+                    hidden_store.scatter(nodes, out.hidden)
+                mask = None
+                if leaf_mask_fn is not None:
+                    mask = legal_mask_array(leaf_mask_fn(out), m, num_actions)
+                logits, value, reward = host_outputs(out.policy_logits, out.value, out.reward)
+                return Expansion(f32_rows(logits), f32(value), f32(reward), mask, None, m, latent)
+
+            return evaluate_in_core
+        latents = self._latents.flat
+        assert latents is not None
+        device = None if latents.is_cpu else latents.device
 
         def evaluate(m: int) -> Expansion:
             parents, actions, _, nodes, keep = pending(m, device)

@@ -46,6 +46,8 @@ class SampledMuZeroSearch(MuZeroSearch):
         config: :class:`MCTSConfig` or mapping; ``num_of_sampled_actions`` is ``K``.
     """
 
+    latents_in_core = False  # its evaluation gathers from self._latents
+
     def __init__(
         self,
         model: MuZeroModelProtocol,

@@ -74,6 +74,7 @@ class StochasticMuZeroSearch(MuZeroSearch):
     stochastic = True
     #: The stochastic model has no recurrent state.
     keeps_hidden = False
+    latents_in_core = False  # its evaluation gathers from self._latents
 
     def __init__(
         self,

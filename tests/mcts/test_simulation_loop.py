@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from pipezero.mcts import Forest
+from pipezero.mcts import Forest, MCTSConfig, MuZeroSearch
 from pipezero.mcts.loop import Expansion, run_simulations
+from pipezero.model.protocol import NetworkOutput
 
 
 def test_loop_evaluates_only_pending_leaves_and_counts_network_calls() -> None:
@@ -115,5 +117,84 @@ def test_step_needs_a_pending_simulation() -> None:
     with pytest.raises(RuntimeError, match="call simulate"):
         forest.step(logits, value, reward)
     m = forest.simulate()
-    with pytest.raises(ValueError, match=r"Forest.step: argument 'value' must be a C-contiguous float32"):
+    with pytest.raises(ValueError, match=r"Forest.step: argument 'value' must be a C-contiguous"):
         forest.step(logits[:m], value[:m].astype(np.float64), reward[:m])
+
+
+class _ShiftModel:
+    """A tiny real dynamics: the next latent is the parent's latent rolled by the action + 1,
+    plus one; policy, value and reward are read off the new latent. Any mix-up of which
+    parent's latent is gathered, or where a new latent is stored, changes the search."""
+
+    def __init__(self, actions: int, dtype: torch.dtype = torch.float32) -> None:
+        self.actions, self.dtype = actions, dtype
+
+    def recurrent_inference(
+        self, latent: torch.Tensor, action: torch.Tensor, hidden: object = None
+    ) -> NetworkOutput:
+        rows = [torch.roll(latent[i], int(action[i]) + 1, dims=-1) for i in range(latent.shape[0])]
+        nxt = (torch.stack(rows) + 1.0).to(self.dtype)
+        flat = nxt.reshape(nxt.shape[0], -1).float()
+        return NetworkOutput(
+            latent=nxt,
+            policy_logits=torch.sin(flat[:, : self.actions]),
+            value=torch.cos(flat.sum(1)),
+            reward=torch.sin(flat[:, 0]),
+        )
+
+
+def _search(latent_dtype: torch.dtype, in_core: bool, shape: tuple[int, ...]) -> tuple:
+    torch.manual_seed(0)
+    batch, actions = 6, 3
+    latent = torch.randn(batch, *shape).to(latent_dtype)
+    root = NetworkOutput(
+        latent=latent,
+        policy_logits=torch.randn(batch, actions),
+        value=torch.randn(batch),
+        reward=torch.zeros(batch),
+    )
+
+    class Driver(MuZeroSearch):
+        latents_in_core = in_core
+
+    search = Driver(_ShiftModel(actions, latent_dtype), MCTSConfig(num_simulations=25, seed=1))
+    results = [search.search(root), search.search(root)]  # the second reuses the store
+    assert (search._gathered is not None) == (in_core and latent_dtype == torch.float32)
+    return tuple(t for r in results for t in (r.visit_counts, r.root_value, r.q_values))
+
+
+def test_latents_stored_in_the_core_give_the_torch_store_results() -> None:
+    # The forest's latent store (gather in simulate, scatter in step) against the driver's
+    # torch [B * N, *S] store: same searches, bit for bit, for flat and image-shaped latents.
+    for shape in ((4,), (2, 3, 2)):
+        core = _search(torch.float32, True, shape)
+        torch_store = _search(torch.float32, False, shape)
+        for a, b in zip(core, torch_store, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+    # float64 latents stay in the torch store
+    _search(torch.float64, True, (4,))
+
+
+def test_forest_latent_store_checks_its_arguments() -> None:
+    forest, outputs = _random_tree(0, 2, 3, 4, False)
+    forest.use_latents(5)
+    forest.set_root_latents(np.arange(10, dtype=np.float32).reshape(2, 5))
+    m = forest.simulate()
+    np.testing.assert_array_equal(forest.latent_gather[:m], np.arange(10).reshape(2, 5)[:m])
+    logits, value, reward = outputs[0]
+    with pytest.raises(ValueError, match=r"argument 'latent' must be .* got None"):
+        forest.step(logits[:m], value[:m], reward[:m])
+    with pytest.raises(ValueError, match="5 floats per latent"):
+        forest.step(logits[:m], value[:m], reward[:m], latent=np.zeros((m, 4), np.float32))
+    new = np.full((m, 5), 7.0, np.float32)
+    m2 = forest.step(logits[:m], value[:m], reward[:m], latent=new)
+    # each gathered row is the latent of its pending parent: a root's, or a node just stored
+    roots = np.arange(10, dtype=np.float32).reshape(2, 5)
+    nodes = forest.num_nodes_capacity
+    for p in range(m2):
+        tree, parent = divmod(int(forest.eval_parent[p]), nodes)
+        want = roots[tree] if parent == 0 else np.full(5, 7.0, np.float32)
+        np.testing.assert_array_equal(forest.latent_gather[p], want)
+    forest.use_latents(0)
+    with pytest.raises(RuntimeError, match="use_latents"):
+        forest.set_root_latents(np.zeros((2, 5), np.float32))

@@ -170,9 +170,33 @@ int simulate(PyForest& self) {
 }
 
 // Reads the network outputs of the pending leaves (expand's and step's arguments).
+// The [M, *S] float32 latents of the new nodes, M * L floats in C order, for a forest with a
+// latent store (use_latents); None is accepted only without one, or when M = 0.
+const float* leaf_latents(const Forest& f, const char* fn, const py::object& latent) {
+  const int64_t m = f.num_pending;
+  if (f.latent_dim == 0 || m == 0) {
+    if (!latent.is_none() && f.latent_dim == 0) {
+      pipezero::fail(fn, ": argument 'latent' is only read by a forest with a latent store (use_latents); got one "
+                     "without");
+    }
+    return nullptr;
+  }
+  const char* expected = "a C-contiguous float32 array of M latents, shape [M, *S] with M = num_pending";
+  if (latent.is_none()) pipezero::fail(fn, ": argument 'latent' must be ", expected, " (this forest stores latents), got None");
+  if (!py::isinstance<py::array>(latent)) pipezero::fail_not_array(latent, fn, "latent", expected);
+  const py::array arr = py::reinterpret_borrow<py::array>(latent);
+  const bool ok = pipezero::type_num_of(arr) == pipezero::type_num<float>() && arr.ndim() >= 1 &&
+                  arr.shape(0) == m && arr.size() == m * f.latent_dim && (arr.flags() & py::array::c_style);
+  if (!ok) {
+    pipezero::fail(fn, ": argument 'latent' must be ", expected, " = ", m, " and ", f.latent_dim,
+                   " floats per latent, got a ", pipezero::describe_array(arr));
+  }
+  return static_cast<const float*>(arr.data());
+}
+
 pipezero::LeafInputs leaf_inputs(const Forest& f, const char* fn, const py::object& policy_logits,
                                  const py::object& value, const py::object& reward, const py::object& legal_mask,
-                                 const py::object& to_play) {
+                                 const py::object& to_play, const py::object& latent) {
   if (!f.awaiting_expand) pipezero::fail_order(fn, ": no pending simulation; call simulate() first");
   const int64_t m = f.num_pending;
   const pipezero::Shape ma{m, f.A}, mm{m};
@@ -183,13 +207,14 @@ pipezero::LeafInputs leaf_inputs(const Forest& f, const char* fn, const py::obje
   in.reward = pipezero::checked_array<float>(reward, fn, "reward", "[M]", mm);
   in.legal = reinterpret_cast<const uint8_t*>(pipezero::optional_array<bool>(legal_mask, fn, "legal_mask", "[M, A]", ma));
   in.to_play = pipezero::optional_array<int32_t>(to_play, fn, "to_play", "[M]", mm);
+  in.latent = leaf_latents(f, fn, latent);
   return in;
 }
 
 void expand(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& reward,
-            const py::object& legal_mask, const py::object& to_play) {
+            const py::object& legal_mask, const py::object& to_play, const py::object& latent) {
   const pipezero::LeafInputs in =
-      leaf_inputs(self.forest, "Forest.expand", policy_logits, value, reward, legal_mask, to_play);
+      leaf_inputs(self.forest, "Forest.expand", policy_logits, value, reward, legal_mask, to_play, latent);
   ExclusiveUse use(self.busy);
   py::gil_scoped_release release;
   pipezero::ConcurrencyProbe probe;
@@ -199,9 +224,10 @@ void expand(PyForest& self, const py::object& policy_logits, const py::object& v
 // expand, then the next simulate in the same call (one crossing of the binding per
 // simulation); 0 when that was the search's last simulation.
 int step(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& reward,
-         const py::object& legal_mask, const py::object& to_play) {
+         const py::object& legal_mask, const py::object& to_play, const py::object& latent) {
   Forest& f = self.forest;
-  const pipezero::LeafInputs in = leaf_inputs(f, "Forest.step", policy_logits, value, reward, legal_mask, to_play);
+  const pipezero::LeafInputs in =
+      leaf_inputs(f, "Forest.step", policy_logits, value, reward, legal_mask, to_play, latent);
   ExclusiveUse use(self.busy);
   py::gil_scoped_release release;
   pipezero::ConcurrencyProbe probe;
@@ -275,12 +301,38 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def("simulate", &simulate, "Select one leaf per tree; returns M, the number of leaves to evaluate.")
       .def("expand", &expand, "Expand the M pending leaves with network outputs and back up every tree.",
            py::arg("policy_logits"), py::arg("value"), py::arg("reward"), py::kw_only(),
-           py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none())
+           py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none(), py::arg("latent") = py::none())
       .def("step", &step,
            "expand() the pending leaves, then simulate() the next simulation in the same call; returns its M "
            "(0 after the last simulation).",
            py::arg("policy_logits"), py::arg("value"), py::arg("reward"), py::kw_only(),
-           py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none())
+           py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none(), py::arg("latent") = py::none())
+      .def(
+          "use_latents",
+          [](PyForest& s, int dim) {
+            ExclusiveUse use(s.busy);
+            s.forest.use_latents(dim);
+          },
+          py::arg("dim"),
+          "Keep one latent of `dim` floats per node (0: none): expand/step copy the new nodes' latents in, "
+          "simulate/step copy the pending parents' latents to latent_gather.")
+      .def(
+          "set_root_latents",
+          [](PyForest& s, const py::object& latents) {
+            Forest& f = s.forest;
+            if (f.latent_dim == 0) pipezero::fail_order("Forest.set_root_latents: call use_latents(dim) first");
+            const float* data = pipezero::checked_array<float>(latents, "Forest.set_root_latents", "latents", "[B, L]",
+                                                               {f.B, f.latent_dim});
+            ExclusiveUse use(s.busy);
+            f.set_root_latents(data);
+          },
+          py::arg("latents"), "Store the B roots' latents ([B, L] float32) at node 0 of every tree.")
+      .def_property_readonly("latent_dim", [](const PyForest& s) { return s.forest.latent_dim; })
+      .def_property_readonly("latent_gather",
+                             [](const py::object& owner) {
+                               Forest& f = owner.cast<PyForest&>().forest;
+                               return pipezero::view_of(f.latent_gather, {f.B, f.latent_dim}, owner, true);
+                             })
       .def("root_visit_counts", [](PyForest& s) { return result<int32_t>(s, {s.forest.B, s.forest.A}, &Forest::root_visits); })
       .def("root_values", [](PyForest& s) { return result<float>(s, {s.forest.B}, &Forest::root_values); })
       .def("root_q_values", [](PyForest& s) { return result<float>(s, {s.forest.B, s.forest.A}, &Forest::root_q); })

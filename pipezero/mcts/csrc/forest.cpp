@@ -1,6 +1,7 @@
 // Forest construction, root expansion, leaf expansion and backup (shared by every variant).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #if __has_include(<unistd.h>)
 #include <unistd.h>
@@ -275,8 +276,30 @@ int Forest::simulate() {
     }
     leaf[b] = n;
   }
+  if (latent_dim > 0) {
+    const size_t row = static_cast<size_t>(latent_dim);
+    for (int p = 0; p < num_pending; ++p) {
+      std::memcpy(latent_gather.data() + p * row,
+                  latent_store.data() + node_at(pending_tree_[p], pending_parent_[p]) * row, row * sizeof(float));
+    }
+  }
   awaiting_expand = true;
   return num_pending;
+}
+
+void Forest::use_latents(int dim) {
+  if (dim < 0) fail("Forest.use_latents: argument 'dim' must be >= 0, got ", dim);
+  if (dim == latent_dim) return;
+  latent_dim = dim;
+  latent_store.assign(static_cast<size_t>(B) * N * dim, 0.0f);
+  latent_gather.assign(static_cast<size_t>(B) * dim, 0.0f);
+}
+
+void Forest::set_root_latents(const float* latents) {
+  const size_t row = static_cast<size_t>(latent_dim);
+  for (int b = 0; b < B; ++b) {
+    std::memcpy(latent_store.data() + node_at(b, 0) * row, latents + b * row, row * sizeof(float));
+  }
 }
 
 void Forest::expand(const LeafInputs& in) {
@@ -323,6 +346,10 @@ void Forest::expand(const LeafInputs& in) {
     children[child_at(b, parent_node, slot)] = new_node;
     ++num_nodes[b];
     leaf[b] = new_node;
+    if (latent_dim > 0) {
+      const size_t row = static_cast<size_t>(latent_dim);
+      std::memcpy(latent_store.data() + f * row, in.latent + p * row, row * sizeof(float));
+    }
   }
   for (int b = 0; b < B; ++b) backup(b, leaf[b]);
   ++sim;

@@ -83,6 +83,7 @@ struct LeafInputs {
   const float* reward = nullptr;     // [M] reward, or value prefix in EfficientZero mode
   const uint8_t* legal = nullptr;    // [M, A] or nullptr (all legal); all-false = terminal
   const int32_t* to_play = nullptr;  // [M] or nullptr (alternate two players / keep -1)
+  const float* latent = nullptr;     // [M, L] latents of the new nodes (with use_latents)
 };
 
 class Forest {
@@ -98,6 +99,13 @@ class Forest {
   // Phases 2 and 3: expands the M pending leaves with the network outputs and backs up every
   // tree (also those whose simulation ended at a terminal or fixed node).
   void expand(const LeafInputs& in);
+
+  // Optional store of one latent of L floats per node, so the drivers' gather of the
+  // parents' latents and scatter of the new ones happen inside simulate() and expand():
+  // expand() copies in.latent into the new nodes' rows, simulate() copies the pending
+  // parents' rows into latent_gather. L = 0 (the default) turns the store off.
+  void use_latents(int dim);
+  void set_root_latents(const float* latents);  // [B, L]
 
   // Results, written into caller arrays.
   void root_visits(int32_t* out) const;          // [B, A]
@@ -142,6 +150,9 @@ class Forest {
   std::vector<float> eval_keep_hidden;    // 0 where the parent resets the value prefix
   std::vector<uint8_t> eval_chance;       // 1 where the new node is a chance node
   int num_pending = 0;
+  int latent_dim = 0;              // L, 0 without a latent store
+  std::vector<float> latent_store;   // [B * N, L]: row b * N + n holds node n of tree b
+  std::vector<float> latent_gather;  // [B, L]: the pending leaves' parent latents, rows [0, M)
   int sim = 0;  // simulations completed in this search
   bool awaiting_expand = false;
   bool has_roots = false;
