@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -93,3 +94,59 @@ def test_decode_pair_equal_and_unequal_supports():
     lr7 = torch.randn(4, 15)
     v, r = decode_value_and_reward(a, lv, b, lr7)
     assert torch.allclose(r, b.logits_to_scalar(lr7))
+
+
+def _float64_decode(support: DiscreteSupport, logits: torch.Tensor) -> torch.Tensor:
+    probs = torch.softmax(logits.double(), dim=-1)
+    bins = torch.arange(-support.support_size, support.support_size + 1, dtype=torch.float64)
+    return inverse_value_transform(probs @ bins, support.eps)
+
+
+def test_core_decode_matches_a_float64_decode():
+    # The C++ decode of CPU float32 logits (search's hot path): column slices of fused
+    # outputs, sharp and flat distributions, values far out on the support; within float
+    # rounding of a float64 decode, like torch's softmax expectation.
+    torch.manual_seed(0)
+    for size in (10, 300):
+        support = DiscreteSupport(size)
+        width = 2 * size + 1
+        for rows in (1, 3, 8, 64):
+            scale = torch.tensor([0.1, 3.0, 30.0]).repeat(rows)[:rows, None]
+            fused = torch.randn(rows, 5 + width) * scale
+            logits = fused[:, 5:]  # rows spaced apart
+            exact = _float64_decode(support, logits)
+            torch_decode = support.expectation(logits)
+            torch_decode = inverse_value_transform(torch_decode, support.eps).double()
+            torch_error = (torch_decode - exact).abs().max().item()
+            tol = 4 * torch_error + 1e-5 * (1 + exact.abs().max().item())
+            v = support.logits_to_scalar(logits)
+            assert v.dtype == torch.float32 and v.shape == (rows,)
+            assert (v.double() - exact).abs().max().item() <= tol, (size, rows)
+            value, reward = decode_value_and_reward(support, logits, support, fused[:, 5:].flip(0))
+            assert torch.equal(value, v)
+            assert torch.equal(reward, support.logits_to_scalar(logits.flip(0).contiguous()))
+
+
+def test_core_decode_leaves_autograd_and_other_dtypes_to_torch():
+    support = DiscreteSupport(5)
+    logits = torch.randn(4, 11, requires_grad=True)
+    v = support.logits_to_scalar(logits)
+    v.sum().backward()  # the torch path, differentiable
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    double = support.logits_to_scalar(logits.detach().double())
+    assert double.dtype == torch.float32
+    torch.testing.assert_close(double, v.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_core_decode_checks_its_arguments():
+    from pipezero.mcts._mcts_core import decode_supports
+
+    with pytest.raises(ValueError, match=r"heads.*\[R, 2S \+ 1\] = \[2, 11\]"):
+        decode_supports((np.zeros((2, 11), np.float32), np.zeros((2, 9), np.float32)), 5, 0.001)
+    with pytest.raises(ValueError, match="at least one"):
+        decode_supports((), 5, 0.001)
+    with pytest.raises(ValueError, match="'eps' must be in"):
+        decode_supports((np.zeros((2, 11), np.float32),), 5, -1.0)
+    assert decode_supports((np.zeros((0, 11), np.float32),), 5, 0.001).shape == (1, 0)
+    # a uniform distribution has expectation 0: h^-1(0) = 0 exactly
+    assert decode_supports((np.zeros((3, 11), np.float32),), 5, 0.001).tolist() == [[0.0] * 3]

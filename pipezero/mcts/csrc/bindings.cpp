@@ -10,9 +10,11 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "arrays.h"
 #include "concurrency.h"
+#include "decode.h"
 #include "tree.h"
 
 namespace py = pybind11;
@@ -376,6 +378,34 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def_property_readonly("children_prior", tree_view(&Forest::prior, true))
       .def_property_readonly("children_legal", tree_view(&Forest::legal, true));
 
+  m.def(
+      "decode_supports",
+      [](const py::tuple& heads, const py::object& support_size, double eps) {
+        const char* fn = "decode_supports";
+        const int s = int_arg(support_size, "support_size", 1, (std::numeric_limits<int>::max() - 1) / 2);
+        if (!(eps >= 0.0 && eps <= 1.0)) pipezero::fail(fn, ": argument 'eps' must be in [0, 1], got ", eps);
+        const int64_t k = static_cast<int64_t>(heads.size());
+        if (k == 0) pipezero::fail(fn, ": argument 'heads' must hold at least one [R, 2S + 1] array, got none");
+        const int64_t rows = py::reinterpret_borrow<py::array>(heads[0]).ndim() == 2
+                                 ? py::reinterpret_borrow<py::array>(heads[0]).shape(0)
+                                 : -1;
+        std::vector<const float*> data(k);
+        std::vector<int64_t> strides(k);
+        for (int64_t h = 0; h < k; ++h) {
+          data[h] = pipezero::checked_rows<float>(heads[h], fn, "heads", "[R, 2S + 1]", {rows, 2 * int64_t{s} + 1},
+                                                  &strides[h]);
+        }
+        py::array_t<float> out({k, rows});
+        float* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          for (int64_t h = 0; h < k; ++h) pipezero::decode_support(data[h], strides[h], rows, s, eps, o + h * rows);
+        }
+        return out;
+      },
+      py::arg("heads"), py::arg("support_size"), py::arg("eps"),
+      "Categorical value heads to scalars: for each [R, 2S + 1] float32 array of logits (rows may be spaced "
+      "apart), h^-1 of the softmax expectation over the bins -S..S; returns [len(heads), R] float32.");
   m.def("considered_visit_sequence", &pipezero::considered_visit_sequence, py::arg("m"), py::arg("num_simulations"),
         "Gumbel sequential halving: visits the root action of each simulation must already have.");
   m.def(
