@@ -7,15 +7,6 @@
 namespace pipezero {
 namespace {
 
-#if defined(__GNUC__) || defined(__clang__)
-// Four floats at a time with the compilers' vector extensions (SSE2 on x86-64, NEON on ARM);
-// every lane runs the float operations of the scalar code.
-typedef float f4 __attribute__((vector_size(16)));
-typedef int32_t i4 __attribute__((vector_size(16)));
-inline i4 as_int(f4 x) { return (i4)x; }
-inline f4 as_float(i4 x) { return (f4)x; }
-#endif
-
 inline int32_t as_int(float x) {
   int32_t i;
   std::memcpy(&i, &x, sizeof(i));
@@ -27,12 +18,35 @@ inline float as_float(int32_t x) {
   return f;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PIPEZERO_INLINE inline __attribute__((always_inline))
+// Vectors of floats with the compilers' vector extensions: four lanes (SSE2 on x86-64, NEON
+// on ARM) and, on x86-64 CPUs with AVX2 and FMA, eight. Every lane runs the float operations
+// of the scalar code. The helpers are always inlined, so they take the instruction set of
+// the kernel that calls them.
+typedef float f4 __attribute__((vector_size(16)));
+typedef int32_t i4 __attribute__((vector_size(16)));
+#if defined(__GNUC__) && !defined(__clang__)
+// The eight-lane helpers are only ever inlined into the AVX2 kernel, never called across
+// an ABI boundary, so GCC's note on passing AVX vectors without AVX does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef float f8 __attribute__((vector_size(32)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+PIPEZERO_INLINE i4 as_int(f4 x) { return (i4)x; }
+PIPEZERO_INLINE f4 as_float(i4 x) { return (f4)x; }
+PIPEZERO_INLINE i8 as_int(f8 x) { return (i8)x; }
+PIPEZERO_INLINE f8 as_float(i8 x) { return (f8)x; }
+#else
+#define PIPEZERO_INLINE inline
+#endif
+
 // exp(x) for x <= 0 (Cephes expf): x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial
-// in r, times 2^n written into the exponent bits. No branches and no library call, so four
+// in r, times 2^n written into the exponent bits. No branches and no library call, so all
 // lanes run at once. Inputs below -87 give exp(-87) < 2e-38: nothing next to the row's
 // largest term, exp(0) = 1.
 template <typename F>
-inline F exp_nonpositive(F x) {
+PIPEZERO_INLINE F exp_nonpositive(F x) {
   x = x < -87.0f ? F{} - 87.0f : x;
   const F t = x * 1.44269504088896341f + 12582912.0f;  // + 1.5 * 2^23 rounds to an integer
   const F n = t - 12582912.0f;
@@ -50,68 +64,92 @@ inline F exp_nonpositive(F x) {
   return y * as_float((k + 127) << 23);
 }
 
-// sum_i exp(l_i - top) and sum_i exp(l_i - top) * (first_bin + i) over l[begin, end), added
-// to *sum and *weighted (scalar code: the tail of a row, or every row without vectors).
-void scalar_sums(const float* l, int begin, int end, float top, float first_bin, double* sum, double* weighted) {
-  for (int i = begin; i < end; ++i) {
-    const float e = exp_nonpositive<float>(l[i] - top);
-    *sum += e;
-    *weighted += static_cast<double>(e) * (first_bin + static_cast<float>(i));
+// One row: h^-1(sum_i softmax(l)_i * (first_bin + i)) over `width` logits, with vectors of
+// `Lanes` floats for the bulk of the row and scalar code for its tail.
+template <typename F, int Lanes>
+PIPEZERO_INLINE float decode_row(const float* l, int width, float first_bin, float c, float four_eps) {
+  float top = l[0];
+  double sum = 0.0, weighted = 0.0;
+  int done = 0;
+  if constexpr (Lanes > 1) {
+    const int vec_end = width / Lanes * Lanes;
+    F top_v = F{} + top;
+    for (int i = 0; i < vec_end; i += Lanes) {
+      F v;
+      std::memcpy(&v, l + i, sizeof(v));
+      top_v = v > top_v ? v : top_v;
+    }
+    for (int j = 0; j < Lanes; ++j) top = std::fmax(top, top_v[j]);
+    for (int i = vec_end; i < width; ++i) top = l[i] > top ? l[i] : top;
+    // Four independent vectors per step, so the polynomials of 4 * Lanes logits overlap.
+    F sum_v[4] = {}, weighted_v[4] = {};
+    F bin_v;
+    for (int j = 0; j < Lanes; ++j) bin_v[j] = first_bin + static_cast<float>(j);
+    for (; done + 4 * Lanes <= width; done += 4 * Lanes) {
+      for (int j = 0; j < 4; ++j) {
+        F v;
+        std::memcpy(&v, l + done + Lanes * j, sizeof(v));
+        const F e = exp_nonpositive<F>(v - top);
+        sum_v[j] += e;
+        weighted_v[j] += e * (bin_v + static_cast<float>(Lanes * j));
+      }
+      bin_v += static_cast<float>(4 * Lanes);
+    }
+    const F s = (sum_v[0] + sum_v[1]) + (sum_v[2] + sum_v[3]);
+    const F w = (weighted_v[0] + weighted_v[1]) + (weighted_v[2] + weighted_v[3]);
+    for (int j = 0; j < Lanes; ++j) {
+      sum += s[j];
+      weighted += w[j];
+    }
+  } else {
+    for (int i = 1; i < width; ++i) top = l[i] > top ? l[i] : top;
   }
+  for (int i = done; i < width; ++i) {
+    const float e = exp_nonpositive<float>(l[i] - top);
+    sum += e;
+    weighted += static_cast<double>(e) * (first_bin + static_cast<float>(i));
+  }
+  const float y = static_cast<float>(weighted / sum);
+  // h^-1 in float32, the operations of pipezero.model.support.inverse_value_transform
+  const float a = std::fabs(y);
+  const float t = std::sqrt(a * four_eps + c * c) + c;
+  const float w = (a * 2.0f) / t;
+  return std::copysign(w * (w + 2.0f), y);
 }
 
-}  // namespace
-
-void decode_support(const float* logits, int64_t stride, int64_t rows, int support_size, double eps, float* out) {
+template <typename F, int Lanes>
+PIPEZERO_INLINE void decode_rows(const float* logits, int64_t stride, int64_t rows, int support_size, double eps,
+                                 float* out) {
   const int width = 2 * support_size + 1;
   const float first_bin = static_cast<float>(-support_size);
   const float c = static_cast<float>(1.0 + 2.0 * eps);
   const float four_eps = static_cast<float>(4.0 * eps);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* l = logits + r * stride;
-    float top = l[0];
-    double sum = 0.0, weighted = 0.0;
-    int done = 0;
-#if defined(__GNUC__) || defined(__clang__)
-    {
-      const int vec_end = width / 4 * 4;
-      f4 top4 = f4{} + top;
-      for (int i = 0; i < vec_end; i += 4) {
-        f4 v;
-        std::memcpy(&v, l + i, sizeof(v));
-        top4 = v > top4 ? v : top4;
-      }
-      top = std::fmax(std::fmax(top4[0], top4[1]), std::fmax(top4[2], top4[3]));
-      for (int i = vec_end; i < width; ++i) top = l[i] > top ? l[i] : top;
-      // Four independent vectors per step, so the polynomials of 16 logits overlap.
-      f4 sum4[4] = {}, weighted4[4] = {};
-      f4 bin4 = f4{0.0f, 1.0f, 2.0f, 3.0f} + first_bin;
-      for (; done + 16 <= width; done += 16) {
-        for (int j = 0; j < 4; ++j) {
-          f4 v;
-          std::memcpy(&v, l + done + 4 * j, sizeof(v));
-          const f4 e = exp_nonpositive<f4>(v - top);
-          sum4[j] += e;
-          weighted4[j] += e * (bin4 + 4.0f * static_cast<float>(j));
-        }
-        bin4 += 16.0f;
-      }
-      const f4 s4 = (sum4[0] + sum4[1]) + (sum4[2] + sum4[3]);
-      const f4 w4 = (weighted4[0] + weighted4[1]) + (weighted4[2] + weighted4[3]);
-      sum = (static_cast<double>(s4[0]) + s4[1]) + (static_cast<double>(s4[2]) + s4[3]);
-      weighted = (static_cast<double>(w4[0]) + w4[1]) + (static_cast<double>(w4[2]) + w4[3]);
-    }
-#else
-    for (int i = 1; i < width; ++i) top = l[i] > top ? l[i] : top;
+  for (int64_t r = 0; r < rows; ++r) out[r] = decode_row<F, Lanes>(logits + r * stride, width, first_bin, c, four_eps);
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+__attribute__((target("avx2,fma"))) void decode_rows_avx2(const float* logits, int64_t stride, int64_t rows,
+                                                          int support_size, double eps, float* out) {
+  decode_rows<f8, 8>(logits, stride, rows, support_size, eps, out);
+}
+
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
 #endif
-    scalar_sums(l, done, width, top, first_bin, &sum, &weighted);
-    const float y = static_cast<float>(weighted / sum);
-    // h^-1 in float32, the operations of pipezero.model.support.inverse_value_transform
-    const float a = std::fabs(y);
-    const float t = std::sqrt(a * four_eps + c * c) + c;
-    const float w = (a * 2.0f) / t;
-    out[r] = std::copysign(w * (w + 2.0f), y);
-  }
+
+}  // namespace
+
+void decode_support(const float* logits, int64_t stride, int64_t rows, int support_size, double eps, float* out) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+  if (has_avx2()) return decode_rows_avx2(logits, stride, rows, support_size, eps, out);
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+  decode_rows<f4, 4>(logits, stride, rows, support_size, eps, out);
+#else
+  decode_rows<float, 1>(logits, stride, rows, support_size, eps, out);
+#endif
 }
 
 }  // namespace pipezero
