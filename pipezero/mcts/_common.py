@@ -67,7 +67,7 @@ def root_shape(root: NetworkOutput) -> tuple[int, int]:
 
 def check_leaf_latent(latent: torch.Tensor, m: int) -> None:
     """The model must return one latent per pending leaf (checked once per simulation)."""
-    if latent.shape[:1] != (m,):
+    if latent.dim() == 0 or latent.shape[0] != m:
         raise ValueError(
             f"recurrent_inference returned a latent of shape {list(latent.shape)} for M = {m} "
             f"leaves; it must return [M, *L]"
@@ -82,7 +82,9 @@ def core_latent(latent: torch.Tensor, m: int) -> np.ndarray:
         latent = latent.to(device="cpu", dtype=torch.float32)
     if not latent.is_contiguous():
         latent = latent.contiguous()
-    return latent.detach().numpy()
+    if latent.requires_grad:  # a model called outside the driver's inference_mode
+        latent = latent.detach()
+    return latent.numpy()
 
 
 def require_method(obj: Any, method: str, what: str) -> None:

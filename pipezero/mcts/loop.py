@@ -82,7 +82,7 @@ def run_simulations(
             m = step(no_logits, no_values, no_values)
             continue
         logits, value, reward, legal_mask, to_play, evaluated, latent = evaluate(m)
-        m = step(logits, value, reward, legal_mask=legal_mask, to_play=to_play, latent=latent)
+        m = step(logits, value, reward, legal_mask, to_play, latent)  # positional: cheaper
         if evaluated:
             calls += 1
             leaves += evaluated

@@ -307,7 +307,7 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def("step", &step,
            "expand() the pending leaves, then simulate() the next simulation in the same call; returns its M "
            "(0 after the last simulation).",
-           py::arg("policy_logits"), py::arg("value"), py::arg("reward"), py::kw_only(),
+           py::arg("policy_logits"), py::arg("value"), py::arg("reward"),
            py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none(), py::arg("latent") = py::none())
       .def(
           "use_latents",

@@ -38,6 +38,21 @@ int Forest::select_puct(int b, int n) {
     const double q = n_child[a] > 0 ? clipped : 0.0;
     score[a] = q + pb_c * p[a] / (1.0 + child_visits);
   }
+  // The usual case without branches that depend on the scores: the best slot over the whole
+  // row and the number of legal slots within kTieTolerance of it. When that slot is legal and
+  // alone, it is the answer (the legal maximum is then the row's maximum).
+  double top = score[0];
+  int top_slot = 0;
+  for (int a = 1; a < A; ++a) {
+    const bool better = score[a] > top;
+    top = better ? score[a] : top;
+    top_slot = better ? a : top_slot;
+  }
+  int near = 0;
+  for (int a = 0; a < A; ++a) near += (ok[a] != 0) & (score[a] >= top - kTieTolerance);
+  if (near == 1 && ok[top_slot]) return top_slot;
+  // Ties (or an illegal slot on top): the legal maximum, then the legal slots within
+  // kTieTolerance of it, one drawn with the tree's generator (as argmax_with_ties does).
   double best = -std::numeric_limits<double>::infinity();
   bool any = false;
   for (int a = 0; a < A; ++a) {
@@ -47,8 +62,6 @@ int Forest::select_puct(int b, int n) {
     }
   }
   if (!any) fail_order("internal error: no eligible child slot in tree ", b);
-  // Ties within kTieTolerance of the best are broken with the tree's generator (as
-  // argmax_with_ties does), one draw only when there is a tie.
   int count = 0;
   for (int a = 0; a < A; ++a) {
     if (ok[a] && score[a] >= best - kTieTolerance) candidates_[count++] = a;
