@@ -112,13 +112,16 @@ def bench_tree(batch: int, actions: int, repeats: int, min_time: float) -> float
     logits = rng.standard_normal((batch, actions)).astype(np.float32)
     values = rng.standard_normal(batch).astype(np.float32)
     rewards = rng.standard_normal(batch).astype(np.float32)
+    # the fixed outputs for every possible M, sliced once (LightZero's side is handed
+    # precomputed lists in the same way)
+    outputs = [(logits[:m], values[:m], rewards[:m]) for m in range(batch + 1)]
 
     def search() -> None:
         noise = dirichlet_noise(rng, 0.3, legal)
         forest.reset(*root, noise=noise, noise_weight=0.25)
         m = forest.simulate()
         for _ in range(SIMULATIONS):  # the drivers' loop: one step (expand + simulate) each
-            m = forest.step(logits[:m], values[:m], rewards[:m])
+            m = forest.step(*outputs[m])
         forest.root_visit_counts()
         forest.root_values()
 
