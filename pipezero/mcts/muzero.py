@@ -187,7 +187,10 @@ class MuZeroSearch:
         """Expand the ``B`` roots over ``W`` child slots (``logits``, ``mask``: ``[B, W]``;
         ``roots``: Gumbel noise, ReZero reuse) and store their latents and recurrent state."""
         batch = logits.shape[0]
-        forest = self._forest_for(batch, logits.shape[1])
+        latent = root.latent
+        in_core = self.latents_in_core and latent.is_cpu and latent.dtype == torch.float32
+        row = latent[0].numel() if in_core else 0
+        forest = self._forest_for(batch, logits.shape[1], row)
         forest.reset(
             logits,
             f32(root.value),
@@ -198,9 +201,7 @@ class MuZeroSearch:
             **roots,
         )
         nodes = forest.num_nodes_capacity
-        latent = root.latent
-        if self.latents_in_core and latent.is_cpu and latent.dtype == torch.float32:
-            row = latent[0].numel()
+        if in_core:
             gathered = self._gathered
             shape = latent.shape[1:]
             if forest.latent_dim != row or gathered is None or gathered.shape[1:] != shape:
@@ -209,7 +210,6 @@ class MuZeroSearch:
                 self._gathered = gathered
             forest.set_root_latents(latent.detach().reshape(batch, row).contiguous().numpy())
         else:
-            forest.use_latents(0)
             self._gathered = None
             latents = self._latents.prepare(batch * nodes, latent)
             latents.view(batch, nodes, *latent.shape[1:])[:, 0].copy_(latent)
@@ -273,9 +273,17 @@ class MuZeroSearch:
     def _result(self, forest: Forest, calls: int, leaves: int) -> SearchResult:
         return root_result(forest, calls, leaves)
 
-    def _forest_for(self, batch: int, num_actions: int) -> Forest:
+    def _forest_for(self, batch: int, num_actions: int, latent_row: int = 0) -> Forest:
+        """The driver's forest for ``batch`` trees of ``num_actions`` slots; a new one when these
+        change or when its latent store holds another size than ``latent_row`` floats per node
+        (0: no store), since a store is never resized under live views of it."""
         forest = self._forest
-        if forest is None or forest.batch_size != batch or forest.num_actions != num_actions:
+        if (
+            forest is None
+            or forest.batch_size != batch
+            or forest.num_actions != num_actions
+            or forest.latent_dim not in (0, latent_row)
+        ):
             forest = make_forest(
                 self.config, batch, num_actions, self.selection, self.value_prefix, self.stochastic
             )

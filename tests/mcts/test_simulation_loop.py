@@ -195,6 +195,39 @@ def test_forest_latent_store_checks_its_arguments() -> None:
         tree, parent = divmod(int(forest.eval_parent[p]), nodes)
         want = roots[tree] if parent == 0 else np.full(5, 7.0, np.float32)
         np.testing.assert_array_equal(forest.latent_gather[p], want)
-    forest.use_latents(0)
+    plain, _ = _random_tree(0, 2, 3, 4, False)
     with pytest.raises(RuntimeError, match="use_latents"):
-        forest.set_root_latents(np.zeros((2, 5), np.float32))
+        plain.set_root_latents(np.zeros((2, 5), np.float32))
+
+
+def test_a_driver_changing_latent_size_gets_a_fresh_store() -> None:
+    # One driver, latents of 4 then 6 floats then float64 (the torch store), then 4 again: each
+    # search matches a fresh driver's, and a forest's store is never resized under its views.
+    torch.manual_seed(0)
+    batch, actions = 3, 2
+
+    def root(dim: int, dtype: torch.dtype) -> NetworkOutput:
+        return NetworkOutput(
+            latent=torch.randn(batch, dim).to(dtype),
+            policy_logits=torch.randn(batch, actions),
+            value=torch.randn(batch),
+            reward=torch.zeros(batch),
+        )
+
+    config = MCTSConfig(num_simulations=10, seed=2)
+    shared = MuZeroSearch(_ShiftModel(actions), config)
+    cases = ((4, torch.float32), (6, torch.float32), (6, torch.float64), (4, torch.float32))
+    for dim, dtype in cases:
+        r = root(dim, dtype)
+        shared.model = _ShiftModel(actions, dtype)
+        fresh = MuZeroSearch(_ShiftModel(actions, dtype), config)
+        got = shared.search(r, add_exploration_noise=False)
+        want = fresh.search(r, add_exploration_noise=False)
+        assert torch.equal(got.visit_counts, want.visit_counts)
+        torch.testing.assert_close(got.q_values, want.q_values, rtol=0, atol=0, equal_nan=True)
+    forest, _ = _random_tree(0, 2, 3, 4, False)
+    forest.use_latents(5)
+    with pytest.raises(RuntimeError, match="cannot change"):
+        forest.use_latents(6)
+    with pytest.raises(RuntimeError, match="cannot change"):
+        forest.use_latents(0)

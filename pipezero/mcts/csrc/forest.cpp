@@ -290,6 +290,12 @@ int Forest::simulate() {
 void Forest::use_latents(int dim) {
   if (dim < 0) fail("Forest.use_latents: argument 'dim' must be >= 0, got ", dim);
   if (dim == latent_dim) return;
+  if (latent_dim != 0) {
+    // NumPy views of latent_gather may still be alive: the store is never reallocated.
+    fail_order("Forest.use_latents: this forest already stores latents of ", latent_dim,
+               " floats; its size cannot change (views of latent_gather may be alive), build a new Forest for ",
+               dim == 0 ? "no store" : "another size");
+  }
   latent_dim = dim;
   latent_store.assign(static_cast<size_t>(B) * N * dim, 0.0f);
   latent_gather.assign(static_cast<size_t>(B) * dim, 0.0f);

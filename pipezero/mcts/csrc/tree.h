@@ -103,7 +103,8 @@ class Forest {
   // Optional store of one latent of L floats per node, so the drivers' gather of the
   // parents' latents and scatter of the new ones happen inside simulate() and expand():
   // expand() copies in.latent into the new nodes' rows, simulate() copies the pending
-  // parents' rows into latent_gather. L = 0 (the default) turns the store off.
+  // parents' rows into latent_gather. L = 0 (the default) turns the store off; once set,
+  // L cannot change (the store is never reallocated under a live view of it).
   void use_latents(int dim);
   void set_root_latents(const float* latents);  // [B, L]
 
