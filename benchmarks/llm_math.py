@@ -12,12 +12,16 @@ middleware (``text_rollout``, ``reward_scoring``, ``onpolicy_learn``; the held-o
 evaluations are not counted): one RL minute is a minute of one core's work, so a run gets the
 same RL compute however many jobs share the machine (wall time grows instead). Per variant
 the JSON gives the median over seeds of the accuracy gain (final accuracy minus the warm
-start's). Extra ``--set key=value`` pairs override the recipes' config.
+start's), and each run its warm start's ``warm_start_sha256`` (a fingerprint of the weights:
+the same code and seed train other weights on another machine, and GRPO's gain depends on
+them; compare it before comparing runs). Extra ``--set key=value`` pairs override the
+recipes' config.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import subprocess
@@ -55,6 +59,19 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     for k, v in b.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def _weights_sha256(path: str) -> str:
+    """The first 16 hex digits of a SHA-256 over a saved state dict's names and tensor values
+    (not the file's bytes, which also hold archive metadata): two runs started from the same
+    warm start when these agree; two warm starts of equal accuracy may still differ."""
+    import torch
+
+    digest = hashlib.sha256()
+    for key, value in sorted(torch.load(path, map_location="cpu", weights_only=True).items()):
+        digest.update(key.encode())
+        digest.update(value.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +134,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "finish_reason": ctx.finish_reason,
         "warm_start_accuracy": curve[0]["accuracy"],
+        "warm_start_sha256": _weights_sha256(cfg.sft.cache_path),
         "final_accuracy": curve[-1]["accuracy"],
         "gain": curve[-1]["accuracy"] - curve[0]["accuracy"],
         "rl_seconds": refs["rl_s"],

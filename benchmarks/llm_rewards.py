@@ -12,14 +12,16 @@ its training episodes with generators of its own). The warm start (``--sft-steps
 per seed and is cached in the work directory (a cached one is reused); the learned PRM's
 warm-up (sampling the policy's episodes, labelling their steps with the oracle, training) runs
 before RL in its own run and is not counted in the RL budget: its wall time, its held-out AUC
-and accuracy (on steps of held-out episodes) are reported beside the gains. Every run is its
-own process with one torch thread; ``--jobs`` runs that many at once. Extra ``--set
-key=value`` pairs override the config.
+and accuracy (on steps of held-out episodes) are reported beside the gains, and each run's
+``warm_start_sha256`` (a fingerprint of the warm start's weights, to tell whether two runs
+started from the same ones). Every run is its own process with one torch thread; ``--jobs``
+runs that many at once. Extra ``--set key=value`` pairs override the config.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import subprocess
@@ -46,6 +48,19 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     for k, v in b.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def _weights_sha256(path: str) -> str:
+    """The first 16 hex digits of a SHA-256 over a saved state dict's names and tensor values
+    (not the file's bytes, which also hold archive metadata): two runs started from the same
+    warm start when these agree; two warm starts of equal accuracy may still differ."""
+    import torch
+
+    digest = hashlib.sha256()
+    for key, value in sorted(torch.load(path, map_location="cpu", weights_only=True).items()):
+        digest.update(key.encode())
+        digest.update(value.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +104,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     accuracies = found["train_accuracy"]
     return {
         "warm_start_accuracy": curve[0]["accuracy"],
+        "warm_start_sha256": _weights_sha256(cfg.sft.cache_path),
         "final_accuracy": curve[-1]["accuracy"],
         "gain": curve[-1]["accuracy"] - curve[0]["accuracy"],
         "train_iter": ctx.train_iter,
