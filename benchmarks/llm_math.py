@@ -21,7 +21,6 @@ recipes' config.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import subprocess
@@ -62,16 +61,13 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _weights_sha256(path: str) -> str:
-    """The first 16 hex digits of a SHA-256 over a saved state dict's names and tensor values
-    (not the file's bytes, which also hold archive metadata): two runs started from the same
-    warm start when these agree; two warm starts of equal accuracy may still differ."""
+    """:func:`~pipezero.checkpoint.state_dict_fingerprint` of a saved state dict: two runs
+    started from the same warm start when these agree."""
     import torch
 
-    digest = hashlib.sha256()
-    for key, value in sorted(torch.load(path, map_location="cpu", weights_only=True).items()):
-        digest.update(key.encode())
-        digest.update(value.contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    from pipezero.checkpoint import state_dict_fingerprint
+
+    return state_dict_fingerprint(torch.load(path, map_location="cpu", weights_only=True))
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:

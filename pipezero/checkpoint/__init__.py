@@ -57,6 +57,7 @@ from pipezero.checkpoint.manifest import (
     ManifestEntry,
     manifest_path,
     read_manifest,
+    state_dict_fingerprint,
 )
 from pipezero.checkpoint.resuming import load_pair, restore_state, resume
 from pipezero.checkpoint.state import (
@@ -94,4 +95,5 @@ __all__ = [
     "resumable_checkpoints",
     "resume",
     "save_checkpoint",
+    "state_dict_fingerprint",
 ]

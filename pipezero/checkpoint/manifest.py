@@ -22,8 +22,14 @@ import logging
 import os
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipezero.checkpoint.atomic import atomic_write
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import torch
 
 __all__ = [
     "MANIFEST_SUFFIX",
@@ -32,6 +38,7 @@ __all__ = [
     "describe_file",
     "manifest_path",
     "read_manifest",
+    "state_dict_fingerprint",
     "verify_buffer_file",
     "verify_checkpoint_file",
     "write_manifest",
@@ -59,6 +66,17 @@ class ManifestEntry:
     buffer_file: str | None = None
     buffer_sha256: str | None = None
     buffer_size: int | None = None
+
+
+def state_dict_fingerprint(state: Mapping[str, torch.Tensor]) -> str:
+    """The first 16 hex digits of a sha256 over a state dict's names and tensor values, in name
+    order: equal for equal weights however they were saved (a file's sha256 also covers archive
+    metadata). Tells which weights a run started from, e.g. two warm starts of equal accuracy."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def manifest_path(ckpt_path: str | os.PathLike[str]) -> Path:

@@ -327,3 +327,25 @@ def test_a_damaged_checkpoint_keeps_its_buffers(tmp_path: Path) -> None:
     ctx, policy, buffer = fresh()
     resume(tmp_path, ctx, policy, buffer)
     assert (new_path.parent / buffer_file).is_file() and new_path.is_file()
+
+
+def test_state_dict_fingerprint_follows_the_values_not_the_file(tmp_path):
+    """Equal weights give equal fingerprints (key order and file aside); one changed value or a
+    renamed tensor gives another."""
+    import torch
+
+    from pipezero.checkpoint import state_dict_fingerprint
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    state = net.state_dict()
+    torch.save(state, tmp_path / "a.pt")
+    torch.save(dict(reversed(list(state.items()))), tmp_path / "b.pt")
+    assert (tmp_path / "a.pt").read_bytes() != (tmp_path / "b.pt").read_bytes()
+    loaded = [torch.load(tmp_path / f"{n}.pt", weights_only=True) for n in "ab"]
+    first = state_dict_fingerprint(state)
+    assert len(first) == 16 and all(state_dict_fingerprint(s) == first for s in loaded)
+    changed = {k: v.clone() for k, v in state.items()}
+    changed["0.weight"][1, 2] += 1e-6
+    assert state_dict_fingerprint(changed) != first
+    renamed = {("x" + k if k == "2.bias" else k): v for k, v in state.items()}
+    assert state_dict_fingerprint(renamed) != first
