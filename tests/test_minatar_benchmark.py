@@ -84,5 +84,5 @@ def test_ours_keeps_the_trained_run_and_evaluates_it_again(tmp_path, capsys, mon
     final_pt = (run_dir / "ckpt" / "final.pt").stat().st_mtime_ns
     again = bench.run_ours("muzero", "MinAtar/Breakout-v1", 0, 200, 2, overrides, tmp_path)
     assert "trained before" in capsys.readouterr().err
-    assert (run_dir / "ckpt" / "final.pt").stat().st_mtime_ns == final_pt  # not trained a second time
+    assert (run_dir / "ckpt" / "final.pt").stat().st_mtime_ns == final_pt  # not trained again
     assert again["final_mean"] == first["final_mean"] and again["train_iter"] == first["train_iter"]
