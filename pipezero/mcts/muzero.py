@@ -232,6 +232,17 @@ class MuZeroSearch:
         hidden_store = self._hidden if self._has_hidden else None
         recurrent, leaf_mask_fn = self.model.recurrent_inference, self.leaf_mask_fn
         pending, num_actions = views.pending, forest.num_actions
+
+        def expansion(out: Any, m: int, nodes: Any, latent: Any = None) -> Expansion:
+            """``out`` for the core; the recurrent states stored at the new ``nodes``."""
+            if hidden_store is not None:
+                hidden_store.scatter(nodes, out.hidden)
+            mask = None
+            if leaf_mask_fn is not None:
+                mask = legal_mask_array(leaf_mask_fn(out), m, num_actions)
+            logits, value, reward = host_outputs(out.policy_logits, out.value, out.reward)
+            return Expansion(f32_rows(logits), f32(value), f32(reward), mask, None, m, latent)
+
         if gathered is not None:
             batch = gathered.shape[0]
 
@@ -240,14 +251,7 @@ class MuZeroSearch:
                 parents, actions, _, nodes, keep = pending(m)
                 hidden = None if hidden_store is None else hidden_store.gather(parents, keep)
                 out = recurrent(gathered if m == batch else gathered[:m], actions, hidden)
-                latent = core_latent(out.latent, m)
-                if hidden_store is not None:
-                    hidden_store.scatter(nodes, out.hidden)
-                mask = None
-                if leaf_mask_fn is not None:
-                    mask = legal_mask_array(leaf_mask_fn(out), m, num_actions)
-                logits, value, reward = host_outputs(out.policy_logits, out.value, out.reward)
-                return Expansion(f32_rows(logits), f32(value), f32(reward), mask, None, m, latent)
+                return expansion(out, m, nodes, core_latent(out.latent, m))
 
             return evaluate_in_core
         latents = self._latents.flat
@@ -260,13 +264,7 @@ class MuZeroSearch:
             out = recurrent(latents.index_select(0, parents), actions, hidden)
             check_leaf_latent(out.latent, m)
             latents.index_copy_(0, nodes, out.latent)
-            if hidden_store is not None:
-                hidden_store.scatter(nodes, out.hidden)
-            mask = None
-            if leaf_mask_fn is not None:
-                mask = legal_mask_array(leaf_mask_fn(out), m, num_actions)
-            logits, value, reward = host_outputs(out.policy_logits, out.value, out.reward)
-            return Expansion(f32_rows(logits), f32(value), f32(reward), mask, None, m)
+            return expansion(out, m, nodes)
 
         return evaluate
 
