@@ -162,9 +162,16 @@ class MuZeroPolicy(PolicyStateMixin):
         self.rng = np.random.default_rng(seed)
         mcts = self.mcts_config(seed)
         self.collect_search = self.search_class(self.acting_model, mcts)
-        self.eval_search = self.search_class(self.acting_model, mcts.replace(seed=seed + 1))
+        self.eval_search = self.search_class(self.acting_model, self.eval_mcts_config(seed))
         self.reanalyze_search = self.search_class(self.target_model, mcts.replace(seed=seed + 2))
         self._published: dict[str, torch.Tensor] | None = None
+
+    def eval_mcts_config(self, seed: int) -> MCTSConfig:
+        """The evaluation search's settings: :meth:`mcts_config` with seed ``seed + 1`` and
+        ``cfg.eval_num_simulations`` simulations (``None`` or absent: ``num_simulations``)."""
+        mcts = self.mcts_config(seed).replace(seed=seed + 1)
+        sims = self.cfg.get("eval_num_simulations")  # checked with the config (an int >= 1)
+        return mcts if sims is None else mcts.replace(num_simulations=int(sims))
 
     def mcts_config(self, seed: int) -> MCTSConfig:
         """The search settings of ``cfg`` as an :class:`MCTSConfig`."""
@@ -249,7 +256,8 @@ class MuZeroPolicy(PolicyStateMixin):
         return ActResult(action=action, visit_policy=probs, root_value=value, predicted_value=value)
 
     def evaluate(self, obs: np.ndarray, action_mask: np.ndarray, to_play: np.ndarray) -> ActResult:
-        """Search without noise and take the most visited action (first on ties)."""
+        """Search without noise (``eval_num_simulations``) and take the most visited action
+        (first on ties)."""
         predicted, result = self._search(self.eval_search, obs, action_mask, to_play, False)
         visits = result.visit_counts.numpy()
         visits = np.where(np.asarray(action_mask, bool), visits, -1)
@@ -463,6 +471,6 @@ class MuZeroPolicy(PolicyStateMixin):
         actor.rng = np.random.default_rng(seed)
         mcts = self.mcts_config(seed)
         actor.collect_search = self.search_class(actor.acting_model, mcts)
-        actor.eval_search = self.search_class(actor.acting_model, mcts.replace(seed=seed + 1))
+        actor.eval_search = self.search_class(actor.acting_model, self.eval_mcts_config(seed))
         actor._published = None
         return actor

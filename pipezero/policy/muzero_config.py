@@ -38,6 +38,7 @@ MUZERO_CONFIG: dict[str, Any] = {
         },
         # -- search --------------------------------------------------------------------------
         "num_simulations": 25,
+        "eval_num_simulations": None,  # the evaluation search's (None: num_simulations)
         "pb_c_base": 19652.0,
         "pb_c_init": 1.25,
         "root_dirichlet_alpha": 0.25,

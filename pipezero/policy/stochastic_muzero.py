@@ -93,31 +93,6 @@ class StochasticMuZeroPolicy(MuZeroPolicy):
                 )
         super().__init__(cfg, model, **kwargs)
         self._unroll_obs: torch.Tensor | None = None
-        eval_sims = self.cfg.eval_num_simulations
-        if eval_sims is not None and (
-            isinstance(eval_sims, bool) or not isinstance(eval_sims, int) or eval_sims < 1
-        ):
-            raise ValueError(
-                f"eval_num_simulations must be a positive int, or None to use num_simulations; "
-                f"got {eval_sims!r}"
-            )
-        self.eval_search = self._make_eval_search(self.acting_model, int(kwargs.get("seed", 0)))
-
-    def _make_eval_search(self, model: torch.nn.Module, seed: int) -> MuZeroSearch:
-        """The evaluation search: ``eval_num_simulations`` (or ``num_simulations``), seed
-        ``seed + 1`` as in :class:`MuZeroPolicy`."""
-        mcts = self.mcts_config(seed)
-        sims = self.cfg.eval_num_simulations
-        if sims is not None:
-            mcts = mcts.replace(num_simulations=int(sims))
-        return self.search_class(model, mcts.replace(seed=seed + 1))
-
-    def acting_copy(self, seed: int) -> StochasticMuZeroPolicy:
-        """:meth:`MuZeroPolicy.acting_copy` with this policy's evaluation search settings."""
-        actor = super().acting_copy(seed)
-        assert isinstance(actor, StochasticMuZeroPolicy)
-        actor.eval_search = actor._make_eval_search(actor.acting_model, seed)
-        return actor
 
     @property
     def needs_unroll_obs(self) -> bool:

@@ -117,7 +117,7 @@ class UniZeroPolicy(MuZeroPolicy):
         self.rng = np.random.default_rng(seed)
         mcts = self.mcts_config(seed)
         self.collect_search = MuZeroSearch(self.acting_model, mcts)
-        self.eval_search = MuZeroSearch(self.acting_model, mcts.replace(seed=seed + 1))
+        self.eval_search = MuZeroSearch(self.acting_model, self.eval_mcts_config(seed))
         self.reanalyze_search = MuZeroSearch(self.target_model, mcts.replace(seed=seed + 2))
         self._published: dict[str, torch.Tensor] | None = None
         # Per collector environment: KV window after its last root latent, action taken since.

@@ -205,3 +205,24 @@ def test_building_a_policy_flushes_denormal_floats(kind):
     assert float(torch.tensor([1e-39]) * 1.0) > 0  # denormals kept
     tiny_policy(kind)
     assert float(torch.tensor([1e-39]) * 1.0) == 0.0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_evaluation_search_can_use_its_own_number_of_simulations(kind):
+    """``eval_num_simulations`` sets the evaluation search's budget (collection keeps
+    ``num_simulations``), in the acting copies of async mode too; bad values are refused."""
+    policy = tiny_policy(kind, num_simulations=6, eval_num_simulations=11)
+    assert tiny_policy(kind, num_simulations=6).eval_search.config.num_simulations == 6  # None
+    actor = policy.acting_copy(seed=5)
+    for p in (policy, actor):
+        assert p.collect_search.config.num_simulations == 6
+        assert p.eval_search.config.num_simulations == 11
+    obs = np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32)
+    mask, to_play = np.ones((2, 2), bool), np.full(2, -1)
+    policy.evaluate(obs, mask, to_play)
+    assert policy.eval_search.network_calls == 11
+    policy.collect(obs, mask, to_play, 0)
+    assert policy.collect_search.network_calls == 6
+    for bad in (0, 2.5):
+        with pytest.raises(ValueError, match="eval_num_simulations"):
+            tiny_policy(kind, eval_num_simulations=bad)
