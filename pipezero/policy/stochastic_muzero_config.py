@@ -13,8 +13,6 @@ Keys added to the ``policy`` section:
 - ``model.afterstate_reward``: predict the reward with the afterstate dynamics ``phi(s, a)``
   instead of the dynamics ``g(as, c)`` (environments whose reward does not depend on the
   chance outcome, such as 2048);
-- ``eval_num_simulations``: simulations of the evaluation search (``policy.evaluate``);
-  ``None`` uses ``num_simulations``;
 - ``afterstate_value_loss_weight``: weight of the afterstate value (``Q``) loss;
 - ``chance_loss_weight``: weight of the cross-entropy between the afterstate's chance
   distribution ``sigma`` and the encoder's code;
@@ -55,7 +53,6 @@ STOCHASTIC_MUZERO_CONFIG["policy"].update(
         "chance_loss_weight": 1.0,
         "commitment_loss_weight": 0.25,
         "code_usage_loss_weight": 1.0,
-        "eval_num_simulations": None,
     }
 )
 STOCHASTIC_MUZERO_CONFIG = EasyDict(STOCHASTIC_MUZERO_CONFIG)
