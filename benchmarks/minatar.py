@@ -93,8 +93,11 @@ def run_ours(
     """Train ``recipes/<algo>_minatar.py`` in a subprocess, then evaluate its final checkpoint.
 
     The training run's ``RESULT`` line is kept as ``RUN_DIR/result.json``: a run directory that
-    holds it and ``final.pt`` (a run whose evaluation failed) is evaluated again, not retrained.
+    holds it and ``final.pt`` (a run whose evaluation failed) is evaluated again, not retrained;
+    one with checkpoints but no result (a run that was stopped) continues from its newest
+    intact checkpoint (``--resume``: counters, weights and replay buffer).
     """
+    from pipezero.checkpoint import latest_checkpoint
     from pipezero.recipe import read_result  # after the module took its folder off sys.path
 
     run_dir = (work_dir / f"{algo}_{env_id.split('/')[-1]}_s{seed}").resolve()
@@ -106,6 +109,9 @@ def run_ours(
     else:
         cmd = [sys.executable, str(ROOT / "recipes" / f"{algo}_minatar.py"), "--env-id", env_id]
         cmd += ["--seed", str(seed), "--max-env-step", str(env_steps), "--exp-dir", str(run_dir)]
+        if latest_checkpoint(run_dir) is not None:
+            print(f"[minatar] {run_dir.name}: stopped before, resuming", file=sys.stderr)
+            cmd += ["--resume", str(run_dir)]
         for item in overrides:
             cmd += ["--set", item]
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -86,3 +86,18 @@ def test_ours_keeps_the_trained_run_and_evaluates_it_again(tmp_path, capsys, mon
     assert "trained before" in capsys.readouterr().err
     assert (run_dir / "ckpt" / "final.pt").stat().st_mtime_ns == final_pt  # not trained again
     assert again["final_mean"] == first["final_mean"] and again["train_iter"] == first["train_iter"]
+
+
+def test_ours_resumes_a_stopped_run(tmp_path, capsys):
+    """A run directory with checkpoints but no result line (a run that was stopped) goes on
+    from its newest checkpoint to the full budget instead of starting over."""
+    bench = load_benchmark()
+    overrides = ["env.max_episode_steps=50", "policy.model.num_channels=4", "policy.eval_freq=1000",
+                 "policy.min_buffer_transitions=64", "policy.batch_size=32"]  # fmt: skip
+    first = bench.run_ours("muzero", "MinAtar/Breakout-v1", 0, 200, 2, overrides, tmp_path)
+    run_dir = tmp_path / "muzero_Breakout-v1_s0"
+    (run_dir / "result.json").unlink()  # as if it had stopped after its last checkpoint
+    longer = bench.run_ours("muzero", "MinAtar/Breakout-v1", 0, 400, 2, overrides, tmp_path)
+    assert "stopped before, resuming" in capsys.readouterr().err
+    assert longer["env_steps"] >= 400 and longer["train_iter"] > first["train_iter"]
+    assert longer["curve"][: len(first["curve"])] == first["curve"]  # the history went on

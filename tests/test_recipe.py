@@ -108,6 +108,12 @@ def test_default_run_dir_is_per_run_and_resume_latest_finds_it(tmp_path, monkeyp
     resumed = result_of(capsys.readouterr().out)
     assert resumed["exp_dir"] == str(run_dir)
     assert ctx.env_step >= 160 and resumed["train_iter"] > first["train_iter"]
+    # the evaluations before the resume stay in its history, and in the run's file
+    kept = resumed["eval_history"][: len(first["eval_history"])]
+    assert first["eval_history"] and kept == first["eval_history"]
+    assert len(resumed["eval_history"]) > len(first["eval_history"])
+    lines = (run_dir / "eval_history.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == resumed["eval_history"]
 
 
 def test_resume_keeps_the_saved_config_and_reports_a_changed_key(tmp_path, capsys, caplog):

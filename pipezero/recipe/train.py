@@ -158,14 +158,21 @@ def train(
     ``RUN_DIR/config.json``, run, print the ``RESULT {json}`` line; returns the context."""
     module = recipe if isinstance(recipe, ModuleType) else load_recipe(recipe)
     run, task, _ = prepare(module, argv, prog=prog)
-    if not run.ddp or _rank() == 0:
+    writer = not run.ddp or _rank() == 0
+    if writer:
         write_run_config(run, module, list(sys.argv[1:] if argv is None else argv))
-    start, history = time.perf_counter(), []
+    history_file = run.exp_dir / HISTORY_NAME
+    start = time.perf_counter()
+    history = read_eval_history(history_file, task.ctx.env_step) if run.resume_from else []
+    if writer:  # the file holds what the resumed checkpoint had seen, then what comes next
+        history_file.write_text("".join(json.dumps(h) + "\n" for h in history))
 
     def record(ctx: Context, result: Mapping[str, Any]) -> None:
-        history.append(
-            dict(result) | {"wall_s": time.perf_counter() - start, "unix_time": time.time()}
-        )
+        entry = dict(result) | {"wall_s": time.perf_counter() - start, "unix_time": time.time()}
+        history.append(entry)
+        if writer:
+            with history_file.open("a") as f:
+                f.write(json.dumps(entry, default=str) + "\n")
 
     task.on(Event.EVAL_DONE, record)
     ctx = task.run(mode=run.mode)
@@ -175,6 +182,21 @@ def train(
     algorithm = extra.pop("algorithm", algorithm_of(module))
     print(result_line(ctx, algorithm=algorithm, seed=run.seed, start=start, **extra), flush=True)
     return ctx
+
+
+#: ``RUN_DIR/eval_history.jsonl``: one JSON line per evaluation, written as it happens, so a
+#: resumed run's ``eval_history`` starts with the evaluations of the run it continues.
+HISTORY_NAME = "eval_history.jsonl"
+
+
+def read_eval_history(path: Path, env_step: int) -> list[dict[str, Any]]:
+    """The evaluations in ``path`` made at or before ``env_step`` (the resumed checkpoint's;
+    later ones belong to the part of the run that is done again), or [] without the file.
+    Their ``wall_s`` counts from the start of the process that made them."""
+    if not path.is_file():
+        return []
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [e for e in entries if int(e.get("env_step", 0)) <= env_step]
 
 
 def _rank() -> int:
