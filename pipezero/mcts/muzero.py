@@ -23,11 +23,10 @@ from pipezero.mcts._common import (
     HiddenStore,
     NodeStore,
     check_leaf_latent,
-    core_latent,
     f32,
     f32_rows,
     float32_array,
-    host_outputs,
+    leaf_arrays,
     legal_mask_array,
     make_forest,
     require_method,
@@ -233,15 +232,16 @@ class MuZeroSearch:
         recurrent, leaf_mask_fn = self.model.recurrent_inference, self.leaf_mask_fn
         pending, num_actions = views.pending, forest.num_actions
 
-        def expansion(out: Any, m: int, nodes: Any, latent: Any = None) -> Expansion:
-            """``out`` for the core; the recurrent states stored at the new ``nodes``."""
+        def expansion(out: Any, m: int, nodes: Any, with_latent: bool = False) -> Expansion:
+            """``out`` for the core (with its latents for the core's store when asked); the
+            recurrent states stored at the new ``nodes``."""
             if hidden_store is not None:
                 hidden_store.scatter(nodes, out.hidden)
             mask = None
             if leaf_mask_fn is not None:
                 mask = legal_mask_array(leaf_mask_fn(out), m, num_actions)
-            logits, value, reward = host_outputs(out.policy_logits, out.value, out.reward)
-            return Expansion(f32_rows(logits), f32(value), f32(reward), mask, None, m, latent)
+            logits, value, reward, latent = leaf_arrays(out, m, with_latent)
+            return Expansion(logits, value, reward, mask, None, m, latent)
 
         if gathered is not None:
             batch = gathered.shape[0]
@@ -251,7 +251,7 @@ class MuZeroSearch:
                 parents, actions, _, nodes, keep = pending(m)
                 hidden = None if hidden_store is None else hidden_store.gather(parents, keep)
                 out = recurrent(gathered if m == batch else gathered[:m], actions, hidden)
-                return expansion(out, m, nodes, core_latent(out.latent, m))
+                return expansion(out, m, nodes, with_latent=True)
 
             return evaluate_in_core
         latents = self._latents.flat

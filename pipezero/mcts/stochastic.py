@@ -33,9 +33,9 @@ import torch
 from pipezero.mcts._common import (
     ArrayLike,
     check_leaf_latent,
-    f32,
     f32_rows,
     float32_array,
+    leaf_arrays,
     legal_mask_array,
     root_noise_array,
     root_result,
@@ -154,9 +154,8 @@ class StochasticMuZeroSearch(MuZeroSearch):
                 mask = legal_mask_array(leaf_mask_fn(out, to_chance), m, width)
             else:
                 mask = np.where(is_chance[:, None], chance_row, decision_row)
-            return Expansion(
-                f32_rows(out.policy_logits), f32(out.value), f32(out.reward), mask, None, m
-            )
+            logits, value, reward, _ = leaf_arrays(out, m, False)
+            return Expansion(logits, value, reward, mask, None, m)
 
         return evaluate
 

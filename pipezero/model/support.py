@@ -24,6 +24,7 @@ import torch
 DEFAULT_EPS = 0.001
 
 _core: ModuleType | None = None
+_F32 = np.dtype(np.float32)
 
 
 def _decode_in_core(support: DiscreteSupport, *logits: torch.Tensor) -> torch.Tensor | None:
@@ -37,16 +38,21 @@ def _decode_in_core(support: DiscreteSupport, *logits: torch.Tensor) -> torch.Te
     ``h^-1`` at ``B = 8``, 2x at ``B = 64``. Its values differ from that torch decode by float
     rounding only (both within a few 1e-6 relative of a float64 decode).
     """
-    for t in logits:
-        if not t.is_cpu or t.dtype is not torch.float32 or t.dim() != 2 or t.requires_grad:
+    try:  # a view of each; raises for a tensor not on the CPU, needing its gradient, or bf16
+        arrays = [t.numpy() for t in logits]
+    except (TypeError, RuntimeError):
+        return None
+    for i, a in enumerate(arrays):
+        if a.dtype is not _F32 or a.ndim != 2:
             return None
+        if a.strides[1] != 4:  # the kernel reads rows of contiguous bins
+            arrays[i] = np.ascontiguousarray(a)
     global _core
     if _core is None:
         from pipezero.mcts import _mcts_core
 
         _core = _mcts_core
-    arrays = tuple((t if t.stride(-1) == 1 else t.contiguous()).numpy() for t in logits)
-    return torch.from_numpy(_core.decode_supports(arrays, support.support_size, support.eps))
+    return torch.from_numpy(_core.decode_supports(tuple(arrays), support.support_size, support.eps))
 
 
 def value_transform(x: torch.Tensor, eps: float = DEFAULT_EPS) -> torch.Tensor:

@@ -231,3 +231,45 @@ def test_a_driver_changing_latent_size_gets_a_fresh_store() -> None:
         forest.use_latents(6)
     with pytest.raises(RuntimeError, match="cannot change"):
         forest.use_latents(0)
+
+
+def _output(logits: torch.Tensor, value: torch.Tensor, latent: torch.Tensor) -> NetworkOutput:
+    return NetworkOutput(
+        latent=latent,
+        policy_logits=logits,
+        value=value,
+        reward=value * 2,
+        value_logits=None,
+        reward_logits=None,
+        hidden=None,
+    )
+
+
+def test_leaf_arrays_are_views_of_plain_outputs_and_converted_otherwise() -> None:
+    from pipezero.mcts._common import leaf_arrays
+
+    head = torch.randn(3, 7)  # a fused head: the logits are a column slice, rows 7 apart
+    plain = _output(head[:, :4], torch.randn(3), torch.randn(3, 5))
+    arrays = leaf_arrays(plain, 3, True)
+    assert all(a.dtype == np.float32 for a in arrays)
+    for array, tensor in zip(
+        arrays, (plain.policy_logits, plain.value, plain.reward, plain.latent), strict=True
+    ):
+        assert np.shares_memory(array, tensor.numpy())  # no copy on the usual path
+    assert leaf_arrays(plain, 3, False)[3] is None
+
+    # another dtype, a transposed latent, a strided value and a tensor needing its gradient
+    # all take the converting path and give the same numbers as float32 C-order arrays
+    odd = _output(
+        head[:, :4].double(),
+        torch.randn(6)[::2],
+        torch.randn(5, 3, requires_grad=True).t(),
+    )
+    logits, value, reward, latent = leaf_arrays(odd, 3, True)
+    np.testing.assert_allclose(logits, odd.policy_logits.detach().float().numpy())
+    np.testing.assert_array_equal(value, odd.value.numpy())
+    np.testing.assert_array_equal(reward, odd.reward.numpy())
+    np.testing.assert_array_equal(latent, odd.latent.detach().contiguous().numpy())
+    assert latent.flags.c_contiguous and value.strides == (4,) and logits.dtype == np.float32
+    with pytest.raises(ValueError, match=r"for M = 2 leaves"):
+        leaf_arrays(plain, 2, True)
