@@ -25,13 +25,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipezero.recipe import read_result
+from pipezero.recipe import run_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -45,19 +44,14 @@ def run_once(
     recipe: Path, config: str, seed: int, max_env_step: int, extra: list[str], work: Path
 ) -> dict[str, Any]:
     """Train once; return the recipe's RESULT summary plus the run directory."""
-    exp_dir = work / f"{config}_seed{seed}"
-    cmd = [sys.executable, str(recipe), "--seed", str(seed), "--exp-dir", str(exp_dir)]
-    cmd += ["--max-env-step", str(max_env_step), *CONFIGS[config]]
-    for item in ["policy.stop_value=None", *extra]:
-        cmd += ["--set", item]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    parsed = read_result(proc.stdout)
-    if proc.returncode != 0 or parsed is None:
-        raise RuntimeError(
-            f"{config} seed {seed} failed (exit {proc.returncode}): {' '.join(cmd)}\n"
-            f"{proc.stderr[-3000:]}"
-        )
-    result = parsed
+    result = run_recipe(
+        recipe,
+        seed=seed,
+        exp_dir=work / f"{config}_seed{seed}",
+        max_env_step=max_env_step,
+        overrides=["policy.stop_value=None", *extra],
+        flags=CONFIGS[config],
+    )
     history = result.pop("eval_history")
     return {
         "config": config,
@@ -70,7 +64,7 @@ def run_once(
         "evaluations": len(history),
         "last_eval_return": history[-1]["return_mean"] if history else None,
         "best_eval_return": result["best_eval_return"],
-        "exp_dir": str(exp_dir),
+        "exp_dir": result["exp_dir"],
     }
 
 

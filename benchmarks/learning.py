@@ -7,8 +7,12 @@ Each seed runs the recipe (``recipes/<algo>_cartpole.py``) in its own process, o
 other unless ``--jobs`` says otherwise (parallel runs share the CPU: their wall times are
 not comparable). For every run the JSON printed on stdout holds the env steps and the wall
 time (from process start, imports included) at the first evaluation whose mean return
-reached the target, the final and best returns, the number of updates and the peak resident
-memory of the process; per algorithm the medians over seeds. A learning-curve PNG (mean
+reached the target and that evaluation's mean return (the stopping evaluation, 8 episodes), the
+final and best returns, the number of updates, the peak resident memory of the process and
+``reeval``: ``best.pt`` (the stopping evaluation's weights) and ``final.pt`` played on
+``--reeval-episodes`` fresh episodes (default 32, environments seeded from seed + 20,000; 0
+skips it), each with ``holds_target``; per algorithm the medians over seeds. The runs are
+made by :func:`pipezero.recipe.benchmark_run`. A learning-curve PNG (mean
 evaluation return against env steps) is written with matplotlib when it is installed
 (``pip install matplotlib``; it is not a dependency of pipezero).
 """
@@ -18,15 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipezero.recipe import read_result
+from pipezero.recipe import REEVAL_EPISODES, benchmark_run, median_or_none
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
@@ -37,63 +38,27 @@ RECIPES = {
 
 
 def run_seed(
-    algo: str, seed: int, max_env_step: int, overrides: list[str], work_dir: Path
+    algo: str,
+    seed: int,
+    max_env_step: int,
+    overrides: list[str],
+    work_dir: Path,
+    target: float = 195.0,
+    reeval_episodes: int = REEVAL_EPISODES,
 ) -> dict[str, Any]:
-    """Run one training process; return its summary (see the module docstring)."""
-    cmd = [sys.executable, str(RECIPES[algo]), "--seed", str(seed)]
-    cmd += ["--exp-dir", str(work_dir / f"{algo}_seed{seed}")]
-    cmd += ["--max-env-step", str(max_env_step)]
-    for item in overrides:
-        cmd += ["--set", item]
-    launch = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stdout, stderr = proc.communicate()
-    parsed = read_result(stdout)
-    if proc.returncode != 0 or parsed is None:
-        raise RuntimeError(
-            f"{algo} seed {seed} failed (exit {proc.returncode}); command: {' '.join(cmd)}\n"
-            f"stderr tail:\n{stderr[-3000:]}"
-        )
-    result = parsed
-    history = result.pop("eval_history")
-    for point in history:
-        point["wall_s_since_launch"] = point["unix_time"] - launch
-    return {
-        "algorithm": algo,
-        "seed": seed,
-        "history": history,
-        "finish_reason": result["finish_reason"],
-        "env_step": result["env_step"],
-        "train_iter": result["train_iter"],
-        "best_eval_return": result["best_eval_return"],
-        "final_eval_return": history[-1]["return_mean"] if history else None,
-        "run_wall_s": result["wall_s"],
-        "process_wall_s": time.time() - launch,
-        "peak_rss_mb": round(result["peak_rss_mb"], 1),  # ru_maxrss of the run's process
-    }
-
-
-def time_to_target(run: dict[str, Any], target: float) -> dict[str, Any]:
-    """Env steps, updates and wall time at the first evaluation reaching ``target``."""
-    for point in run["history"]:
-        if point["return_mean"] >= target:
-            return {
-                "env_steps_to_target": int(point["env_step"]),
-                "train_iter_to_target": int(point["train_iter"]),
-                "wall_s_to_target": round(point["wall_s_since_launch"], 1),
-            }
-    return {"env_steps_to_target": None, "train_iter_to_target": None, "wall_s_to_target": None}
-
-
-def median_or_none(values: list[float | None]) -> float | None:
-    """Median, counting a run that never reached the target (``None``) as infinitely slow;
-    ``None`` when the median itself did not reach it."""
-    ranked = sorted(float("inf") if v is None else float(v) for v in values)
-    if not ranked:
-        return None
-    n = len(ranked)
-    mid = ranked[n // 2] if n % 2 else (ranked[n // 2 - 1] + ranked[n // 2]) / 2
-    return None if mid == float("inf") else mid
+    """Run one training process and re-evaluate it (:func:`pipezero.recipe.benchmark_run`);
+    return its summary (see the module docstring)."""
+    run = benchmark_run(
+        RECIPES[algo],
+        seed=seed,
+        exp_dir=work_dir / f"{algo}_seed{seed}",
+        target=target,
+        max_env_step=max_env_step,
+        overrides=overrides,
+        reeval_episodes=reeval_episodes,
+    )
+    history = run.pop("result")["eval_history"]
+    return {"algorithm": algo, **run, "history": history}
 
 
 def plot(runs: list[dict[str, Any]], target: float, path: Path) -> bool:
@@ -134,6 +99,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (share the CPU)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "learning_curve.png")
+    parser.add_argument(
+        "--reeval-episodes",
+        type=int,
+        default=REEVAL_EPISODES,
+        help="fresh episodes re-evaluating best.pt and final.pt of every run (0: none)",
+    )
     args = parser.parse_args(argv)
 
     jobs = [(algo, seed) for algo in args.algo for seed in args.seeds]
@@ -142,23 +113,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ThreadPoolExecutor(max_workers=args.jobs) as pool,
     ):
         futures = [
-            pool.submit(run_seed, a, s, args.max_env_step, args.set, Path(tmp)) for a, s in jobs
+            pool.submit(
+                run_seed,
+                *(a, s, args.max_env_step, args.set, Path(tmp)),
+                target=args.target,
+                reeval_episodes=args.reeval_episodes,
+            )
+            for a, s in jobs
         ]
         runs = [f.result() for f in futures]
     report: dict[str, Any] = {
         "target": args.target,
         "max_env_step": args.max_env_step,
         "jobs": args.jobs,
+        "reeval_episodes": args.reeval_episodes,
         "overrides": args.set,
         "cpu_count": os.cpu_count(),
         "runs": [],
         "median": {},
     }
-    for run in runs:
-        entry = {k: v for k, v in run.items() if k != "history"}
-        entry.update(time_to_target(run, args.target))
-        entry["curve"] = [[int(p["env_step"]), round(p["return_mean"], 2)] for p in run["history"]]
-        report["runs"].append(entry)
+    report["runs"] = [{k: v for k, v in run.items() if k != "history"} for run in runs]
     for algo in args.algo:
         mine = [r for r in report["runs"] if r["algorithm"] == algo]
         report["median"][algo] = {

@@ -7,11 +7,15 @@
 Prints one JSON object:
 
 - ``learning``: for each variant and seed, ``recipes/rezero_cartpole.py`` runs in its own
-  process (one after the other) until the mean evaluation return reaches 195 or 10k env steps.
+  process (one after the other, :func:`pipezero.recipe.benchmark_run`) until the mean return
+  of an evaluation (8 episodes) reaches 195 or 10k env steps; then ``best.pt`` (the stopping
+  evaluation's weights) and ``final.pt`` play ``--reeval-episodes`` fresh episodes (default
+  32; 0 skips it), each with ``holds_target``.
   Variants: ``rezero`` (buffer reanalysis with backward-view reuse) and
   ``muzero_full_reanalysis`` (the same chain and reanalysis schedule, every position searched
   in full: MuZero with the same reanalysis budget). Per variant the medians over seeds of the
-  env steps and wall seconds to 195, and the network evaluations per reanalysed state.
+  env steps and wall seconds (from process launch) to 195, the network evaluations per
+  reanalysed state, and how many runs' ``best.pt`` hold 195 on the re-evaluation.
 - ``reanalysis_cost``: the windows of one saved buffer (the ``rezero`` seed's final buffer and
   model when the learning runs were made, else freshly collected data and an untrained model)
   reanalysed both ways: states, batched network calls and evaluated states per reanalysed
@@ -27,7 +31,6 @@ import argparse
 import copy
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,62 +40,57 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipezero.recipe import read_result
+from pipezero.recipe import REEVAL_EPISODES, benchmark_run, run_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
+TARGET = 195.0
 VARIANTS = {
     "rezero": "policy.reuse_search=True",
     "muzero_full_reanalysis": "policy.reuse_search=False",
 }
 
 
-def run_recipe(recipe: str, args: list[str]) -> dict[str, Any]:
-    """Run ``recipes/<recipe>.py`` with ``args``; return its parsed ``RESULT`` line."""
-    cmd = [sys.executable, str(ROOT / "recipes" / f"{recipe}.py"), *args]
-    launch = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    parsed = read_result(proc.stdout)
-    if proc.returncode != 0 or parsed is None:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    result = parsed
-    result["process_wall_s"] = time.time() - launch
-    return result
-
-
-def learning(seeds: list[int], max_env_step: int, work: Path) -> dict[str, Any]:
+def learning(
+    seeds: list[int], max_env_step: int, work: Path, reeval_episodes: int = REEVAL_EPISODES
+) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
     for seed in seeds:
         for name, setting in VARIANTS.items():
-            exp = work / f"{name}_seed{seed}"
-            result = run_recipe(
-                "rezero_cartpole",
-                [
-                    "--seed",
-                    str(seed),
-                    "--exp-dir",
-                    str(exp),
-                    "--max-env-step",
-                    str(max_env_step),
-                    "--set",
-                    setting,
-                ],
+            run = benchmark_run(
+                ROOT / "recipes" / "rezero_cartpole.py",
+                seed=seed,
+                exp_dir=work / f"{name}_seed{seed}",
+                target=TARGET,
+                max_env_step=max_env_step,
+                overrides=[setting],
+                reeval_episodes=reeval_episodes,
             )
-            target = next((p for p in result["eval_history"] if p["return_mean"] >= 195), None)
+            result = run.pop("result")
             states = max(result["reanalyzed_states"], 1)
-            runs[name].append(
-                {
-                    "seed": seed,
-                    "exp_dir": str(exp),
-                    "reached_195": target is not None,
-                    "env_steps_to_195": None if target is None else int(target["env_step"]),
-                    "wall_s_to_195": None if target is None else round(result["wall_s"], 2),
-                    "train_iter": result["train_iter"],
-                    "reanalyzed_states": result["reanalyzed_states"],
-                    "reanalyze_s": round(result["reanalyze_seconds"], 2),
-                    "evaluations_per_state": result["reanalyze_state_evaluations"] / states,
-                    "network_calls_per_state": result["reanalyze_network_calls"] / states,
-                }
-            )
+            reached = run["env_steps_to_target"] is not None
+            entry = {
+                "seed": seed,
+                "exp_dir": run["exp_dir"],
+                "reached_195": reached,
+                "env_steps_to_195": run["env_steps_to_target"],
+                "train_iter_to_195": run["train_iter_to_target"],
+                "wall_s_to_195": run["wall_s_to_target"],
+                "stopping_eval_return": run["stopping_eval_return"],
+                "stopping_eval_episodes": run["stopping_eval_episodes"],
+                "best_eval_return": run["best_eval_return"],
+                "env_step": run["env_step"],
+                "train_iter": result["train_iter"],
+                "run_wall_s": run["run_wall_s"],
+                "reanalyzed_states": result["reanalyzed_states"],
+                "reanalyze_s": round(result["reanalyze_seconds"], 2),
+                "evaluations_per_state": result["reanalyze_state_evaluations"] / states,
+                "network_calls_per_state": result["reanalyze_network_calls"] / states,
+                "curve": run["curve"],
+            }
+            if "reeval" in run:
+                entry["reeval"] = run["reeval"]
+            print(json.dumps({k: v for k, v in entry.items() if k != "curve"}), file=sys.stderr)
+            runs[name].append(entry)
     summary = {}
     for name, items in runs.items():
         steps = [r["env_steps_to_195"] if r["reached_195"] else float("inf") for r in items]
@@ -107,6 +105,10 @@ def learning(seeds: list[int], max_env_step: int, work: Path) -> dict[str, Any]:
             ),
             "median_reanalyze_s": statistics.median(r["reanalyze_s"] for r in items),
         }
+        if reeval_episodes > 0:
+            summary[name]["holds_on_reeval"] = sum(
+                r["reeval"]["best"]["holds_target"] for r in items
+            )
     return summary
 
 
@@ -171,12 +173,16 @@ def atari(steps: int, work: Path) -> dict[str, Any]:
     every 4 collects, 50-step segments so training starts after the first collects, short
     evaluation games."""
     result = run_recipe(
-        "rezero_atari",
-        [
-            *("--seed", "0", "--exp-dir", str(work / "atari"), "--max-env-step", str(steps)),
-            *("--set", "policy.game_segment_length=50", "--set", "policy.update_per_collect=4"),
-            *("--set", "policy.min_buffer_transitions=400", "--set", "env.evaluator_env_num=1"),
-            *("--set", "env.max_episode_frames=400"),
+        ROOT / "recipes" / "rezero_atari.py",
+        seed=0,
+        exp_dir=work / "atari",
+        max_env_step=steps,
+        overrides=[
+            "policy.game_segment_length=50",
+            "policy.update_per_collect=4",
+            "policy.min_buffer_transitions=400",
+            "env.evaluator_env_num=1",
+            "env.max_episode_frames=400",
         ],
     )
     keys = (
@@ -199,6 +205,12 @@ def main() -> None:
     parser.add_argument("--skip-learning", action="store_true")
     parser.add_argument("--windows", type=int, default=64, help="segments for the cost")
     parser.add_argument("--atari-steps", type=int, default=0)
+    parser.add_argument(
+        "--reeval-episodes",
+        type=int,
+        default=REEVAL_EPISODES,
+        help="fresh episodes re-evaluating best.pt and final.pt of every learning run (0: none)",
+    )
     args = parser.parse_args()
     np.random.seed(0)
     report: dict[str, Any] = {}
@@ -206,7 +218,7 @@ def main() -> None:
         work = Path(tmp)
         run_dir = None
         if not args.skip_learning:
-            report["learning"] = learning(args.seeds, args.max_env_step, work)
+            report["learning"] = learning(args.seeds, args.max_env_step, work, args.reeval_episodes)
             run_dir = Path(report["learning"]["rezero"]["runs"][0]["exp_dir"])
         report["reanalysis_cost"] = reanalysis_cost(run_dir, args.windows)
         if args.atari_steps:

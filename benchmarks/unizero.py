@@ -7,7 +7,10 @@
 
 ``learning`` runs ``recipes/unizero_cartpole.py`` once per seed, one process after the other,
 and reports per seed the env steps, updates and wall time (from process start) at the first
-evaluation whose mean return reached the target (195), plus the medians over seeds.
+evaluation whose mean return reached the target (195) and that evaluation's return (8
+episodes), plus the medians over seeds; then ``best.pt`` (the stopping evaluation's weights)
+and ``final.pt`` play ``--reeval-episodes`` fresh episodes (default 32; 0 skips it), each with
+``holds_target`` (:func:`pipezero.recipe.benchmark_run`).
 
 ``throughput`` builds the recipe's parts in this process and times them apart: ``env_collect``
 calls (acting with search through the KV-cached world model, environment stepping included)
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,76 +33,48 @@ from typing import Any
 
 import torch
 
-from pipezero.recipe import read_result
+from pipezero.recipe import REEVAL_EPISODES, benchmark_run, median_or_none
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_seed(seed: int, max_env_step: int, overrides: list[str], work_dir: Path) -> dict:
-    """One training process of the CartPole recipe; its RESULT summary and time to target."""
-    cmd = [sys.executable, str(ROOT / "recipes" / "unizero_cartpole.py"), "--seed", str(seed)]
-    cmd += ["--exp-dir", str(work_dir / f"seed{seed}"), "--max-env-step", str(max_env_step)]
-    for item in overrides:
-        cmd += ["--set", item]
-    launch = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    parsed = read_result(proc.stdout)
-    if proc.returncode != 0 or parsed is None:
-        raise RuntimeError(
-            f"seed {seed} failed (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}"
-        )
-    result = parsed
-    history = result.pop("eval_history")
-    return {
-        "seed": seed,
-        "finish_reason": result["finish_reason"],
-        "env_step": result["env_step"],
-        "train_iter": result["train_iter"],
-        "best_eval_return": result["best_eval_return"],
-        "run_wall_s": round(result["wall_s"], 2),
-        "history": [
-            {
-                "env_step": int(p["env_step"]),
-                "train_iter": int(p["train_iter"]),
-                "return_mean": p["return_mean"],
-                "wall_s_since_launch": round(p["unix_time"] - launch, 2),
-            }
-            for p in history
-        ],
-    }
-
-
 def learning(args: argparse.Namespace) -> dict[str, Any]:
     runs = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="pipezero-unizero-") as tmp:
         for seed in args.seeds:
-            run = run_seed(seed, args.max_env_step, args.set, Path(tmp))
-            hit = next((p for p in run["history"] if p["return_mean"] >= args.target), None)
-            run["env_steps_to_target"] = None if hit is None else hit["env_step"]
-            run["train_iter_to_target"] = None if hit is None else hit["train_iter"]
-            run["wall_s_to_target"] = None if hit is None else hit["wall_s_since_launch"]
+            run = benchmark_run(
+                ROOT / "recipes" / "unizero_cartpole.py",
+                seed=seed,
+                exp_dir=Path(tmp) / f"seed{seed}",
+                target=args.target,
+                max_env_step=args.max_env_step,
+                overrides=args.set,
+                reeval_episodes=args.reeval_episodes,
+            )
+            run.pop("result")
+            print(json.dumps({k: v for k, v in run.items() if k != "curve"}), file=sys.stderr)
             runs.append(run)
     reached = [r for r in runs if r["env_steps_to_target"] is not None]
-
-    def median(key: str) -> float | None:
-        # a seed that never reached the target counts as the worst value (inf)
-        values = [r[key] if r[key] is not None else float("inf") for r in runs]
-        m = statistics.median(values)
-        return None if m == float("inf") else m
-
-    return {
+    out = {
         "benchmark": "unizero_learning",
         "env_id": "CartPole-v0",
         "target": args.target,
         "max_env_step": args.max_env_step,
         "overrides": args.set,
+        "reeval_episodes": args.reeval_episodes,
         "seeds_reaching_target": len(reached),
-        "median_env_steps_to_target": median("env_steps_to_target"),
-        "median_train_iter_to_target": median("train_iter_to_target"),
-        "median_wall_s_to_target": median("wall_s_to_target"),
+        **{
+            f"median_{key}": median_or_none([r[key] for r in runs])
+            for key in ("env_steps_to_target", "train_iter_to_target", "wall_s_to_target")
+        },
         "median_best_eval_return": statistics.median(r["best_eval_return"] for r in runs),
         "runs": runs,
     }
+    if args.reeval_episodes > 0:
+        out["seeds_holding_target_on_reeval"] = sum(
+            r["reeval"]["best"]["holds_target"] for r in runs
+        )
+    return out
 
 
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
@@ -179,6 +153,12 @@ def main() -> None:
     learn.add_argument("--max-env-step", type=int, default=10_000)
     learn.add_argument("--target", type=float, default=195.0)
     learn.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    learn.add_argument(
+        "--reeval-episodes",
+        type=int,
+        default=REEVAL_EPISODES,
+        help="fresh episodes re-evaluating best.pt and final.pt of every run (0: none)",
+    )
     speed = sub.add_parser("throughput", help="env steps/s and train steps/s")
     speed.add_argument("--atari", action="store_true", help="the Atari recipe's settings")
     speed.add_argument("--smoke", action="store_true", help="with --atari: its --smoke sizes")

@@ -20,9 +20,19 @@ the run directory with its ``config.json``, resuming, the async wiring (:meth:`R
 gives the engine its backend and weight store, :meth:`Run.acting` each role its own policy
 copy), the run services appended after the recipe's chain (:func:`run_services`: TensorBoard,
 progress, ``--max-minutes``, ``--mlflow``) and the ``RESULT {json}`` line. ``python
-recipes/X.py`` and ``pipezero train X`` both end in :func:`train`.
+recipes/X.py`` and ``pipezero train X`` both end in :func:`train`. The learning benchmarks
+train, time and re-evaluate recipes with :mod:`pipezero.recipe.benchmarking`.
 """
 
+from pipezero.recipe.benchmarking import (
+    REEVAL_EPISODES,
+    benchmark_run,
+    median_or_none,
+    reevaluate,
+    reevaluate_run,
+    run_recipe,
+    time_to_target,
+)
 from pipezero.recipe.catalog import (
     RECIPES_PACKAGE,
     algorithm_of,
@@ -59,15 +69,18 @@ __all__ = [
     "EVAL_SEED_OFFSET",
     "FRESH_SEED_OFFSET",
     "RECIPES_PACKAGE",
+    "REEVAL_EPISODES",
     "SMOKE_SETTINGS",
     "Run",
     "UsageError",
     "add_run_flags",
     "algorithm_of",
+    "benchmark_run",
     "config_changes",
     "describe",
     "load_recipe",
     "main",
+    "median_or_none",
     "prepare",
     "read_result",
     "read_run_config",
@@ -75,11 +88,15 @@ __all__ = [
     "recipe_names",
     "recipe_parser",
     "recipes_dir",
+    "reevaluate",
+    "reevaluate_run",
     "resolve_run",
     "result_line",
+    "run_recipe",
     "run_services",
     "seed_everything",
     "smoke_config",
+    "time_to_target",
     "train",
     "write_run_config",
 ]
