@@ -1,12 +1,17 @@
-"""Update time of the MinAtar networks: what sizes fit a CPU.
+"""Update time of the MinAtar networks: what sizes and weight layouts fit a CPU.
 
-For each MinAtar recipe and each ``CHANNELSxBLOCKS`` size, the recipe's own policy and buffer
-(its ``CONFIG`` with ``policy.model.num_channels`` / ``num_res_blocks`` set) collect
-``--steps`` environment steps of ``--env-id`` with the untrained network (``env_collect`` and
-``data_push``, 8 environments), then ``--repeats`` updates at ``--batch-size`` (5 unroll
-steps, one torch thread) are timed after one warm-up update. Prints JSON (seconds per update).
+For each MinAtar recipe, each ``CHANNELSxBLOCKS`` size and each weight layout (``--layouts``:
+``policy.channels_last`` false / true), the recipe's own policy and buffer (its ``CONFIG``
+with ``policy.model.num_channels`` / ``num_res_blocks`` set) collect ``--steps`` environment
+steps of ``--env-id`` with the untrained network (``env_collect`` and ``data_push``, 8
+environments), then ``--repeats`` updates at ``--batch-size`` (5 unroll steps, one torch
+thread) are timed after one warm-up update, and one search network call
+(``recurrent_inference``) at ``B`` = 8, 64 and 256 leaves. ``--rounds`` repeats the whole
+set, so the layouts alternate under the same load. Prints JSON (seconds per update, ms per
+call, the median over rounds and every round).
 
     python benchmarks/minatar_update.py --sizes 16x1 16x2 32x1 32x2 --recipes muzero_minatar
+    python benchmarks/minatar_update.py --sizes 16x1 --recipes muzero_minatar --rounds 3
 
 Needs ``pip install "pipezero[minatar]"``.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,7 +49,14 @@ NETWORKS = {
 }
 
 
-def time_updates(recipe: str, channels: int, blocks: int, args: argparse.Namespace) -> float:
+#: Leaves per search network call timed for each layout.
+SEARCH_BATCHES = (8, 64, 256)
+
+
+def time_updates(
+    recipe: str, channels: int, blocks: int, channels_last: bool, args: argparse.Namespace
+) -> dict[str, float]:
+    """Seconds per update and ms per search network call (``recurrent_B<M>_ms``)."""
     module = load_recipe(recipe)
     cfg = merge_config(
         module.CONFIG,
@@ -53,6 +66,7 @@ def time_updates(recipe: str, channels: int, blocks: int, args: argparse.Namespa
             "policy.model.num_res_blocks": blocks,
             "policy.batch_size": args.batch_size,
             "policy.num_simulations": 4,  # collection only fills the buffer
+            "policy.channels_last": channels_last,
         },
     )
     seed_everything(0)
@@ -71,7 +85,20 @@ def time_updates(recipe: str, channels: int, blocks: int, args: argparse.Namespa
     start = time.perf_counter()
     for _ in range(args.repeats):
         policy.learn(buffer.sample(args.batch_size, with_unroll_obs=unroll_obs))
-    return (time.perf_counter() - start) / args.repeats
+    out = {"update_s": (time.perf_counter() - start) / args.repeats}
+    obs = torch.as_tensor(buffer.sample(max(SEARCH_BATCHES)).obs).float()
+    model = policy.acting_model
+    with torch.inference_mode():
+        for m in SEARCH_BATCHES:
+            latent = model.initial_inference(obs[:m]).latent
+            action = torch.zeros(m, dtype=torch.long)
+            calls = max(5, 2000 // m)
+            model.recurrent_inference(latent, action)  # warm-up
+            start = time.perf_counter()
+            for _ in range(calls):
+                model.recurrent_inference(latent, action)
+            out[f"recurrent_B{m}_ms"] = 1000 * (time.perf_counter() - start) / calls
+    return out
 
 
 def main() -> None:
@@ -86,16 +113,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--layouts",
+        nargs="+",
+        choices=["contiguous", "channels_last"],
+        default=["contiguous", "channels_last"],
+        help="weight layouts to time (policy.channels_last false / true)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="alternations of the whole set")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    runs: dict[tuple[str, str, str], list[dict[str, float]]] = {}
+    for _ in range(args.rounds):
+        for recipe in args.recipes:
+            for size in args.sizes:
+                channels, blocks = (int(x) for x in size.split("x"))
+                for layout in args.layouts:
+                    timed = time_updates(recipe, channels, blocks, layout == "channels_last", args)
+                    runs.setdefault((recipe, size, layout), []).append(timed)
     rows = []
-    for recipe in args.recipes:
-        for size in args.sizes:
-            channels, blocks = (int(x) for x in size.split("x"))
-            seconds = time_updates(recipe, channels, blocks, args)
-            rows.append({"recipe": recipe, "channels": channels, "blocks": blocks,
-                         "update_s": round(seconds, 3)})  # fmt: skip
-    print(json.dumps({"env_id": args.env_id, "batch_size": args.batch_size, "rows": rows}))
+    for (recipe, size, layout), timed in runs.items():
+        channels, blocks = (int(x) for x in size.split("x"))
+        row = {"recipe": recipe, "channels": channels, "blocks": blocks, "layout": layout}
+        for key in timed[0]:
+            values = [t[key] for t in timed]
+            row[key] = round(statistics.median(values), 4)
+            row[f"{key}_rounds"] = [round(v, 4) for v in values]
+        rows.append(row)
+    print(json.dumps({"env_id": args.env_id, "batch_size": args.batch_size,
+                      "rounds": args.rounds, "rows": rows}))  # fmt: skip
 
 
 if __name__ == "__main__":

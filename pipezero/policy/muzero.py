@@ -148,6 +148,8 @@ class MuZeroPolicy(PolicyStateMixin):
         self.device = torch.device(device)
         self.precision = Precision(self.cfg.amp, self.device)
         self.model = model.to(self.device)
+        if self.cfg.channels_last:  # before the copies below, the optimizer and any loading
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.target_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.share_acting_model = share_acting_model
         self.acting_model = (

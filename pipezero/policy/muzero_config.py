@@ -69,6 +69,10 @@ MUZERO_CONFIG: dict[str, Any] = {
         # mixed precision of learning and search: None (float32) | "bf16" | "fp16" (CUDA
         # only); supports and losses stay float32 (pipezero/policy/precision.py)
         "amp": None,
+        # conv models keep their 4-D weights (hence activations) channels-last (NHWC): oneDNN
+        # runs small convolutions without reordering to and from its blocked layout; no effect
+        # on MLPs (docs/performance.md, "Conv networks: channels-last")
+        "channels_last": False,
         "batch_size": 256,
         "num_unroll_steps": 5,
         "td_steps": 5,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -226,3 +228,47 @@ def test_evaluation_search_can_use_its_own_number_of_simulations(kind):
     for bad in (0, 2.5):
         with pytest.raises(ValueError, match="eval_num_simulations"):
             tiny_policy(kind, eval_num_simulations=bad)
+
+
+def test_channels_last_conv_policy_learns_as_the_contiguous_one():
+    """`policy.channels_last` keeps a conv model's weights NHWC and changes no result beyond
+    float rounding: same losses over a few updates, and state dicts load across layouts."""
+    from policy_toy import TINY_POLICY
+
+    from pipezero.model import MuZeroConv
+    from pipezero.policy import MuZeroPolicy
+
+    torch.manual_seed(0)
+    source = tiny_policy("muzero")
+    cartpole = fill_buffer(source).sample(16)
+    # CartPole's 4 numbers as a 1x2x2 image, so a real batch feeds a conv network
+    image = cartpole.replace(
+        obs=cartpole.obs.reshape(-1, 1, 2, 2),
+        bootstrap_obs=cartpole.bootstrap_obs.reshape(-1, 1, 2, 2),
+    )
+    net = {"num_channels": 4, "downsample": False, "support_size": 5, "reward_support_size": 2,
+           "reward_head_channels": 2, "value_head_channels": 2, "policy_head_channels": 2,
+           "fc_hidden_sizes": [8]}  # fmt: skip
+    torch.manual_seed(1)
+    model = MuZeroConv((1, 2, 2), 2, **net)
+    policies = {
+        layout: MuZeroPolicy(
+            dict(TINY_POLICY, model=net, channels_last=layout), copy.deepcopy(model), seed=0
+        )
+        for layout in (False, True)
+    }
+    conv_weight = policies[True].model.repr_blocks[0].conv1.weight
+    assert conv_weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv_weight.is_contiguous()  # NHWC strides, not NCHW
+    assert policies[False].model.repr_blocks[0].conv1.weight.is_contiguous()
+    losses = {
+        layout: [p.learn(copy_batch(image)).info["total_loss"] for _ in range(3)]
+        for layout, p in policies.items()
+    }
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
+    assert losses[True][-1] != losses[True][0]  # the updates did something
+    policies[False].load_state_dict(policies[True].state_dict())  # NHWC into NCHW and back
+    policies[True].load_state_dict(policies[False].state_dict())
+    assert policies[True].model.repr_blocks[0].conv1.weight.is_contiguous(
+        memory_format=torch.channels_last
+    )
