@@ -84,8 +84,8 @@ def test_memory_estimate_matches_the_limit_check() -> None:
     limit = max_forest_bytes()
     assert 1e8 < limit < 1e14
     small = forest_memory_bytes(8, 50, 18)
-    # 21 bytes per child slot: index, prior, legal flag, and the slot's visits and Q
-    assert 8 * 51 * 18 * 21 < small < 8 * 51 * (18 * 21 + 64) + 10_000
+    # 25 bytes per child slot: index, prior, legal flag, and the slot's U and Q (doubles)
+    assert 8 * 51 * 18 * 25 < small < 8 * 51 * (18 * 25 + 64) + 10_000
     gumbel = forest_memory_bytes(8, 50, 18, "gumbel", 16)
     assert gumbel == pytest.approx(small + 17 * 50 * 4)
     with pytest.raises(ValueError, match="'batch_size' must be >= 1"):

@@ -51,6 +51,19 @@ inline void check_value(const char* fn, const char* arg, double v, int64_t row, 
        at_index(row, col), "; larger values overflow float32 once summed along a path: rescale rewards and values");
 }
 
+// True when every entry of v[0:n] that is checked (all of them, or those whose mask is set)
+// would pass check_value. No branches, so the compiler vectorises it: callers run check_value
+// over the entries only when this fails, for the message.
+inline bool values_ok(const float* v, const uint8_t* mask, int n) {
+  int bad = 0;
+  if (mask == nullptr) {
+    for (int i = 0; i < n; ++i) bad |= !(std::fabs(static_cast<double>(v[i])) <= kMaxAbsValue);
+  } else {
+    for (int i = 0; i < n; ++i) bad |= (mask[i] != 0) & !(std::fabs(static_cast<double>(v[i])) <= kMaxAbsValue);
+  }
+  return bad == 0;
+}
+
 inline void check_player(const char* fn, const char* arg, int32_t v, int64_t row) {
   if (v != -1 && v != 1 && v != 2) {
     fail(fn, ": argument '", arg, "' must hold -1 (single player), 1 or 2, got ", v, " at ",

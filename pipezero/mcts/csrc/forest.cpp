@@ -1,4 +1,5 @@
-// Forest construction, root expansion, leaf expansion and backup (shared by every variant).
+// Forest construction and sizes, root expansion (reset), node initialisation and the prior
+// softmax of every expansion, and the helpers the selection rules share.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,14 +10,15 @@
 
 #include "errors.h"
 #include "rng.h"
+#include "softmax.h"
 #include "tree.h"
 
 namespace pipezero {
 
 double forest_bytes(const SearchConfig& c) {
   const double trees = c.batch_size, nodes = trees * (c.num_simulations + 1.0), slots = nodes * c.num_actions;
-  constexpr double kPerNode = 5 * 4 + 2 * 8 + 2 * 4 + 2;  // parent .. visits, value_sum, reward, floats, flags
-  constexpr double kPerSlot = 4 + 4 + 1 + 4 + 8;          // children, prior, legal, slot visits, slot Q
+  constexpr double kPerNode = 5 * 4 + 2 * 8 + 3 * 4 + 2;  // parent .. visits, value_sum, reward, floats, flags
+  constexpr double kPerSlot = 4 + 4 + 1 + 8 + 8;          // children, prior, legal, slot U, slot Q
   constexpr double kPerTree = 3 * 4 + 2 * 8 + 8 + 8 + 2 * 4 + 5 * 8 + 4 + 1 + 3 * 4;
   const double gumbel = trees * c.num_actions * 8.0;
   const double scratch = c.num_actions * (8.0 + 8.0 + 1.0 + 4.0) + (c.num_simulations + 2.0) * 8.0;
@@ -81,12 +83,6 @@ const SearchConfig& validated(const SearchConfig& c) {
   return c;
 }
 
-// Signs the child's value into its parent's point of view: -1 when two different players
-// move at the two nodes, +1 otherwise (single-player trees use to_play = -1).
-inline double perspective(int32_t parent_player, int32_t child_player) {
-  return (parent_player > 0 && child_player > 0 && parent_player != child_player) ? -1.0 : 1.0;
-}
-
 }  // namespace
 
 Forest::Forest(const SearchConfig& config)
@@ -102,13 +98,14 @@ Forest::Forest(const SearchConfig& config)
   reward.assign(nodes, 0.0);
   raw_value.assign(nodes, 0.0f);
   value_prefix.assign(nodes, 0.0f);
+  edge_prior_.assign(nodes, 0.0f);
   kind.assign(nodes, kInterior);
   chance.assign(nodes, 0);
   children.assign(slots, -1);
   prior.assign(slots, 0.0f);
   legal.assign(slots, 0);
-  slot_visits.assign(slots, 0);
-  slot_q.assign(slots, 0.0);
+  slot_u.assign(slots, 0.0);
+  slot_q.assign(slots, kUnexpandedQ);
   num_nodes.assign(B, 0);
   num_considered.assign(B, 0);
   leaf.assign(B, 0);
@@ -210,6 +207,7 @@ void Forest::reset(const RootInputs& in) {
       ++n_legal;
       if (in.noise != nullptr) {
         prior[i] = static_cast<float>((1.0 - in.noise_weight) * prior[i] + in.noise_weight * in.noise[k]);
+        slot_u[i] = prior[i];
       }
       if (in.gumbel != nullptr) gumbel[k] = in.gumbel[k];
     }
@@ -222,69 +220,6 @@ void Forest::reset(const RootInputs& in) {
   num_pending = 0;
   awaiting_expand = false;
   has_roots = true;
-}
-
-int Forest::simulate() {
-  if (!has_roots) fail_order("Forest.simulate: call reset() with the roots first");
-  if (awaiting_expand) fail_order("Forest.simulate: the previous simulation was not expanded; call expand() first");
-  if (sim >= cfg.num_simulations) {
-    fail_order("Forest.simulate: all ", cfg.num_simulations, " simulations are done; call reset() for a new search");
-  }
-  const int new_node = sim + 1;
-  num_pending = 0;
-  for (int b = 0; b < B; ++b) {
-    int n = 0;
-    while (kind[node_at(b, n)] == kInterior) {
-      int a;
-      if (chance[node_at(b, n)]) {
-        a = select_chance(b, n);
-      } else if (cfg.selection == Selection::kGumbel) {
-        a = n == 0 ? select_gumbel_root(b) : select_gumbel_interior(b, n);
-      } else {
-        a = select_puct(b, n);
-      }
-      const int c = children[child_at(b, n, a)];
-      if (c >= 0) {
-        n = c;
-        continue;
-      }
-      if (n == 0 && a == reuse_action[b]) {
-        // ReZero: the successor's value is already known; make a fixed leaf, no network call.
-        init_node(b, new_node, 0, a, next_to_play(to_play[node_at(b, 0)]));
-        const int64_t f = node_at(b, new_node);
-        kind[f] = kFixed;
-        raw_value[f] = reuse_value[b];
-        reward[f] = reuse_reward[b];
-        children[child_at(b, 0, a)] = new_node;
-        ++num_nodes[b];
-        n = new_node;
-        break;
-      }
-      const int p = num_pending++;
-      pending_tree_[p] = b;
-      pending_parent_[p] = n;
-      pending_slot_[p] = a;
-      eval_rows[p] = b;
-      eval_parent[p] = node_at(b, n);
-      eval_action[p] = a;
-      eval_action_flat[p] = child_at(b, n, a);
-      eval_node[p] = node_at(b, new_node);
-      eval_keep_hidden[p] = resets_prefix(node_at(b, n)) ? 0.0f : 1.0f;
-      eval_chance[p] = (cfg.stochastic && !chance[node_at(b, n)]) ? 1 : 0;
-      n = -1;
-      break;
-    }
-    leaf[b] = n;
-  }
-  if (latent_dim > 0) {
-    const size_t row = static_cast<size_t>(latent_dim);
-    for (int p = 0; p < num_pending; ++p) {
-      std::memcpy(latent_gather.data() + p * row,
-                  latent_store.data() + node_at(pending_tree_[p], pending_parent_[p]) * row, row * sizeof(float));
-    }
-  }
-  awaiting_expand = true;
-  return num_pending;
 }
 
 void Forest::use_latents(int dim) {
@@ -308,65 +243,12 @@ void Forest::set_root_latents(const float* latents) {
   }
 }
 
-void Forest::expand(const LeafInputs& in) {
-  const char* fn = "Forest.expand";
-  if (!awaiting_expand) fail_order("Forest.expand: no pending simulation; call simulate() first");
-  if (in.count != num_pending) {
-    fail(fn, ": expected outputs for ", num_pending, " pending leaves (the value simulate() returned), got ", in.count);
-  }
-  for (int p = 0; p < in.count; ++p) {
-    check_value(fn, "value", in.value[p], p);
-    check_value(fn, "reward", in.reward[p], p);
-    if (in.to_play != nullptr) check_player(fn, "to_play", in.to_play[p], p);
-    for (int a = 0; a < A; ++a) {
-      const int64_t i = static_cast<int64_t>(p) * A + a;
-      if (in.legal == nullptr || in.legal[i]) check_value(fn, "policy_logits", in.logits[p * in.logits_stride + a], p, a);
-    }
-  }
-  const int new_node = sim + 1;
-  for (int p = 0; p < in.count; ++p) {
-    // The exported eval_* buffers are writeable from Python, so only the private copies are
-    // trusted here.
-    const int b = pending_tree_[p];
-    const int parent_node = pending_parent_[p];
-    const int slot = pending_slot_[p];
-    const int64_t pf = node_at(b, parent_node);
-    // A chance node keeps its parent's player; a decision node takes the given player or the
-    // next one.
-    const bool new_chance = cfg.stochastic && !chance[pf];
-    const int player = new_chance ? to_play[pf]
-                       : in.to_play != nullptr ? in.to_play[p]
-                                               : next_to_play(to_play[pf]);
-    init_node(b, new_node, parent_node, slot, player);
-    const int64_t f = node_at(b, new_node);
-    chance[f] = new_chance ? 1 : 0;
-    raw_value[f] = in.value[p];
-    if (cfg.value_prefix) {
-      value_prefix[f] = in.reward[p];
-      reward[f] = static_cast<double>(in.reward[p]) - (resets_prefix(pf) ? 0.0 : value_prefix[pf]);
-    } else {
-      reward[f] = in.reward[p];
-    }
-    const int64_t row = static_cast<int64_t>(p) * A;
-    set_children(b, new_node, in.logits + p * in.logits_stride, in.legal != nullptr ? in.legal + row : nullptr);
-    children[child_at(b, parent_node, slot)] = new_node;
-    ++num_nodes[b];
-    leaf[b] = new_node;
-    if (latent_dim > 0) {
-      const size_t row = static_cast<size_t>(latent_dim);
-      std::memcpy(latent_store.data() + f * row, in.latent + p * row, row * sizeof(float));
-    }
-  }
-  for (int b = 0; b < B; ++b) backup(b, leaf[b]);
-  ++sim;
-  awaiting_expand = false;
-}
-
 void Forest::init_node(int b, int n, int parent_node, int slot, int player) {
   const int64_t f = node_at(b, n);
   parent[f] = parent_node;
   action[f] = slot;
   depth[f] = parent_node < 0 ? 0 : depth[node_at(b, parent_node)] + 1;
+  edge_prior_[f] = parent_node < 0 ? 0.0f : prior[child_at(b, parent_node, slot)];
   to_play[f] = player;
   visits[f] = 0;
   value_sum[f] = 0.0;
@@ -378,85 +260,28 @@ void Forest::init_node(int b, int n, int parent_node, int slot, int player) {
 }
 
 void Forest::set_children(int b, int n, const float* logits, const uint8_t* legal_row) {
+  // Raw row pointers: the byte stores to `ok` could otherwise alias the vectors' own pointers
+  // and force a reload of each per slot.
   const int64_t base = child_at(b, n, 0);
-  double top = -std::numeric_limits<double>::infinity();
+  uint8_t* ok = legal.data() + base;
+  int32_t* child = children.data() + base;
+  float* p = prior.data() + base;
+  double* u = slot_u.data() + base;
+  double* q = slot_q.data() + base;
   for (int a = 0; a < A; ++a) {
-    const bool ok = legal_row == nullptr || legal_row[a];
-    legal[base + a] = ok ? 1 : 0;
-    children[base + a] = -1;
-    slot_visits[base + a] = 0;
-    slot_q[base + a] = 0.0;
-    if (ok) top = std::max(top, static_cast<double>(logits[a]));
+    child[a] = -1;
+    q[a] = kUnexpandedQ;
   }
-  if (top == -std::numeric_limits<double>::infinity()) {  // no legal action: a terminal state
+  if (legal_row != nullptr) {
+    for (int a = 0; a < A; ++a) ok[a] = legal_row[a] ? 1 : 0;
+  } else {
+    std::memset(ok, 1, static_cast<size_t>(A));
+  }
+  if (!masked_softmax(logits, legal_row, A, p)) {  // no legal action: a terminal state
     kind[node_at(b, n)] = kTerminal;
-    for (int a = 0; a < A; ++a) prior[base + a] = 0.0f;
-    return;
+    std::fill(p, p + A, 0.0f);
   }
-  double total = 0.0;
-  for (int a = 0; a < A; ++a) {
-    const double e = legal[base + a] ? std::exp(static_cast<double>(logits[a]) - top) : 0.0;
-    scores_[a] = e;
-    total += e;
-  }
-  for (int a = 0; a < A; ++a) prior[base + a] = static_cast<float>(scores_[a] / total);
-}
-
-bool Forest::resets_prefix(int64_t flat) const {
-  const int d = depth[flat];
-  return d == 0 || (cfg.lstm_horizon_len > 0 && d % cfg.lstm_horizon_len == 0);
-}
-
-double Forest::child_q(int b, int n, int c) const {
-  const int64_t pf = node_at(b, n);
-  const int64_t cf = node_at(b, c);
-  return reward[cf] + edge_discount(cf) * perspective(to_play[pf], to_play[cf]) * node_value(cf);
-}
-
-double Forest::chance_value(int b, int n) const {
-  const int64_t f = node_at(b, n);
-  const int64_t base = f * A;
-  double expected = 0.0, covered = 0.0;
-  for (int a = 0; a < A; ++a) {
-    const int c = children[base + a];
-    if (c < 0) continue;
-    const double p = prior[base + a];
-    expected += p * child_q(b, n, c);
-    covered += p;
-  }
-  return covered > 0.0 ? expected / covered : static_cast<double>(raw_value[f]);
-}
-
-void Forest::backup(int b, int leaf_node) {
-  int64_t f = node_at(b, leaf_node);
-  double g = raw_value[f];
-  visits[f] += 1;
-  value_sum[f] += g;
-  int n = leaf_node;
-  while (n != 0) {
-    const int p = parent[f];
-    const int64_t pf = node_at(b, p);
-    // Node f's statistics are final for this backup: refresh its slot in the parent's row.
-    const int64_t slot = pf * A + action[f];
-    slot_visits[slot] = visits[f];
-    visits[pf] += 1;
-    if (chance[pf]) {
-      // Chance node: its value is the expectation over its codes, and that goes up.
-      g = chance_value(b, p);
-      value_sum[pf] = g * visits[pf];
-    } else {
-      const double sign = perspective(to_play[pf], to_play[f]);
-      const double discount = edge_discount(f);
-      const double q = reward[f] + discount * sign * node_value(f);
-      slot_q[slot] = q;
-      q_min[b] = std::min(q_min[b], q);
-      q_max[b] = std::max(q_max[b], q);
-      g = reward[f] + discount * sign * g;
-      value_sum[pf] += g;
-    }
-    n = p;
-    f = pf;
-  }
+  for (int a = 0; a < A; ++a) u[a] = p[a];  // no visits yet: U = P
 }
 
 double Forest::normalize_q(int b, double q) const {

@@ -1,13 +1,116 @@
 // PUCT selection (MuZero, EfficientZero, Sampled MuZero, AlphaZero) and root statistics.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "errors.h"
 #include "rng.h"
+#include "simd.h"
 #include "tree.h"
 
 namespace pipezero {
+
+namespace {
+
+// The PUCT scores of one row of A child slots, score = clip((Q - lo) * inv_span, 0, 1) + pb_c * U
+// on the legal slots and -inf on the others, and their maximum in *top; returns the best slot
+// when no other is within kTieTolerance of it, else -1 (ties, drawn by the caller from score).
+// Lanes of doubles (D, with int64 lanes L and byte lanes U8 of the same count) run the
+// operations of the scalar code, so the scores are the same bits on every CPU.
+template <typename D, typename L, typename U8, int Lanes>
+PIPEZERO_INLINE int puct_row(const double* q, const double* u, const uint8_t* ok, int A, double lo, double inv_span,
+                             double pb_c, double* score, double* top_out) {
+  constexpr double kIllegal = -std::numeric_limits<double>::infinity();
+  double top = kIllegal;
+  int a = 0;
+  if constexpr (Lanes > 1) {
+    D top_v = D{} + kIllegal;
+    for (; a + Lanes <= A; a += Lanes) {
+      D qv, uv;
+      U8 okv;
+      std::memcpy(&qv, q + a, sizeof(qv));
+      std::memcpy(&uv, u + a, sizeof(uv));
+      std::memcpy(&okv, ok + a, sizeof(okv));
+      const D scaled = (qv - lo) * inv_span;
+      const D low = scaled < 0.0 ? D{} : scaled;         // std::max(scaled, 0.0)
+      const D clipped = 1.0 < low ? D{} + 1.0 : low;      // std::min(low, 1.0)
+      const D s = __builtin_convertvector(okv, L) != 0 ? clipped + pb_c * uv : D{} + kIllegal;
+      std::memcpy(score + a, &s, sizeof(s));
+      top_v = s > top_v ? s : top_v;
+    }
+    for (int j = 0; j < Lanes; ++j) top = top_v[j] > top ? top_v[j] : top;
+  }
+  for (; a < A; ++a) {
+    const double scaled = (q[a] - lo) * inv_span;
+    const double s = ok[a] ? std::min(std::max(scaled, 0.0), 1.0) + pb_c * u[a] : kIllegal;
+    score[a] = s;
+    top = s > top ? s : top;
+  }
+  *top_out = top;
+  const double near_top = top - kTieTolerance;
+  int64_t count = 0, last = 0;
+  a = 0;
+  if constexpr (Lanes > 1) {
+    L count_v = {}, last_v = {}, index_v;
+    for (int j = 0; j < Lanes; ++j) index_v[j] = j;
+    for (; a + Lanes <= A; a += Lanes) {
+      D s;
+      std::memcpy(&s, score + a, sizeof(s));
+      const L near = s >= near_top;  // -1 where near
+      count_v -= near;
+      last_v = near != 0 ? index_v : last_v;
+      index_v += Lanes;
+    }
+    for (int j = 0; j < Lanes; ++j) {
+      count += count_v[j];
+      last = std::max(last, last_v[j]);
+    }
+  }
+  for (; a < A; ++a) {
+    const bool near = score[a] >= near_top;
+    count += near;
+    last = near ? a : last;
+  }
+  return count == 1 ? static_cast<int>(last) : -1;
+}
+
+#if PIPEZERO_VECTORS
+typedef double d2 __attribute__((vector_size(16)));
+typedef int64_t l2 __attribute__((vector_size(16)));
+typedef uint8_t u2 __attribute__((vector_size(2)));
+typedef double d4 __attribute__((vector_size(32)));
+typedef int64_t l4 __attribute__((vector_size(32)));
+typedef uint8_t u4 __attribute__((vector_size(4)));
+#endif
+
+#if PIPEZERO_VECTORS && (defined(__x86_64__) || defined(__i386__))
+// Four lanes on x86-64 CPUs with AVX2 (no FMA: the same roundings as the two-lane kernel).
+__attribute__((target("avx2"))) int puct_row_avx2(const double* q, const double* u, const uint8_t* ok, int A,
+                                                  double lo, double inv_span, double pb_c, double* score,
+                                                  double* top) {
+  return puct_row<d4, l4, u4, 4>(q, u, ok, A, lo, inv_span, pb_c, score, top);
+}
+
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+#endif
+
+int puct_scores(const double* q, const double* u, const uint8_t* ok, int A, double lo, double inv_span, double pb_c,
+                double* score, double* top) {
+#if PIPEZERO_VECTORS && (defined(__x86_64__) || defined(__i386__))
+  if (has_avx2()) return puct_row_avx2(q, u, ok, A, lo, inv_span, pb_c, score, top);
+#endif
+#if PIPEZERO_VECTORS
+  return puct_row<d2, l2, u2, 2>(q, u, ok, A, lo, inv_span, pb_c, score, top);
+#else
+  return puct_row<double, int64_t, uint8_t, 1>(q, u, ok, A, lo, inv_span, pb_c, score, top);
+#endif
+}
+
+}  // namespace
 
 // MuZero's PUCT rule (Schrittwieser et al., 2020, appendix B):
 //   score(a) = Qn(a) + P(a) * sqrt(N) / (1 + n(a)) * (pb_c_init + log((N + pb_c_base + 1) / pb_c_base))
@@ -21,52 +124,22 @@ int Forest::select_puct(int b, int n) {
   const bool seen = q_max[b] >= q_min[b];
   const double lo = seen ? q_min[b] : 0.0;
   const double inv_span = seen ? 1.0 / std::max(q_max[b] - q_min[b], cfg.value_delta_max) : 0.0;
-  // The row of n's child slots: the backup keeps each expanded child's visits and Q there
-  // (0 and 0 while unexpanded; an expanded child has at least its own first visit).
+  // The rows of n's child slots that the backup keeps current: U = P / (1 + n(a)) and Q, which
+  // is kUnexpandedQ on unexpanded slots, so their Qn clips to 0 with no test of the visits.
   const int64_t base = f * A;
-  const uint8_t* ok = legal.data() + base;
-  const float* p = prior.data() + base;
-  const int32_t* n_child = slot_visits.data() + base;
-  const double* q_child = slot_q.data() + base;
-  double* score = scores_.data();
-  // No branches and no legality test here, so the compiler vectorises the divisions; the
-  // legal mask applies in the argmax below.
-  for (int a = 0; a < A; ++a) {
-    const double child_visits = n_child[a];
-    const double scaled = (q_child[a] - lo) * inv_span;
-    const double clipped = std::min(std::max(scaled, 0.0), 1.0);
-    const double q = n_child[a] > 0 ? clipped : 0.0;
-    score[a] = q + pb_c * p[a] / (1.0 + child_visits);
+  double top;
+  const int best = puct_scores(slot_q.data() + base, slot_u.data() + base, legal.data() + base, A, lo, inv_span, pb_c,
+                            scores_.data(), &top);
+  if (best >= 0) return best;
+  if (!(top > -std::numeric_limits<double>::infinity())) {
+    fail_order("internal error: no eligible child slot in tree ", b);
   }
-  // The usual case without branches that depend on the scores: the best slot over the whole
-  // row and the number of legal slots within kTieTolerance of it. When that slot is legal and
-  // alone, it is the answer (the legal maximum is then the row's maximum).
-  double top = score[0];
-  int top_slot = 0;
-  for (int a = 1; a < A; ++a) {
-    const bool better = score[a] > top;
-    top = better ? score[a] : top;
-    top_slot = better ? a : top_slot;
-  }
-  int near = 0;
-  for (int a = 0; a < A; ++a) near += (ok[a] != 0) & (score[a] >= top - kTieTolerance);
-  if (near == 1 && ok[top_slot]) return top_slot;
-  // Ties (or an illegal slot on top): the legal maximum, then the legal slots within
-  // kTieTolerance of it, one drawn with the tree's generator (as argmax_with_ties does).
-  double best = -std::numeric_limits<double>::infinity();
-  bool any = false;
-  for (int a = 0; a < A; ++a) {
-    if (ok[a] && (!any || score[a] > best)) {
-      best = score[a];
-      any = true;
-    }
-  }
-  if (!any) fail_order("internal error: no eligible child slot in tree ", b);
+  // Ties: the slots within kTieTolerance of the best, one drawn with the tree's generator (as
+  // argmax_with_ties does).
   int count = 0;
   for (int a = 0; a < A; ++a) {
-    if (ok[a] && score[a] >= best - kTieTolerance) candidates_[count++] = a;
+    if (scores_[a] >= top - kTieTolerance) candidates_[count++] = a;
   }
-  if (count == 1) return candidates_[0];
   return candidates_[static_cast<int>(rng_next(rng[b]) % static_cast<uint64_t>(count))];
 }
 

@@ -7,9 +7,9 @@
 // Layout (row-major, b = tree, n = node, a = child slot):
 //   per node  [B, N]    : parent, action, depth, to_play, visits, value_sum, raw_value,
 //                         value_prefix, reward, kind, chance
-//   per child [B, N, A] : children (node index or -1), prior, legal, and a copy of each
-//                         expanded child's visits and Q (from the parent's view) that the
-//                         backup keeps current, so PUCT reads one contiguous row per node
+//   per child [B, N, A] : children (node index or -1), prior, legal, and two rows the backup
+//                         keeps current for PUCT: prior / (1 + the child's visits) and the
+//                         Q of the edge from the parent's view
 //   per tree  [B]       : q_min / q_max (min-max statistics), rng state, root reuse data
 //
 // Values are stored from the point of view of the player to move at the node (to_play);
@@ -128,10 +128,10 @@ class Forest {
   std::vector<int32_t> children;
   std::vector<float> prior;
   std::vector<uint8_t> legal;
-  // Per child slot, written by the backup: the child's visits (0 while unexpanded) and the
-  // Q of the edge seen from the parent (0 while unexpanded). PUCT reads these rows instead of
-  // following children[] into the node arrays.
-  std::vector<int32_t> slot_visits;
+  // Per child slot, written by the backup so that PUCT reads two contiguous rows instead of
+  // following children[] into the node arrays: U = P / (1 + the child's visits) (P while
+  // unexpanded), and the Q of the edge seen from the parent (kUnexpandedQ while unexpanded).
+  std::vector<double> slot_u;
   std::vector<double> slot_q;
   // Tree arrays [B].
   std::vector<int32_t> num_nodes, num_considered, leaf;
@@ -185,6 +185,10 @@ class Forest {
   // Gumbel helpers: completed Q of every slot, rescaled to [0, 1], then sigma(q).
   void completed_sigma(int b, int n, double* sigma) const;
 
+  // [B, N]: the prior of the slot that leads to each node (0 at the roots), copied when the
+  // node is made, so the backup's update of slot_u reads it from a small node array instead
+  // of the parent's prior row.
+  std::vector<float> edge_prior_;
   // Pending leaves as simulate() left them: tree, parent node, child slot ([B] each).
   std::vector<int32_t> pending_tree_, pending_parent_, pending_slot_;
   // PUCT's exploration factor per parent visit count v in [0, N]:
@@ -209,6 +213,17 @@ double max_forest_bytes();
 // m >= S are all zeros (each simulation visits a new action), so clamping m to S is exact.
 inline int considered_limit(const SearchConfig& c) {
   return std::min({c.num_actions, c.max_num_considered_actions, c.num_simulations});
+}
+
+// slot_q of an unexpanded slot: far below any Q (|Q| < 1e30, see kMaxAbsValue), so its
+// min-max normalised Q clips to 0 without a test of the child's visits, and never NaN (the
+// normalisation's scale is finite or +inf, never of the opposite sign).
+constexpr double kUnexpandedQ = -1e300;
+
+// Signs the child's value into its parent's point of view: -1 when two different players
+// move at the two nodes, +1 otherwise (single-player trees use to_play = -1).
+inline double perspective(int32_t parent_player, int32_t child_player) {
+  return (parent_player > 0 && child_player > 0 && parent_player != child_player) ? -1.0 : 1.0;
 }
 
 // Scores closer than this to the best one count as ties.
