@@ -53,7 +53,7 @@ MINATAR = {
     "policy.replay_ratio": 0.1,  # updates per collected transition (CPU-sized)
     "policy.min_buffer_transitions": 1_000,
     "policy.eval_freq": 500,  # updates: best.pt (what `pipezero eval` loads) keeps up
-    "policy.channels_last": True,  # ~2x faster search calls, ~10% faster updates on a CPU
+    "policy.channels_last": True,  # search calls 12-23% faster on a CPU, updates unchanged
 }
 SMOKE = {"env.max_episode_steps": 100, "policy.model.num_channels": 8}
 
