@@ -5,6 +5,7 @@
     pipezero train muzero_cartpole --resume latest  # the newest run of the recipe
     pipezero eval runs/muzero_cartpole/RUN --episodes 32 [--ckpt best|final|PATH]
     pipezero eval runs/muzero_cartpole/RUN --save-trajectories eval.npz  # + game segments
+    pipezero eval RUN --set policy.eval_num_simulations=100             # a bigger search
     pipezero render runs/muzero_cartpole/RUN --out cartpole.gif
     pipezero play tictactoe runs/alphazero_tictactoe/RUN       # run directory: best.pt
     pipezero play connect4 runs/alphazero_connect4/ckpt/final.pt --second
@@ -159,6 +160,14 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=None, help="environment seed (default: fresh episodes)"
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the run's saved config for this evaluation, repeatable: "
+        "--set policy.eval_num_simulations=100",
+    )
 
 
 def list_recipes(out: TextIO) -> int:
@@ -181,6 +190,7 @@ def evaluate(args: argparse.Namespace, out: TextIO) -> int:
         seed=args.seed,
         device=args.device,
         save_trajectories=args.save_trajectories,
+        overrides=args.set,
     )
     out.write(json.dumps(result, default=str) + "\n")
     return 0
@@ -197,6 +207,7 @@ def render(args: argparse.Namespace, out: TextIO) -> int:
         seed=args.seed,
         device=args.device,
         fps=args.fps,
+        overrides=args.set,
     )
     out.write(json.dumps(result, default=str) + "\n")
     return 0

@@ -10,13 +10,14 @@ training. So every recipe family is evaluated the way its training evaluated it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from pipezero.checkpoint import checkpoint_dir, eval_mean_return
-from pipezero.config import ConfigError, merge_config
+from pipezero.config import ConfigError, merge_config, parse_set_overrides
 from pipezero.data import save_segments
 from pipezero.framework import Event, Task
 from pipezero.recipe import (
@@ -67,6 +68,7 @@ def eval_run(
     device: str = "cpu",
     render_frames: list[Any] | None = None,
     save_trajectories: str | Path | None = None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Evaluate one checkpoint of a run with the run's own evaluator.
 
@@ -83,6 +85,8 @@ def eval_run(
             file (:func:`pipezero.data.save_segments`; read back with
             :func:`pipezero.data.load_segments`, push with ``buffer.extend``). Recipes
             evaluated by ``interval_eval`` (``policy.eval_return_trajectory``).
+        overrides: ``KEY=VALUE`` pairs (``--set``) applied to the run's saved config, typed
+            and checked as in training, e.g. ``policy.eval_num_simulations=100``.
 
     Returns:
         The evaluator's result (``return_mean``, ``return_std``, ``return_min``,
@@ -101,23 +105,27 @@ def eval_run(
         module = load_recipe(info.get("recipe_file", info["recipe"]))
     path = find_checkpoint(run_dir, ckpt)
     saved = copy.deepcopy(info["config"])
+    try:
+        asked = parse_set_overrides(overrides)
+    except ConfigError as exc:
+        raise UsageError(f"--set: {exc}") from None
     eval_seed = int(saved["seed"]) + FRESH_SEED_OFFSET if seed is None else int(seed)
-    overrides: dict[str, Any] = {"seed": eval_seed}
+    fixed: dict[str, Any] = {"seed": eval_seed}
     if episodes is not None:
         if episodes < 1:
             raise UsageError(f"--episodes must be >= 1, got {episodes}")
-        overrides[getattr(module, "EPISODES_KEY", DEFAULT_EPISODES_KEY)] = episodes
+        fixed[getattr(module, "EPISODES_KEY", DEFAULT_EPISODES_KEY)] = episodes
     if save_trajectories is not None:
         if "eval_return_trajectory" not in module.CONFIG.get("policy", {}):
             raise UsageError(
                 f"--save-trajectories: recipe {info['recipe']} has no "
                 f"policy.eval_return_trajectory (its evaluator does not record episodes)"
             )
-        overrides["policy.eval_return_trajectory"] = True
+        fixed["policy.eval_return_trajectory"] = True
     if render_frames is not None and "evaluator_env_num" in saved.get("env", {}):
-        overrides["env.evaluator_env_num"] = 1  # the recorded environment
+        fixed["env.evaluator_env_num"] = 1  # the recorded environment
     try:
-        cfg = merge_config(merge_config(module.CONFIG, saved), overrides)
+        cfg = merge_config(merge_config(merge_config(module.CONFIG, saved), asked), fixed)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     run = Run(
@@ -161,5 +169,6 @@ def eval_run(
         meta = {"recipe": run.recipe, "ckpt": str(path), "seed": eval_seed, **result}
         result["trajectories"] = str(save_segments(segments, save_trajectories, meta))
         result["num_segments"] = len(segments)
+    extra = {"overrides": list(overrides)} if overrides else {}
     return {"recipe": run.recipe, "run_dir": str(run_dir), "ckpt": str(path), "seed": eval_seed,
-            **result}  # fmt: skip
+            **extra, **result}  # fmt: skip

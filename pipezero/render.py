@@ -12,6 +12,7 @@ written as an animated GIF (Pillow, ``pip install "pipezero[render]"``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,15 +147,23 @@ def render_run(
     seed: int | None = None,
     device: str = "cpu",
     fps: int = 30,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Play ``episodes`` evaluation episodes of a run's checkpoint on one environment and
-    write their frames to ``out`` (a ``.gif``). Returns the evaluation result with ``out``
-    and ``frames`` (the number written)."""
+    write their frames to ``out`` (a ``.gif``); ``overrides`` are ``KEY=VALUE`` changes of the
+    saved config (:func:`~pipezero.evaluate.eval_run`). Returns the evaluation result with
+    ``out`` and ``frames`` (the number written)."""
     from pipezero.evaluate import eval_run
 
     frames: list[np.ndarray] = []
     result = eval_run(
-        run_dir, ckpt=ckpt, episodes=episodes, seed=seed, device=device, render_frames=frames
+        run_dir,
+        ckpt=ckpt,
+        episodes=episodes,
+        seed=seed,
+        device=device,
+        render_frames=frames,
+        overrides=overrides,
     )
     flat = [f for item in frames for f in (item if isinstance(item, list) else [item])]
     path = write_gif(flat, out, fps=fps)

@@ -143,6 +143,25 @@ def test_eval_rebuilds_the_agent_from_the_run_and_prints_json(tmp_path, capsys):
     assert cli(["eval", str(tmp_path), "--ckpt", "iter_99.pt"]) == 2
 
 
+def test_eval_set_changes_the_saved_config_for_that_evaluation(tmp_path, capsys):
+    pytest.importorskip("minatar")  # a recipe whose env section has max_episode_steps
+    train("muzero_minatar", ["--exp-dir", str(tmp_path), "--smoke"])
+    capsys.readouterr()
+    argv = ["eval", str(tmp_path), "--episodes", "2", "--set", "env.max_episode_steps=5"]
+    assert cli([*argv, "--set", "policy.eval_num_simulations=4"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["episode_length_max"] <= 5  # the override reached the built evaluator
+    assert result["overrides"] == ["env.max_episode_steps=5", "policy.eval_num_simulations=4"]
+    assert (
+        json.loads((tmp_path / "config.json").read_text())["config"]["env"].get("max_episode_steps")
+        != 5
+    )  # the run's own config is untouched
+    assert cli(["eval", str(tmp_path), "--set", "policy.eval_num_simulations=abc"]) == 2
+    assert "policy.eval_num_simulations" in capsys.readouterr().err
+    assert cli(["eval", str(tmp_path), "--set", "policy.eval_num_simulation=4"]) == 2
+    assert "eval_num_simulations" in capsys.readouterr().err  # the closest valid key
+
+
 def test_eval_is_repeatable_and_uses_the_checkpoint_weights(tmp_path, capsys):
     train("muzero_cartpole", ["--exp-dir", str(tmp_path), *TINY])
     capsys.readouterr()
