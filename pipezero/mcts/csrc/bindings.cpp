@@ -15,10 +15,14 @@
 #include "arrays.h"
 #include "concurrency.h"
 #include "decode.h"
+#include "py_args.h"
 #include "tree.h"
 
 namespace py = pybind11;
 using pipezero::Forest;
+using pipezero::int_arg;
+using pipezero::make_config;
+using pipezero::parse_selection;
 
 namespace {
 
@@ -43,97 +47,6 @@ struct PyForest {
   Forest forest;
   std::atomic<bool> busy{false};
 };
-
-std::string type_name(const py::handle& obj) {
-  return py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
-}
-
-// Constructor arguments are taken as Python objects and converted here, so a wrong type or an
-// out-of-range integer is reported by name (TypeError / ValueError) instead of pybind11's
-// "incompatible function arguments".
-int int_arg(const py::handle& obj, const char* name, long long low, long long high) {
-  if (py::isinstance<py::bool_>(obj) || !PyIndex_Check(obj.ptr())) {
-    throw py::type_error(std::string("Forest: argument '") + name + "' must be an int, got " + type_name(obj) +
-                         " " + py::repr(obj).cast<std::string>());
-  }
-  const auto value = py::reinterpret_steal<py::object>(PyNumber_Index(obj.ptr()));
-  int overflow = 0;
-  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
-  if (overflow != 0 || v < low || v > high) {
-    const bool below = overflow < 0 || (overflow == 0 && v < low);
-    pipezero::fail("Forest: argument '", name, "' must be ", below ? ">= " : "<= ", below ? low : high, ", got ",
-                   py::repr(value).cast<std::string>(), " (valid range [", low, ", ", high, "])");
-  }
-  return static_cast<int>(v);
-}
-
-double real_arg(const py::handle& obj, const char* name) {
-  if (py::isinstance<py::bool_>(obj) || !(PyFloat_Check(obj.ptr()) || PyIndex_Check(obj.ptr()) ||
-                                          py::isinstance(obj, py::module_::import("numbers").attr("Real")))) {
-    throw py::type_error(std::string("Forest: argument '") + name + "' must be a real number, got " +
-                         type_name(obj) + " " + py::repr(obj).cast<std::string>());
-  }
-  return obj.cast<double>();
-}
-
-bool bool_arg(const py::handle& obj, const char* name) {
-  if (!py::isinstance<py::bool_>(obj) && type_name(obj) != "bool_") {
-    throw py::type_error(std::string("Forest: argument '") + name + "' must be a bool, got " + type_name(obj) +
-                         " " + py::repr(obj).cast<std::string>());
-  }
-  return PyObject_IsTrue(obj.ptr()) == 1;
-}
-
-uint64_t seed_arg(const py::handle& obj) {
-  if (py::isinstance<py::bool_>(obj) || !PyIndex_Check(obj.ptr())) {
-    throw py::type_error("Forest: argument 'seed' must be an int, got " + type_name(obj));
-  }
-  const auto value = py::reinterpret_steal<py::object>(PyNumber_Index(obj.ptr()));
-  const unsigned long long v = PyLong_AsUnsignedLongLong(value.ptr());
-  if (PyErr_Occurred()) {
-    PyErr_Clear();
-    pipezero::fail("Forest: argument 'seed' must be in [0, 2**64), got ", py::repr(value).cast<std::string>());
-  }
-  return v;
-}
-
-pipezero::Selection parse_selection(const py::handle& obj) {
-  if (!py::isinstance<py::str>(obj)) {
-    throw py::type_error("Forest: argument 'selection' must be 'puct' or 'gumbel', got " + type_name(obj));
-  }
-  const auto name = obj.cast<std::string>();
-  if (name == "puct") return pipezero::Selection::kPuct;
-  if (name == "gumbel") return pipezero::Selection::kGumbel;
-  pipezero::fail("Forest: argument 'selection' must be 'puct' or 'gumbel', got '", name, "'");
-}
-
-pipezero::SearchConfig make_config(const py::object& batch_size, const py::object& num_simulations,
-                                   const py::object& num_actions, const py::object& selection,
-                                   const py::object& pb_c_base, const py::object& pb_c_init,
-                                   const py::object& discount, const py::object& value_delta_max,
-                                   const py::object& value_prefix, const py::object& lstm_horizon_len,
-                                   const py::object& max_num_considered_actions, const py::object& maxvisit_init,
-                                   const py::object& value_scale, const py::object& stochastic,
-                                   const py::object& seed) {
-  constexpr long long kIntMax = std::numeric_limits<int>::max();
-  pipezero::SearchConfig c;
-  c.batch_size = int_arg(batch_size, "batch_size", 1, kIntMax);
-  c.num_simulations = int_arg(num_simulations, "num_simulations", 1, pipezero::kMaxSimulations - 1);
-  c.num_actions = int_arg(num_actions, "num_actions", 1, pipezero::kMaxSimulations - 1);
-  c.selection = parse_selection(selection);
-  c.pb_c_base = real_arg(pb_c_base, "pb_c_base");
-  c.pb_c_init = real_arg(pb_c_init, "pb_c_init");
-  c.discount = real_arg(discount, "discount");
-  c.value_delta_max = real_arg(value_delta_max, "value_delta_max");
-  c.value_prefix = bool_arg(value_prefix, "value_prefix");
-  c.lstm_horizon_len = int_arg(lstm_horizon_len, "lstm_horizon_len", -kIntMax, kIntMax);
-  c.max_num_considered_actions = int_arg(max_num_considered_actions, "max_num_considered_actions", 1, kIntMax);
-  c.maxvisit_init = real_arg(maxvisit_init, "maxvisit_init");
-  c.value_scale = real_arg(value_scale, "value_scale");
-  c.stochastic = bool_arg(stochastic, "stochastic");
-  c.seed = seed_arg(seed);
-  return c;
-}
 
 void reset(PyForest& self, const py::object& policy_logits, const py::object& value, const py::object& legal_mask,
            const py::object& to_play, const py::object& noise, double noise_weight, const py::object& gumbel,
@@ -237,6 +150,39 @@ int step(PyForest& self, const py::object& policy_logits, const py::object& valu
   return f.sim < f.cfg.num_simulations ? f.simulate() : 0;
 }
 
+// Forest.step as a METH_FASTCALL method: the drivers call it once per simulation, and
+// pybind11's generic dispatch (argument vectors, defaults, overload loop) cost about as much as
+// the tree work of a small batch. Positional calls take this path; a call with keywords goes to
+// the same function bound by pybind11 (Forest._step), so both accept, convert and reject
+// arguments in the same way.
+PyObject* step_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  try {
+    if (kwnames != nullptr || nargs < 3 || nargs > 6) {
+      const py::object checked = py::handle(self).attr("_step");
+      return PyObject_Vectorcall(checked.ptr(), args, static_cast<size_t>(nargs), kwnames);
+    }
+    auto arg = [&](Py_ssize_t i) {
+      return i < nargs ? py::reinterpret_borrow<py::object>(args[i]) : py::none();
+    };
+    const int m = step(py::handle(self).cast<PyForest&>(), arg(0), arg(1), arg(2), arg(3), arg(4), arg(5));
+    return PyLong_FromLong(m);
+  } catch (py::error_already_set& err) {
+    err.restore();
+  } catch (py::builtin_exception& err) {
+    err.set_error();
+  } catch (const std::invalid_argument& err) {
+    PyErr_SetString(PyExc_ValueError, err.what());
+  } catch (const std::exception& err) {
+    PyErr_SetString(PyExc_RuntimeError, err.what());
+  }
+  return nullptr;
+}
+
+constexpr const char* kStepDoc =
+    "step($self, policy_logits, value, reward, legal_mask=None, to_play=None, latent=None)\n--\n\n"
+    "expand() the pending leaves, then simulate() the next simulation in the same call; returns its M "
+    "(0 after the last simulation).";
+
 // Runs a const result method into a fresh array of the given shape.
 template <typename T, typename Method>
 py::array_t<T> result(PyForest& self, std::vector<py::ssize_t> shape, Method method) {
@@ -277,7 +223,8 @@ PYBIND11_MODULE(_mcts_core, m) {
   m.attr("MAX_ABS_VALUE") = pipezero::kMaxAbsValue;
   m.attr("MAX_SIMULATIONS") = pipezero::kMaxSimulations - 1;
 
-  py::class_<PyForest>(m, "Forest", "B search trees of N = num_simulations + 1 nodes and A child slots each.")
+  py::class_<PyForest> forest(m, "Forest", "B search trees of N = num_simulations + 1 nodes and A child slots each.");
+  forest
       .def(py::init([](const py::object& batch_size, const py::object& num_simulations, const py::object& num_actions,
                        const py::object& selection, const py::object& pb_c_base, const py::object& pb_c_init,
                        const py::object& discount, const py::object& value_delta_max, const py::object& value_prefix,
@@ -303,11 +250,6 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def("simulate", &simulate, "Select one leaf per tree; returns M, the number of leaves to evaluate.")
       .def("expand", &expand, "Expand the M pending leaves with network outputs and back up every tree.",
            py::arg("policy_logits"), py::arg("value"), py::arg("reward"), py::kw_only(),
-           py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none(), py::arg("latent") = py::none())
-      .def("step", &step,
-           "expand() the pending leaves, then simulate() the next simulation in the same call; returns its M "
-           "(0 after the last simulation).",
-           py::arg("policy_logits"), py::arg("value"), py::arg("reward"),
            py::arg("legal_mask") = py::none(), py::arg("to_play") = py::none(), py::arg("latent") = py::none())
       .def(
           "use_latents",
@@ -377,6 +319,15 @@ PYBIND11_MODULE(_mcts_core, m) {
       .def_property_readonly("children_index", tree_view(&Forest::children, true))
       .def_property_readonly("children_prior", tree_view(&Forest::prior, true))
       .def_property_readonly("children_legal", tree_view(&Forest::legal, true));
+  // Named "step" so that its messages (wrong arguments) read as before the fast path.
+  forest.attr("_step") = py::cpp_function(
+      &step, py::name("step"), py::is_method(forest), "Forest.step bound by pybind11 (calls with keywords).",
+      py::arg("policy_logits"), py::arg("value"), py::arg("reward"), py::arg("legal_mask") = py::none(),
+      py::arg("to_play") = py::none(), py::arg("latent") = py::none());
+  static PyMethodDef step_def = {"step", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(step_fastcall)),
+                                 METH_FASTCALL | METH_KEYWORDS, kStepDoc};
+  forest.attr("step") = py::reinterpret_steal<py::object>(
+      PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(forest.ptr()), &step_def));
 
   m.def(
       "decode_supports",

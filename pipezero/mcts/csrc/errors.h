@@ -57,7 +57,7 @@ inline void check_value(const char* fn, const char* arg, double v, int64_t row, 
 inline bool values_ok(const float* v, const uint8_t* mask, int n) {
   int bad = 0;
   if (mask == nullptr) {
-    for (int i = 0; i < n; ++i) bad |= !(std::fabs(static_cast<double>(v[i])) <= kMaxAbsValue);
+    for (int i = 0; i < n; ++i) bad |= static_cast<int>(!(std::fabs(static_cast<double>(v[i])) <= kMaxAbsValue));
   } else {
     for (int i = 0; i < n; ++i) bad |= (mask[i] != 0) & !(std::fabs(static_cast<double>(v[i])) <= kMaxAbsValue);
   }

@@ -260,28 +260,25 @@ void Forest::init_node(int b, int n, int parent_node, int slot, int player) {
 }
 
 void Forest::set_children(int b, int n, const float* logits, const uint8_t* legal_row) {
-  // Raw row pointers: the byte stores to `ok` could otherwise alias the vectors' own pointers
-  // and force a reload of each per slot.
+  // Raw row pointers and a local width: stores through them could otherwise alias the
+  // vectors' own pointers and A, and force a reload of each per slot.
+  const int width = A;
   const int64_t base = child_at(b, n, 0);
   uint8_t* ok = legal.data() + base;
   int32_t* child = children.data() + base;
   float* p = prior.data() + base;
   double* u = slot_u.data() + base;
   double* q = slot_q.data() + base;
-  for (int a = 0; a < A; ++a) {
+  for (int a = 0; a < width; ++a) {
     child[a] = -1;
     q[a] = kUnexpandedQ;
   }
-  if (legal_row != nullptr) {
-    for (int a = 0; a < A; ++a) ok[a] = legal_row[a] ? 1 : 0;
-  } else {
-    std::memset(ok, 1, static_cast<size_t>(A));
-  }
-  if (!masked_softmax(logits, legal_row, A, p)) {  // no legal action: a terminal state
+  for (int a = 0; a < width; ++a) ok[a] = legal_row == nullptr || legal_row[a] ? 1 : 0;
+  if (!masked_softmax(logits, legal_row, width, p)) {  // no legal action: a terminal state
     kind[node_at(b, n)] = kTerminal;
-    std::fill(p, p + A, 0.0f);
+    for (int a = 0; a < width; ++a) p[a] = 0.0f;
   }
-  for (int a = 0; a < A; ++a) u[a] = p[a];  // no visits yet: U = P
+  for (int a = 0; a < width; ++a) u[a] = p[a];  // no visits yet: U = P
 }
 
 double Forest::normalize_q(int b, double q) const {

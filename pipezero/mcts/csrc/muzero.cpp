@@ -16,9 +16,9 @@ namespace {
 // The PUCT scores of one row of A child slots, score = clip((Q - lo) * inv_span, 0, 1) + pb_c * U
 // on the legal slots and -inf on the others, and their maximum in *top; returns the best slot
 // when no other is within kTieTolerance of it, else -1 (ties, drawn by the caller from score).
-// Lanes of doubles (D, with int64 lanes L and byte lanes U8 of the same count) run the
+// Lanes of doubles (D, with int64 lanes L, uint64 lanes UL and byte lanes U8 of the same count) run the
 // operations of the scalar code, so the scores are the same bits on every CPU.
-template <typename D, typename L, typename U8, int Lanes>
+template <typename D, typename L, typename UL, typename U8, int Lanes>
 PIPEZERO_INLINE int puct_row(const double* q, const double* u, const uint8_t* ok, int A, double lo, double inv_span,
                              double pb_c, double* score, double* top_out) {
   constexpr double kIllegal = -std::numeric_limits<double>::infinity();
@@ -51,6 +51,25 @@ PIPEZERO_INLINE int puct_row(const double* q, const double* u, const uint8_t* ok
   const double near_top = top - kTieTolerance;
   int64_t count = 0, last = 0;
   a = 0;
+#if PIPEZERO_VECTORS
+  if (A <= 64) {
+    // Rows of up to 64 slots: one bit per near slot, one reduction of the lanes at the end.
+    uint64_t bits = 0;
+    if constexpr (Lanes > 1) {
+      UL bits_v = {}, weight_v;
+      for (int j = 0; j < Lanes; ++j) weight_v[j] = uint64_t{1} << j;
+      for (; a + Lanes <= A; a += Lanes) {
+        D s;
+        std::memcpy(&s, score + a, sizeof(s));
+        bits_v |= (UL)(s >= near_top) & weight_v;
+        weight_v <<= Lanes;
+      }
+      for (int j = 0; j < Lanes; ++j) bits |= bits_v[j];
+    }
+    for (; a < A; ++a) bits |= static_cast<uint64_t>(score[a] >= near_top) << a;
+    return __builtin_popcountll(bits) == 1 ? __builtin_ctzll(bits) : -1;
+  }
+#endif
   if constexpr (Lanes > 1) {
     L count_v = {}, last_v = {}, index_v;
     for (int j = 0; j < Lanes; ++j) index_v[j] = j;
@@ -78,9 +97,11 @@ PIPEZERO_INLINE int puct_row(const double* q, const double* u, const uint8_t* ok
 #if PIPEZERO_VECTORS
 typedef double d2 __attribute__((vector_size(16)));
 typedef int64_t l2 __attribute__((vector_size(16)));
+typedef uint64_t ul2 __attribute__((vector_size(16)));
 typedef uint8_t u2 __attribute__((vector_size(2)));
 typedef double d4 __attribute__((vector_size(32)));
 typedef int64_t l4 __attribute__((vector_size(32)));
+typedef uint64_t ul4 __attribute__((vector_size(32)));
 typedef uint8_t u4 __attribute__((vector_size(4)));
 #endif
 
@@ -89,7 +110,7 @@ typedef uint8_t u4 __attribute__((vector_size(4)));
 __attribute__((target("avx2"))) int puct_row_avx2(const double* q, const double* u, const uint8_t* ok, int A,
                                                   double lo, double inv_span, double pb_c, double* score,
                                                   double* top) {
-  return puct_row<d4, l4, u4, 4>(q, u, ok, A, lo, inv_span, pb_c, score, top);
+  return puct_row<d4, l4, ul4, u4, 4>(q, u, ok, A, lo, inv_span, pb_c, score, top);
 }
 
 bool has_avx2() {
@@ -104,9 +125,9 @@ int puct_scores(const double* q, const double* u, const uint8_t* ok, int A, doub
   if (has_avx2()) return puct_row_avx2(q, u, ok, A, lo, inv_span, pb_c, score, top);
 #endif
 #if PIPEZERO_VECTORS
-  return puct_row<d2, l2, u2, 2>(q, u, ok, A, lo, inv_span, pb_c, score, top);
+  return puct_row<d2, l2, ul2, u2, 2>(q, u, ok, A, lo, inv_span, pb_c, score, top);
 #else
-  return puct_row<double, int64_t, uint8_t, 1>(q, u, ok, A, lo, inv_span, pb_c, score, top);
+  return puct_row<double, int64_t, uint64_t, uint8_t, 1>(q, u, ok, A, lo, inv_span, pb_c, score, top);
 #endif
 }
 
@@ -128,8 +149,8 @@ int Forest::select_puct(int b, int n) {
   // is kUnexpandedQ on unexpanded slots, so their Qn clips to 0 with no test of the visits.
   const int64_t base = f * A;
   double top;
-  const int best = puct_scores(slot_q.data() + base, slot_u.data() + base, legal.data() + base, A, lo, inv_span, pb_c,
-                            scores_.data(), &top);
+  const int best = puct_scores(slot_q.data() + base, slot_u.data() + base, legal.data() + base, A, lo, inv_span,
+                               pb_c, scores_.data(), &top);
   if (best >= 0) return best;
   if (!(top > -std::numeric_limits<double>::infinity())) {
     fail_order("internal error: no eligible child slot in tree ", b);
