@@ -28,7 +28,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from pipezero.recipe import read_result
+from pipezero.recipe import median_or_none, read_result
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
@@ -87,16 +87,6 @@ def summarise(result: dict[str, Any], target: float) -> dict[str, Any]:
         "wall_s_to_target": None if reached is None else round(reached["unix_time"] - start, 1),
         "curve": [[int(p["env_step"]), round(p["return_mean"], 1)] for p in history],
     }
-
-
-def median_or_none(values: list[float | None]) -> float | None:
-    """Median with ``None`` (target never reached) ranked as infinitely slow."""
-    ranked = sorted(float("inf") if v is None else float(v) for v in values)
-    if not ranked:
-        return None
-    n = len(ranked)
-    mid = ranked[n // 2] if n % 2 else (ranked[n // 2 - 1] + ranked[n // 2]) / 2
-    return None if mid == float("inf") else mid
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
