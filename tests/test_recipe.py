@@ -116,6 +116,18 @@ def test_default_run_dir_is_per_run_and_resume_latest_finds_it(tmp_path, monkeyp
     assert [json.loads(line) for line in lines] == resumed["eval_history"]
 
 
+def test_eval_history_file_skips_a_line_cut_short(tmp_path):
+    from pipezero.recipe.train import read_eval_history
+
+    path = tmp_path / "eval_history.jsonl"
+    path.write_text('{"env_step": 10, "return_mean": 1.0}\n{"env_step": 20, "return_mean": 2.0}\n'
+                    '{"env_step": 30, "retu')  # fmt: skip
+    assert read_eval_history(path, 25) == [{"env_step": 10, "return_mean": 1.0},
+                                           {"env_step": 20, "return_mean": 2.0}]  # fmt: skip
+    assert read_eval_history(path, 15) == [{"env_step": 10, "return_mean": 1.0}]
+    assert read_eval_history(tmp_path / "missing.jsonl", 15) == []
+
+
 def test_resume_keeps_the_saved_config_and_reports_a_changed_key(tmp_path, capsys, caplog):
     train("muzero_cartpole", ["--exp-dir", str(tmp_path), *TINY, "--max-env-step", "40",
                               "--set", "policy.num_simulations=3"])  # fmt: skip

@@ -192,10 +192,16 @@ HISTORY_NAME = "eval_history.jsonl"
 def read_eval_history(path: Path, env_step: int) -> list[dict[str, Any]]:
     """The evaluations in ``path`` made at or before ``env_step`` (the resumed checkpoint's;
     later ones belong to the part of the run that is done again), or [] without the file.
-    Their ``wall_s`` counts from the start of the process that made them."""
+    Their ``wall_s`` counts from the start of the process that made them. A line cut short
+    (the process was killed while writing it) is skipped."""
     if not path.is_file():
         return []
-    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
     return [e for e in entries if int(e.get("env_step", 0)) <= env_step]
 
 
