@@ -6,6 +6,7 @@
 
 Needs ``pipezero[atari]`` (docs/atari.md). Collector episodes end at a lost life, rewards
 clipped; evaluation plays whole games. RESULT adds timings. ``unizero_atari`` reuses build.
+Over 60 lines as the Atari chain, smoke settings and environment options unizero_atari shares.
 """
 
 from __future__ import annotations

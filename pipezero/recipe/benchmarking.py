@@ -210,9 +210,11 @@ def benchmark_run(
     overrides: Sequence[str] = (),
     flags: Sequence[str] = (),
     reeval_episodes: int = REEVAL_EPISODES,
+    ckpts: Sequence[str] = REEVAL_CHECKPOINTS,
 ) -> dict[str, Any]:
     """One seed of a learning benchmark: :func:`run_recipe`, :func:`time_to_target` and
-    (``reeval_episodes`` > 0) :func:`reevaluate_run` of ``best.pt`` and ``final.pt``.
+    (``reeval_episodes`` > 0) :func:`reevaluate_run` of ``ckpts`` (``best.pt`` and
+    ``final.pt`` unless told otherwise).
 
     Returns:
         ``seed``, ``exp_dir``, ``finish_reason``, ``env_step``, ``train_iter``,
@@ -249,7 +251,7 @@ def benchmark_run(
     }
     if reeval_episodes > 0:
         entry["reeval"] = reevaluate_run(
-            result["exp_dir"], seed=seed, target=target, episodes=reeval_episodes
+            result["exp_dir"], seed=seed, target=target, episodes=reeval_episodes, ckpts=ckpts
         )
     entry["result"] = result
     return entry
