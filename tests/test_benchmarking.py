@@ -10,6 +10,7 @@ from pipezero.recipe import (
     benchmark_run,
     median_or_none,
     reevaluate,
+    reevaluate_run,
     run_recipe,
     time_to_target,
 )
@@ -52,6 +53,11 @@ def test_reevaluation_plays_best_and_final_on_fresh_episodes(smoke_run):
     # the subprocess plays what an in-process evaluation of the same checkpoint plays
     here = eval_run(smoke_run["exp_dir"], ckpt="final", episodes=3, seed=3 + FRESH_SEED_OFFSET)
     assert smoke_run["reeval"]["final"]["return_mean"] == here["return_mean"]
+
+
+def test_reevaluation_of_chosen_checkpoints_only(smoke_run):
+    only = reevaluate_run(smoke_run["exp_dir"], seed=3, target=0.0, episodes=1, ckpts=("best",))
+    assert list(only) == ["best"] and only["best"]["num_episodes"] == 1
 
 
 def test_time_to_target_never_reached(smoke_run):
