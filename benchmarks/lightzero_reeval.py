@@ -40,7 +40,7 @@ else:
         create_config,
         main_config,
     )
-from lzero.entry import eval_muzero
+from lzero.entry import eval_muzero  # noqa: E402 (after torch's thread setting)
 
 ckpt = os.path.join(os.path.abspath(a.exp_dir), "ckpt", a.ckpt)
 if not os.path.isfile(ckpt):
@@ -58,8 +58,17 @@ create_config.env_manager.type = "base"
 _, returns = eval_muzero([main_config, create_config], seed=a.seed, model_path=ckpt)
 returns = np.asarray(returns, dtype=float).reshape(-1)
 scratch.cleanup()
-print(json.dumps({
-    "system": "lightzero-0.2.0", "ckpt": ckpt, "seed": a.seed, "num_episodes": int(returns.size),
-    "return_mean": float(returns.mean()), "return_std": float(returns.std()),
-    "return_min": float(returns.min()), "return_max": float(returns.max()),
-}))
+print(
+    json.dumps(
+        {
+            "system": "lightzero-0.2.0",
+            "ckpt": ckpt,
+            "seed": a.seed,
+            "num_episodes": int(returns.size),
+            "return_mean": float(returns.mean()),
+            "return_std": float(returns.std()),
+            "return_min": float(returns.min()),
+            "return_max": float(returns.max()),
+        }
+    )
+)
