@@ -28,10 +28,13 @@ PIPEZERO_INLINE float decode_row(const float* l, int width, float first_bin, flo
     }
     for (int j = 0; j < Lanes; ++j) top = std::fmax(top, top_v[j]);
     for (int i = vec_end; i < width; ++i) top = l[i] > top ? l[i] : top;
-    // Four independent vectors per step, so the polynomials of 4 * Lanes logits overlap.
+    // Four independent vectors per step, so the polynomials of 4 * Lanes logits overlap; then
+    // one vector at a time; then the last `Lanes` logits of the row once more with the lanes
+    // already counted masked out (no scalar exp unless the row is shorter than a vector).
     F sum_v[4] = {}, weighted_v[4] = {};
-    F bin_v;
-    for (int j = 0; j < Lanes; ++j) bin_v[j] = first_bin + static_cast<float>(j);
+    F lane;
+    for (int j = 0; j < Lanes; ++j) lane[j] = static_cast<float>(j);
+    F bin_v = lane + first_bin;
     for (; done + 4 * Lanes <= width; done += 4 * Lanes) {
       for (int j = 0; j < 4; ++j) {
         F v;
@@ -41,6 +44,24 @@ PIPEZERO_INLINE float decode_row(const float* l, int width, float first_bin, flo
         weighted_v[j] += e * (bin_v + static_cast<float>(Lanes * j));
       }
       bin_v += static_cast<float>(4 * Lanes);
+    }
+    for (int j = 0; done + Lanes <= width; done += Lanes, j = (j + 1) & 3) {
+      F v;
+      std::memcpy(&v, l + done, sizeof(v));
+      const F e = exp_nonpositive<F>(v - top);
+      sum_v[j] += e;
+      weighted_v[j] += e * bin_v;
+      bin_v += static_cast<float>(Lanes);
+    }
+    if (done < width && width >= Lanes) {
+      const int start = width - Lanes;  // overlaps the counted logits [start, done)
+      F v;
+      std::memcpy(&v, l + start, sizeof(v));
+      F e = exp_nonpositive<F>(v - top);
+      e = lane + static_cast<float>(start) >= static_cast<float>(done) ? e : F{};
+      sum_v[0] += e;
+      weighted_v[0] += e * (lane + (first_bin + static_cast<float>(start)));
+      done = width;
     }
     const F s = (sum_v[0] + sum_v[1]) + (sum_v[2] + sum_v[3]);
     const F w = (weighted_v[0] + weighted_v[1]) + (weighted_v[2] + weighted_v[3]);
@@ -80,8 +101,18 @@ __attribute__((target("avx2,fma"))) void decode_rows_avx2(const float* logits, i
   decode_rows<f8, 8>(logits, stride, rows, support_size, eps, out);
 }
 
+__attribute__((target("avx512f"))) void decode_rows_avx512(const float* logits, int64_t stride, int64_t rows,
+                                                           int support_size, double eps, float* out) {
+  decode_rows<f16, 16>(logits, stride, rows, support_size, eps, out);
+}
+
 bool has_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
 }
 #endif
@@ -90,6 +121,7 @@ bool has_avx2() {
 
 void decode_support(const float* logits, int64_t stride, int64_t rows, int support_size, double eps, float* out) {
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+  if (has_avx512()) return decode_rows_avx512(logits, stride, rows, support_size, eps, out);
   if (has_avx2()) return decode_rows_avx2(logits, stride, rows, support_size, eps, out);
 #endif
 #if PIPEZERO_VECTORS

@@ -1,8 +1,8 @@
 // Float vectors and a branchless exp shared by the row kernels (decode.cpp, kernels.cpp).
 //
 // With GCC or Clang the compilers' vector extensions give vectors of four floats (SSE2 on
-// x86-64, NEON on ARM) and, inside functions compiled for AVX2, eight. Every lane runs the
-// float operations of the scalar code. The helpers are always inlined, so they take the
+// x86-64, NEON on ARM) and, inside functions compiled for AVX2 (AVX-512F), eight (sixteen).
+// Every lane runs the float operations of the scalar code. The helpers are always inlined, so they take the
 // instruction set of the kernel that calls them. This file is free of Python.
 #pragma once
 
@@ -29,16 +29,21 @@ inline float as_float(int32_t x) {
 typedef float f4 __attribute__((vector_size(16)));
 typedef int32_t i4 __attribute__((vector_size(16)));
 #if defined(__GNUC__) && !defined(__clang__)
-// The eight-lane helpers are only ever inlined into AVX2 kernels, never called across an ABI
-// boundary, so GCC's note on passing AVX vectors without AVX does not apply.
+// The eight- and sixteen-lane helpers are only ever inlined into AVX2 / AVX-512 kernels, never
+// called across an ABI boundary, so GCC's note on passing AVX vectors without AVX does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 typedef float f8 __attribute__((vector_size(32)));
 typedef int32_t i8 __attribute__((vector_size(32)));
+// Sixteen lanes: only inside functions compiled for AVX-512F.
+typedef float f16 __attribute__((vector_size(64)));
+typedef int32_t i16 __attribute__((vector_size(64)));
 PIPEZERO_INLINE i4 as_int(f4 x) { return (i4)x; }
 PIPEZERO_INLINE f4 as_float(i4 x) { return (f4)x; }
 PIPEZERO_INLINE i8 as_int(f8 x) { return (i8)x; }
 PIPEZERO_INLINE f8 as_float(i8 x) { return (f8)x; }
+PIPEZERO_INLINE i16 as_int(f16 x) { return (i16)x; }
+PIPEZERO_INLINE f16 as_float(i16 x) { return (f16)x; }
 #else
 #define PIPEZERO_VECTORS 0
 #define PIPEZERO_INLINE inline
