@@ -33,6 +33,9 @@ from typing import Any
 from pipezero.recipe import run_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
+# This script's directory comes first on sys.path, and its minatar.py would hide the minatar
+# package from the in-process evaluation of a MinAtar recipe's run: take it off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 CONFIGS = {
     "sync": ["--mode", "sync"],
     "async-thread": ["--mode", "async", "--backend", "thread"],

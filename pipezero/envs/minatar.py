@@ -22,6 +22,8 @@ MinAtar is GPL-3.0, so it is an optional extra: ``pip install "pipezero[minatar]
 
 from __future__ import annotations
 
+import sys
+
 import warnings
 from typing import Any
 
@@ -47,6 +49,14 @@ def _register_minatar() -> None:
     try:
         import minatar.gym
     except ImportError as err:
+        found = sys.modules.get("minatar")
+        origin = getattr(found, "__file__", None)
+        if found is not None and not hasattr(found, "__path__"):  # a module, not the package
+            raise ImportError(
+                f"MinAtar: 'import minatar' found {origin}, a file that hides the minatar "
+                "package; rename it, or run from a directory that does not hold it (a script "
+                "puts its own directory first on sys.path)"
+            ) from err
         raise ImportError(
             'MinAtar needs the minatar package (GPL-3.0): pip install "pipezero[minatar]"'
         ) from err

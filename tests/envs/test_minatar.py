@@ -120,3 +120,14 @@ def test_a_missing_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "minatar.gym", None)  # import minatar.gym fails
     with pytest.raises(ImportError, match=r'pip install "pipezero\[minatar\]"'):
         BatchEnv.make("MinAtar/Breakout-v1", 1)
+
+
+def test_a_file_named_minatar_hiding_the_package_is_named(monkeypatch, tmp_path):
+    # a script's own directory comes first on sys.path: benchmarks/minatar.py once hid the
+    # package from a benchmark script evaluating a MinAtar run in its own process
+    (tmp_path / "minatar.py").write_text("")
+    for name in [m for m in sys.modules if m == "minatar" or m.startswith("minatar.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError, match=r"minatar\.py, a file that hides the minatar package"):
+        BatchEnv.make("MinAtar/Breakout-v1", 1)
