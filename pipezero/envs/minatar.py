@@ -23,7 +23,6 @@ MinAtar is GPL-3.0, so it is an optional extra: ``pip install "pipezero[minatar]
 from __future__ import annotations
 
 import sys
-
 import warnings
 from typing import Any
 
