@@ -82,9 +82,9 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         choices=["process", "thread"],
         default="process",
         help="--mode async: the collector and evaluator in their own processes (the speed "
-        "option: 1.5x sync on 2 cores for MuZero CartPole) or in threads of one process (no "
-        "speed-up for small models, whose roles take turns on the GIL; for big models or "
-        "platforms without fork; docs/scaling.md)",
+        "option, on a free core: 1.35x sync for MuZero CartPole on 2 cores) or in threads of "
+        "one process (not a speed option: slower than sync for small models, whose roles take "
+        "turns on the GIL; for platforms without fork and GPU runs; docs/scaling.md)",
     )
     parser.add_argument("--device", default="cpu", help="the learner's device: cpu, cuda, cuda:N")
     parser.add_argument(
