@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from tensorboardX import SummaryWriter
+from tensorboardX.proto.summary_pb2 import Summary
 
 from pipezero.framework import Event, Middleware, Task, TrainContext, middleware
 from pipezero.tracking import scalars
@@ -28,8 +29,15 @@ TB_DIR = "tb"
 class _TBLogger:
     """The writer and its lock; shared by the step function and the event handlers."""
 
-    def __init__(self, logdir: Path, flush_secs: int, async_stats_secs: float | None) -> None:
+    def __init__(
+        self,
+        logdir: Path,
+        flush_secs: int,
+        async_stats_secs: float | None,
+        video_dir: Path | None = None,
+    ) -> None:
         self.logdir = logdir
+        self.video_dir = video_dir
         self.flush_secs = flush_secs
         self.async_stats_secs = async_stats_secs
         self.writer: SummaryWriter | None = None
@@ -37,16 +45,36 @@ class _TBLogger:
         self.task: Task | None = None
         self.last_stats = -math.inf
 
+    def _writer(self) -> SummaryWriter:  # under self.lock
+        if self.writer is None:
+            self.logdir.mkdir(parents=True, exist_ok=True)
+            self.writer = SummaryWriter(logdir=str(self.logdir), flush_secs=self.flush_secs)
+            logger.info("TensorBoard logs in %s", self.logdir)
+        return self.writer
+
     def add(self, values: Mapping[str, float], step: int) -> None:
         if not values:
             return
         with self.lock:
-            if self.writer is None:
-                self.logdir.mkdir(parents=True, exist_ok=True)
-                self.writer = SummaryWriter(logdir=str(self.logdir), flush_secs=self.flush_secs)
-                logger.info("TensorBoard logs in %s", self.logdir)
+            writer = self._writer()
             for tag, value in values.items():
-                self.writer.add_scalar(tag, value, global_step=step)
+                writer.add_scalar(tag, value, global_step=step)
+
+    def add_video(self, step: int) -> None:
+        """The newest GIF the evaluator wrote in ``video_dir`` as ``eval/video`` at ``step``
+        (an image summary holding the GIF, which TensorBoard's image tab plays); every GIF
+        found is removed."""
+        gifs = sorted(self.video_dir.glob("episode_*.gif")) if self.video_dir else []
+        if not gifs:
+            return
+        data = gifs[-1].read_bytes()
+        for gif in gifs:
+            gif.unlink(missing_ok=True)
+        width, height = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+        image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=data)
+        summary = Summary(value=[Summary.Value(tag="eval/video", image=image)])
+        with self.lock:
+            self._writer()._get_file_writer().add_summary(summary, step)
 
     def step(self, ctx: TrainContext) -> Iterator[None]:
         yield  # log once the whole chain has run: train_output and every timing are known
@@ -78,6 +106,7 @@ class _TBLogger:
 
     def on_eval_done(self, ctx: TrainContext, eval_result: Any) -> None:
         self.add(scalars(eval_result, "eval"), ctx.env_step)
+        self.add_video(ctx.env_step)
 
     def close(self, ctx: TrainContext, reason: object) -> None:
         """Flush and close the event file (``Event.FINISH`` and ``Event.ERROR``)."""
@@ -95,7 +124,10 @@ class _TBLogger:
 
 
 def tb_logger(
-    exp_dir: str | os.PathLike[str], flush_secs: int = 10, async_stats_secs: float | None = 1.0
+    exp_dir: str | os.PathLike[str],
+    flush_secs: int = 10,
+    async_stats_secs: float | None = 1.0,
+    video_dir: str | os.PathLike[str] | None = None,
 ) -> Middleware:
     """Write TensorBoard scalars to ``exp_dir/tb`` (open with ``tensorboard --logdir exp_dir``).
 
@@ -115,6 +147,8 @@ def tb_logger(
     ``async/staleness/<subscriber>``,           (every           ``task.async_monitor``
     ``async/steps_per_s/<role>``,               ``async_stats_   (:class:`~pipezero.framework.
     ``async/steps/<role>``                      secs``)          AsyncMonitor`)
+    ``eval/video`` (an animated GIF in the      ``env_step``     ``video_dir``: the newest GIF
+    image tab)                                                   there at ``Event.EVAL_DONE``
     ==========================================  ===============  ==============================
 
     Logging happens after this middleware's ``yield``, so the whole step is seen wherever it
@@ -134,6 +168,10 @@ def tb_logger(
         exp_dir: the run directory.
         flush_secs: seconds between flushes to disk.
         async_stats_secs: seconds between two ``async/`` snapshots (``None``: none).
+        video_dir: where an evaluation environment writes its finished episodes as GIFs
+            (``pipezero train --eval-video``: :class:`pipezero.render.EpisodeGifWriter`, in
+            whichever process the evaluator runs); each evaluation's newest is logged as
+            ``eval/video`` and the files are removed. ``None``: no video.
     """
     if isinstance(flush_secs, bool) or not isinstance(flush_secs, int) or flush_secs < 1:
         raise ValueError(f"tb_logger: flush_secs must be an int >= 1, got {flush_secs!r}")
@@ -141,7 +179,8 @@ def tb_logger(
         raise ValueError(
             f"tb_logger: async_stats_secs must be >= 0 or None, got {async_stats_secs!r}"
         )
-    tb = _TBLogger(Path(exp_dir) / TB_DIR, flush_secs, async_stats_secs)
+    video = None if video_dir is None else Path(video_dir)
+    tb = _TBLogger(Path(exp_dir) / TB_DIR, flush_secs, async_stats_secs, video)
     return middleware(
         tb.step,
         name="tb_logger",

@@ -12,6 +12,8 @@ written as an animated GIF (Pillow, ``pip install "pipezero[render]"``).
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,10 @@ from pipezero.envs.grid_render import grid_frame, observation_frame
 from pipezero.recipe import UsageError
 
 __all__ = [
+    "EpisodeGifWriter",
     "FrameRecorder",
     "RecordedGame",
+    "record_episode_gifs",
     "record_frames",
     "record_games",
     "render_run",
@@ -62,6 +66,62 @@ class FrameRecorder(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._record(obs)
         return obs, reward, terminated, truncated, info
+
+
+class EpisodeGifWriter(FrameRecorder):
+    """Writes every episode its environment finishes as an animated GIF in ``directory``.
+
+    Files are named ``episode_<ns>.gif`` (nanoseconds since the epoch, so names sort in time)
+    and appear whole (written under another name, then renamed), so a reader in another
+    process (the TensorBoard logger of an async run whose evaluator is a child) never sees
+    half a file. An episode cut off before its end (the evaluator had its episodes) is
+    dropped at the next reset. Frames are scaled down so that their longer side is at most
+    ``max_side`` pixels.
+    """
+
+    def __init__(self, env: gym.Env, directory: Path, max_side: int = 240, fps: int = 30) -> None:
+        super().__init__(env, [])
+        self.directory = Path(directory)
+        self.max_side = max_side
+        self.fps = fps
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        self.frames.clear()
+        return super().reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = super().step(action)
+        if terminated or truncated:
+            self._write()
+        return obs, reward, terminated, truncated, info
+
+    def _write(self) -> None:
+        from PIL import Image
+
+        frames, self.frames = self.frames, []
+        if not frames:
+            return
+        height, width = frames[0].shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        images = [Image.fromarray(f) for f in frames]
+        if scale < 1.0:
+            images = [im.resize(size, Image.BILINEAR) for im in images]
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = f"episode_{time.time_ns()}"
+        part = self.directory / f"{stem}.part"
+        duration = max(1, round(1000 / max(self.fps, 1)))
+        images[0].save(
+            part, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0
+        )
+        os.replace(part, self.directory / f"{stem}.gif")
+
+
+def record_episode_gifs(envs: Any, directory: Path) -> None:
+    """Make the first environment of a :class:`~pipezero.envs.BatchEnv` write each finished
+    episode as a GIF in ``directory`` (:class:`EpisodeGifWriter`)."""
+    adapter = envs.envs[0]
+    adapter.env = EpisodeGifWriter(adapter.env, directory)
 
 
 def record_frames(envs: Any, frames: list[np.ndarray]) -> None:

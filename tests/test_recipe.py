@@ -1,5 +1,6 @@
 """The recipe runner: flags, typed config, run directory, resume, eval, render, progress."""
 
+import io
 import json
 import logging
 import os
@@ -228,6 +229,52 @@ def test_async_process_backend_is_used(tmp_path):
     _, task, _ = prepare("muzero_cartpole", ["--exp-dir", str(tmp_path), *TINY,
                                              "--mode", "async", "--backend", "thread"])  # fmt: skip
     assert not isinstance(task.backend, ProcessBackend)
+
+
+def logged_videos(run_dir: Path) -> list[tuple[int, bytes]]:
+    """``(step, GIF bytes)`` of every ``eval/video`` image in the run's TensorBoard files."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    videos = []
+    for path in sorted((run_dir / "tb").glob("events.out.tfevents.*")):
+        raw, pos = path.read_bytes(), 0
+        while pos < len(raw):
+            (length,) = struct.unpack("<Q", raw[pos : pos + 8])
+            event = event_pb2.Event.FromString(raw[pos + 12 : pos + 12 + length])
+            pos += 12 + length + 4
+            for value in event.summary.value:
+                if value.tag == "eval/video":
+                    videos.append((event.step, value.image.encoded_image_string))
+    return videos
+
+
+@pytest.mark.parametrize("mode", [["--mode", "sync"], ["--mode", "async", "--backend", "process"]])
+def test_eval_video_logs_each_evaluations_episode_to_tensorboard(tmp_path, capsys, mode):
+    from PIL import Image
+
+    train("muzero_cartpole", ["--exp-dir", str(tmp_path), *TINY, "--eval-video", *mode])
+    result = result_of(capsys.readouterr().out)
+    videos = logged_videos(tmp_path)
+    # in async mode the evaluator may still be playing when the run ends: its last is not logged
+    assert 1 <= len(videos) <= len(result["eval_history"])
+    step, gif = videos[0]
+    assert step == 0 and gif.startswith(b"GIF89a")
+    first = Image.open(io.BytesIO(gif))
+    assert max(first.size) == 240 and first.n_frames >= 8  # CartPole's 600x400, scaled down
+    if mode[1] == "sync":  # every GIF was taken by the logger
+        assert len(videos) == len(result["eval_history"])
+        assert not list((tmp_path / "eval_video").glob("*.gif"))
+
+
+def test_eval_video_needs_an_evaluation_environment(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        cli(["train", "alphazero_tictactoe", "--smoke", "--exp-dir", str(tmp_path), "--eval-video"])
+    assert exc.value.code == 2
+    assert "--eval-video: alphazero_tictactoe's evaluator plays no environment" in (
+        capsys.readouterr().err
+    )
 
 
 def test_progress_lines_without_a_terminal(tmp_path, capsys, caplog):

@@ -108,6 +108,12 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     parser.add_argument("--mlflow", action="store_true", help="also track the run with MLflow")
     parser.add_argument(
+        "--eval-video",
+        action="store_true",
+        help="log each evaluation's first episode to TensorBoard as an animated GIF "
+        '(eval/video; pip install "pipezero[render]")',
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,

@@ -47,6 +47,11 @@ class Run:
         frame_tap: ``--visual``: a :class:`~pipezero.visual.FrameTap` that :meth:`envs`
             attaches to the first collector environments (asking ids that draw themselves
             for ``render_mode="rgb_array"``).
+        eval_video_dir: ``--eval-video``: where :meth:`envs` makes the first evaluation
+            environment write each finished episode as a GIF
+            (:class:`~pipezero.render.EpisodeGifWriter`) for TensorBoard to pick up;
+            ``eval_video_attached`` says whether the recipe's evaluator has such an
+            environment.
     """
 
     recipe: str
@@ -60,6 +65,8 @@ class Run:
     purpose: str = "train"
     render_frames: list[Any] | None = None
     frame_tap: Any = None
+    eval_video_dir: Path | None = None
+    eval_video_attached: bool = False
 
     @property
     def seed(self) -> int:
@@ -97,7 +104,8 @@ class Run:
         if self.frame_tap is not None:
             collect_kwargs = self.frame_tap.render_kwargs(make) | collect_kwargs
         eval_kwargs = dict(make_kwargs.pop("eval_kwargs", {}))
-        if self.render_frames is not None and isinstance(make, str | list):
+        video = self.eval_video_dir is not None
+        if (self.render_frames is not None or video) and isinstance(make, str | list):
             eval_kwargs.setdefault("render_mode", "rgb_array")
         collect = batch.make(
             make, env_cfg.collector_env_num, seed=self.seed, **make_kwargs, **collect_kwargs
@@ -111,6 +119,11 @@ class Run:
             from pipezero.render import record_frames
 
             record_frames(evaluate, self.render_frames)
+        if video:
+            from pipezero.render import record_episode_gifs
+
+            record_episode_gifs(evaluate, self.eval_video_dir)
+            self.eval_video_attached = True
         return collect, evaluate
 
     def watch(self, make_game: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import resource
@@ -21,11 +22,15 @@ from pipezero.recipe.catalog import algorithm_of, load_recipe
 from pipezero.recipe.flags import UsageError, recipe_parser, resolve_run, write_run_config
 from pipezero.recipe.run import Run, seed_everything
 
+#: ``--eval-video``: where the evaluator's GIFs wait for the TensorBoard logger (under the run).
+EVAL_VIDEO_DIR = "eval_video"
+
 
 def run_services(run: Run, task: Task, args: argparse.Namespace) -> None:
     """Append what every training run gets after the recipe's chain: TensorBoard logs in
     ``RUN_DIR/tb``, the progress bar (a terminal) or a progress line every ``--log-every``
-    seconds (no terminal), ``--max-minutes``, ``--mlflow`` (every recipe) and ``--visual`` (a
+    seconds (no terminal), ``--eval-video`` (each evaluation's first episode as a TensorBoard
+    GIF), ``--max-minutes``, ``--mlflow`` (every recipe) and ``--visual`` (a
     live page on 127.0.0.1; :func:`prepare` gives the run its frame tap before ``build``).
     With ``--ddp`` TensorBoard, progress, MLflow and the page run on rank 0 only. In async
     mode TensorBoard also gets the ``async/`` figures (queue depths, weight staleness, steps/s
@@ -33,7 +38,7 @@ def run_services(run: Run, task: Task, args: argparse.Namespace) -> None:
     from pipezero.distributed import rank0_only
     from pipezero.middleware import progress_bar, tb_logger, time_limit
 
-    task.use(rank0_only(tb_logger(str(run.exp_dir))))
+    task.use(rank0_only(tb_logger(str(run.exp_dir), video_dir=run.eval_video_dir)))
     task.use(rank0_only(progress_bar(run.cfg.get("max_env_step"), log_every=args.log_every)))
     if args.max_minutes is not None:
         task.use(time_limit(args.max_minutes * 60))
@@ -117,11 +122,21 @@ def prepare(
         from pipezero.visual import FrameTap
 
         run.frame_tap = FrameTap()
+    if args.eval_video and (not run.ddp or _rank() == 0):
+        if importlib.util.find_spec("PIL") is None:
+            parser.error('--eval-video writes GIFs with Pillow: pip install "pipezero[render]"')
+        run.eval_video_dir = run.exp_dir / EVAL_VIDEO_DIR
     seed_everything(run.seed)
     try:
         task = build_task(module, run)
     except UsageError as exc:
         parser.error(str(exc))
+    if run.eval_video_dir is not None and not run.eval_video_attached:
+        parser.error(
+            f"--eval-video: {run.recipe}'s evaluator plays no environment of its own whose "
+            "frames could be recorded (board games, LLM recipes); watch a checkpoint with "
+            "pipezero render RUN_DIR --out FILE.gif"
+        )
     run_services(run, task, args)
     return run, task, args
 
