@@ -44,6 +44,11 @@ DEFAULT_ANCHORS = ROOT.parent / "shared" / "anchors"
 DEFAULT_LZ_VENV = Path(os.environ.get("LZ_VENV", Path(tempfile.gettempdir()) / "anchors" / "lz"))
 
 
+#: LightZero writes its run under ``"./" + exp_name``; the anchor passes an absolute exp_name,
+#: which lands where asked only when the working directory is the root.
+LZ_CWD = "/"
+
+
 def log(message: str) -> None:
     print(
         f"[cartpole_vs_lightzero {time.strftime('%H:%M:%S')}] {message}",
@@ -52,18 +57,17 @@ def log(message: str) -> None:
     )
 
 
-def last_json_line(stdout: str, what: str, cmd: list[str], stderr: str) -> dict[str, Any]:
-    for line in reversed(stdout.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError(
-        f"{what} printed no JSON line: {' '.join(cmd)}\nstderr tail:\n{stderr[-3000:]}"
-    )
-
-
-#: LightZero writes its run under ``"./" + exp_name``; the anchor passes an absolute exp_name,
-#: which lands where asked only when the working directory is the root.
-LZ_CWD = "/"
+def run_anchor(cmd: list[str], what: str) -> dict[str, Any]:
+    """Run one anchor-venv command from ``LZ_CWD``; its last JSON line, or an error naming the
+    command with the tail of its stderr."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=LZ_CWD, check=False)
+    lines = [x for x in proc.stdout.strip().splitlines() if x.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"{what} failed (exit {proc.returncode}, {len(lines)} JSON lines): {' '.join(cmd)}"
+            f"\nstderr tail:\n{proc.stderr[-3000:]}"
+        )
+    return json.loads(lines[-1])
 
 
 def run_lightzero(
@@ -90,13 +94,7 @@ def run_lightzero(
         "--exp-dir",
         str(exp_dir),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=LZ_CWD, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"LightZero training failed (exit {proc.returncode}): {' '.join(cmd)}"
-            f"\nstderr tail:\n{proc.stderr[-3000:]}"
-        )
-    run = last_json_line(proc.stdout, "LightZero training", cmd, proc.stderr)
+    run = run_anchor(cmd, "LightZero training")
     evals = run.get("evals", [])
     reached = bool(evals) and evals[-1]["return_mean"] >= stop_value
     out = {
@@ -119,13 +117,7 @@ def run_lightzero(
             "--seed",
             str(seed + FRESH_SEED_OFFSET),
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=LZ_CWD, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"LightZero re-evaluation failed (exit {proc.returncode}): "
-                f"{' '.join(cmd)}\nstderr tail:\n{proc.stderr[-3000:]}"
-            )
-        reeval = last_json_line(proc.stdout, "LightZero re-evaluation", cmd, proc.stderr)
+        reeval = run_anchor(cmd, "LightZero re-evaluation")
         reeval["holds_target"] = reeval["return_mean"] >= target
         out["reeval_best"] = reeval
     out["solved"] = reached and out.get("reeval_best", {}).get("holds_target", True)
