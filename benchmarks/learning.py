@@ -12,7 +12,7 @@ final and best returns, the number of updates, the peak resident memory of the p
 ``reeval``: ``best.pt`` (the stopping evaluation's weights) and ``final.pt`` played on
 ``--reeval-episodes`` fresh episodes (default 32, environments seeded from seed + 20,000; 0
 skips it), each with ``holds_target``; per algorithm the medians over seeds. The runs are
-made by :func:`pipezero.recipe.benchmark_run`. A learning-curve PNG (mean
+made by :func:`pipezero.recipe.benchmark_run`. With ``--plot FILE`` a learning-curve PNG (mean
 evaluation return against env steps) is written with matplotlib when it is installed
 (``pip install matplotlib``; it is not a dependency of pipezero).
 """
@@ -98,7 +98,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--target", type=float, default=195.0)
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (share the CPU)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "learning_curve.png")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="write the learning curves to this PNG (default: none)",
+    )
     parser.add_argument(
         "--reeval-episodes",
         type=int,
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             key: median_or_none([r[key] for r in mine])
             for key in ("env_steps_to_target", "wall_s_to_target", "train_iter_to_target")
         }
-    if plot(runs, args.target, args.plot):
+    if args.plot is not None and plot(runs, args.target, args.plot):
         report["plot"] = str(args.plot)
     print(json.dumps(report, indent=2))
     return report
