@@ -5,8 +5,7 @@
     pipezero eval runs/rezero_atari/RUN --episodes 8
 
 Needs ``pipezero[atari]`` (docs/atari.md). Collector episodes end at a lost life, rewards
-clipped; evaluation plays whole games. RESULT adds timings. ``unizero_atari`` reuses build.
-Over 60 lines as the Atari chain, smoke settings and environment options unizero_atari shares.
+clipped; evaluation plays whole games. Over 60 lines as the chain and settings unizero_atari reuses.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ docstrings and imports, a *copied block* is a run of at least ``MIN_BLOCK`` cons
 that appears, line for line, in another recipe. At most ``MAX_COPIED_SHARE`` of all recipe
 lines may lie in such blocks. Single lines that happen to match across recipes (the two-line
 ``if __name__ == "__main__":`` guard each script needs, one ``task.use(...)`` step, a config
-value) are not copies and are not counted; see docs/architecture.md, "One recipe shape".
+value) are not copies and are not counted (issue 17's line count,
+``../shared/tools/recipe_overlap.py``, counts them; see docs/architecture.md).
 """
 
 from __future__ import annotations
