@@ -45,19 +45,19 @@ from lzero.entry import eval_muzero  # noqa: E402 (after torch's thread setting)
 ckpt = os.path.join(os.path.abspath(a.exp_dir), "ckpt", a.ckpt)
 if not os.path.isfile(ckpt):
     raise SystemExit(f"lightzero_reeval: no checkpoint {ckpt}; pass --ckpt (a file in RUN/ckpt)")
-# LightZero logs (and saves the played weights) under "./" + exp_name: run from "/" so that this
-# absolute temporary directory is where they go, removed at the end.
-scratch = tempfile.TemporaryDirectory(prefix="lz_reeval_")
-main_config.exp_name = scratch.name
 main_config.policy.cuda = False
 main_config.env.stop_value = float("inf")  # play every episode; no early stop
 main_config.env.evaluator_env_num = a.episodes
 main_config.env.n_evaluator_episode = a.episodes
 main_config.policy.evaluator_env_num = a.episodes
 create_config.env_manager.type = "base"
-_, returns = eval_muzero([main_config, create_config], seed=a.seed, model_path=ckpt)
+# LightZero logs (and saves the played weights) under "./" + exp_name: run from "/" so that this
+# absolute path is where they go, removed at the end. It must not exist yet: LightZero writes
+# beside an existing exp_name under a time-stamped name instead.
+with tempfile.TemporaryDirectory(prefix="lz_reeval_") as scratch:
+    main_config.exp_name = os.path.join(scratch, "run")
+    _, returns = eval_muzero([main_config, create_config], seed=a.seed, model_path=ckpt)
 returns = np.asarray(returns, dtype=float).reshape(-1)
-scratch.cleanup()
 print(
     json.dumps(
         {

@@ -72,11 +72,10 @@ class EpisodeGifWriter(FrameRecorder):
     """Writes every episode its environment finishes as an animated GIF in ``directory``.
 
     Files are named ``episode_<ns>.gif`` (nanoseconds since the epoch, so names sort in time)
-    and appear whole (written under another name, then renamed), so a reader in another
-    process (the TensorBoard logger of an async run whose evaluator is a child) never sees
-    half a file. An episode cut off before its end (the evaluator had its episodes) is
-    dropped at the next reset. Frames are scaled down so that their longer side is at most
-    ``max_side`` pixels.
+    and appear whole (:func:`write_gif`), so a reader in another process (the TensorBoard
+    logger of an async run whose evaluator is a child) never sees half a file. An episode cut
+    off before its end (the evaluator had its episodes) is dropped at the next reset. Frames
+    are scaled down so that their longer side is at most ``max_side`` pixels.
     """
 
     def __init__(self, env: gym.Env, directory: Path, max_side: int = 240, fps: int = 30) -> None:
@@ -91,43 +90,28 @@ class EpisodeGifWriter(FrameRecorder):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = super().step(action)
-        if terminated or truncated:
-            self._write()
+        if terminated or truncated:  # the step just recorded a frame
+            path = self.directory / f"episode_{time.time_ns()}.gif"
+            write_gif(self.frames, path, fps=self.fps, max_side=self.max_side)
+            self.frames.clear()
         return obs, reward, terminated, truncated, info
 
-    def _write(self) -> None:
-        from PIL import Image
 
-        frames, self.frames = self.frames, []
-        if not frames:
-            return
-        height, width = frames[0].shape[:2]
-        scale = min(1.0, self.max_side / max(height, width))
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        images = [Image.fromarray(f) for f in frames]
-        if scale < 1.0:
-            images = [im.resize(size, Image.BILINEAR) for im in images]
-        self.directory.mkdir(parents=True, exist_ok=True)
-        stem = f"episode_{time.time_ns()}"
-        part = self.directory / f"{stem}.part"
-        duration = max(1, round(1000 / max(self.fps, 1)))
-        images[0].save(
-            part, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0
-        )
-        os.replace(part, self.directory / f"{stem}.gif")
+def _wrap_first(envs: Any, wrap: Any) -> None:
+    """Wrap the first environment of a :class:`~pipezero.envs.BatchEnv` with ``wrap(env)``."""
+    adapter = envs.envs[0]
+    adapter.env = wrap(adapter.env)
 
 
 def record_episode_gifs(envs: Any, directory: Path) -> None:
     """Make the first environment of a :class:`~pipezero.envs.BatchEnv` write each finished
     episode as a GIF in ``directory`` (:class:`EpisodeGifWriter`)."""
-    adapter = envs.envs[0]
-    adapter.env = EpisodeGifWriter(adapter.env, directory)
+    _wrap_first(envs, lambda env: EpisodeGifWriter(env, directory))
 
 
 def record_frames(envs: Any, frames: list[np.ndarray]) -> None:
     """Record the frames of the first environment of a :class:`~pipezero.envs.BatchEnv`."""
-    adapter = envs.envs[0]
-    adapter.env = FrameRecorder(adapter.env, frames)
+    _wrap_first(envs, lambda env: FrameRecorder(env, frames))
 
 
 #: Palette entries (:data:`~pipezero.envs.grid_render.PALETTE`) of empty cells and the stones
@@ -178,9 +162,14 @@ def record_games(make_game: Any, frames: list[Any]) -> Any:
     return make
 
 
-def write_gif(frames: list[np.ndarray], path: str | Path, fps: int = 30) -> Path:
+def write_gif(
+    frames: list[np.ndarray], path: str | Path, fps: int = 30, max_side: int | None = None
+) -> Path:
     """Write ``frames`` (``[H, W, 3]`` uint8, or lists of them: one per game, written one
-    after the other) as a looping GIF at ``fps`` frames per second."""
+    after the other) as a looping GIF at ``fps`` frames per second, scaled down so that the
+    longer side is at most ``max_side`` pixels (``None``: as drawn). The file appears whole
+    (written under another name, then renamed), so a reader in another process never sees
+    half of it."""
     try:
         from PIL import Image
     except ImportError:
@@ -193,8 +182,17 @@ def write_gif(frames: list[np.ndarray], path: str | Path, fps: int = 30) -> Path
         raise UsageError(f"--out {path}: pipezero render writes .gif files; name it NAME.gif")
     path.parent.mkdir(parents=True, exist_ok=True)
     images = [Image.fromarray(f) for f in frames]
+    height, width = frames[0].shape[:2]
+    if max_side is not None and max(height, width) > max_side:
+        scale = max_side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        images = [im.resize(size, Image.BILINEAR) for im in images]
     duration = max(1, round(1000 / max(fps, 1)))
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0)
+    part = path.with_name(path.name + ".part")
+    images[0].save(
+        part, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0
+    )
+    os.replace(part, path)
     return path
 
 
