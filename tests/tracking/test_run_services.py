@@ -44,7 +44,7 @@ def test_async_recipe_logs_queue_depth_staleness_and_steps_per_second(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "middleware"))
     from test_logger import read_scalars
 
-    argv = ["--exp-dir", str(tmp_path), "--mode", "async", "--max-env-step", "400", *TINY]
+    argv = ["--exp-dir", str(tmp_path), "--mode", "async", "--max-env-step", "1200", *TINY]
     train("muzero_cartpole", [*argv, "--log-every", "0"])
     tags = read_scalars(tmp_path / "tb")
     for tag in (
