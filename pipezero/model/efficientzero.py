@@ -91,11 +91,6 @@ class EfficientZeroMLP(MuZeroMLP):
         """Zero ``(h, c)``, each ``[1, B, H]``."""
         return self.value_prefix.initial_hidden(batch_size, like)
 
-    def project(self, latent: torch.Tensor, with_grad: bool = True) -> torch.Tensor:
-        """Consistency projection ``[B, D] -> [B, P]``; see
-        :class:`~pipezero.model.consistency.ConsistencyHeads`."""
-        return self.consistency(latent, with_grad)
-
 
 class EfficientZeroConv(MuZeroConv):
     """EfficientZero for image observations.

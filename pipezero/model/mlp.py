@@ -32,6 +32,7 @@ from torch import nn
 
 from pipezero.model.base import MuZeroNetwork
 from pipezero.model.common import LatentNorm, as_shape, check_positive_int, make_activation
+from pipezero.model.consistency import ConsistencyHeads
 from pipezero.model.support import DiscreteSupport
 
 
@@ -72,6 +73,14 @@ class MuZeroMLP(MuZeroNetwork):
         num_hidden_layers: hidden layers in each of the three functions (>= 1).
         latent_norm: ``"layernorm"`` (default), ``"minmax"`` or ``"none"``.
         activation: name of the hidden activation (``"relu"``, ``"elu"``, ``"gelu"``, ...).
+        consistency_heads: add EfficientZero's self-supervised consistency heads
+            (:class:`~pipezero.model.consistency.ConsistencyHeads`, reached by :meth:`project`),
+            which :class:`~pipezero.policy.MuZeroPolicy` trains when ``ssl_loss_weight > 0``
+            (LightZero's ``self_supervised_learning_loss`` for MuZero). They take no part in
+            acting: the search never calls them.
+        projection_hidden_dim: hidden width of the projection head (with the heads).
+        projection_dim: output width of the projection and prediction heads (with the heads).
+        prediction_hidden_dim: bottleneck of the prediction head (with the heads).
 
     Example:
         >>> model = MuZeroMLP(observation_shape=4, action_space_size=2, support_size=10)
@@ -95,6 +104,10 @@ class MuZeroMLP(MuZeroNetwork):
         num_hidden_layers: int = 1,
         latent_norm: str = "layernorm",
         activation: str = "relu",
+        consistency_heads: bool = False,
+        projection_hidden_dim: int = 256,
+        projection_dim: int = 256,
+        prediction_hidden_dim: int = 64,
     ) -> None:
         super().__init__()
         self.observation_shape = as_shape("observation_shape", observation_shape)
@@ -135,6 +148,12 @@ class MuZeroMLP(MuZeroNetwork):
         nn.init.zeros_(self.pred_out.bias)
         nn.init.zeros_(self.dyn_out.weight[latent_dim:])
         nn.init.zeros_(self.dyn_out.bias[latent_dim:])
+        # last, so that the other weights are drawn as without them
+        self.consistency: ConsistencyHeads | None = None
+        if consistency_heads:
+            self.consistency = ConsistencyHeads(
+                latent_dim, projection_hidden_dim, projection_dim, prediction_hidden_dim
+            )
 
     # -- the three functions -------------------------------------------------------------
 
@@ -176,3 +195,13 @@ class MuZeroMLP(MuZeroNetwork):
         out = self.pred_out.forward(_run_layers(self.pred_trunk, latent))
         a = self.action_space_size
         return out[:, :a], out[:, a:]
+
+    def project(self, latent: torch.Tensor, with_grad: bool = True) -> torch.Tensor:
+        """Consistency projection ``[B, D] -> [B, P]`` (see
+        :class:`~pipezero.model.consistency.ConsistencyHeads`); needs the heads."""
+        if self.consistency is None:
+            raise RuntimeError(
+                f"{type(self).__name__} was built without consistency heads; build it with "
+                f"consistency_heads=True (policy.model.consistency_heads=true)"
+            )
+        return self.consistency(latent, with_grad)

@@ -43,6 +43,7 @@ from pipezero.config import merge_config
 from pipezero.data.batch import Batch
 from pipezero.data.transfer import DeviceBatch, as_device_tensor
 from pipezero.mcts import MCTSConfig, MuZeroSearch
+from pipezero.model.consistency import negative_cosine_similarity
 from pipezero.policy.augment import augment_batch, check_symmetries
 from pipezero.policy.base import ActResult, LearnResult
 from pipezero.policy.losses import (
@@ -128,6 +129,13 @@ class MuZeroPolicy(PolicyStateMixin):
         # (CartPole) and a conv network (MinAtar) config are both accepted.
         self.cfg = merge_config({**self.default_config, "model": {}}, cfg)
         self.symmetries = None if symmetries is None else check_symmetries(symmetries, "MuZero")
+        if self.ssl_loss_weight > 0 and getattr(model, "consistency", None) is None:
+            raise ValueError(
+                f"{type(self).__name__}: ssl_loss_weight={self.ssl_loss_weight} trains "
+                f"consistency heads, but the {type(model).__name__} has none (MuZeroMLP has them "
+                f"with consistency_heads=True, EfficientZero's models always); use such a "
+                f"model or set policy.ssl_loss_weight=0"
+            )
         if self.cfg.use_augmentation and self.symmetries is None:
             raise ValueError(
                 f"{type(self).__name__}: use_augmentation=True needs the game's symmetries "
@@ -192,8 +200,14 @@ class MuZeroPolicy(PolicyStateMixin):
 
     @property
     def needs_unroll_obs(self) -> bool:
-        """Whether batches must be sampled with ``with_unroll_obs=True`` (reanalysis)."""
-        return float(self.cfg.reanalyze_ratio) > 0
+        """Whether batches must be sampled with ``with_unroll_obs=True`` (reanalysis, the
+        consistency loss)."""
+        return float(self.cfg.reanalyze_ratio) > 0 or self.ssl_loss_weight > 0
+
+    @property
+    def ssl_loss_weight(self) -> float:
+        """Weight of the self-supervised consistency loss (0: none)."""
+        return float(self.cfg.get("ssl_loss_weight", 0.0) or 0.0)
 
     # -- acting ----------------------------------------------------------------------------
 
@@ -453,7 +467,34 @@ class MuZeroPolicy(PolicyStateMixin):
             + float(c.value_loss_weight) * out["value_loss"]
             + float(c.reward_loss_weight) * out["reward_loss"]
         )
+        weight = self.ssl_loss_weight
+        if weight > 0 and unroll.reward_logits.shape[1] > 0:
+            out["consistency_loss"] = self.consistency_loss(unroll, batch)
+            out["per_sample"] = out["per_sample"] + weight * out["consistency_loss"]
         return out
+
+    def consistency_loss(self, unroll: Unroll, batch: DeviceBatch) -> torch.Tensor:
+        """EfficientZero's temporal consistency (SimSiam) ``[B]``: the latent reached after
+        ``k`` dynamics steps, through the projection and prediction heads, is pulled towards
+        the detached projection of the representation of the real observation ``k`` steps
+        later; weighted over the unroll like the other losses, masked after the episode's
+        final observation."""
+        if batch.tensors.unroll_obs is None:
+            raise ValueError(
+                "the consistency loss needs the observations along the unroll; sample the "
+                "batch with ReplayBuffer.sample(..., with_unroll_obs=True)"
+            )
+        b, k = unroll.latents.shape[0], unroll.reward_logits.shape[1]
+        next_obs = batch.tensors.unroll_obs.float()
+        mask = batch.tensors.unroll_obs_mask.float()
+        with torch.no_grad():
+            target = self.model.project(
+                self.model.representation(next_obs.flatten(0, 1)), with_grad=False
+            )
+        online = self.model.project(unroll.latents[:, 1:].flatten(0, 1), with_grad=True)
+        similarity = negative_cosine_similarity(online.float(), target.float()).view(b, k)
+        w = unroll_step_weights(k, self.device)[1:]
+        return (similarity * mask * w).sum(1)
 
     # -- weights and state -----------------------------------------------------------------
 

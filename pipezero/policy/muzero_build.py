@@ -8,6 +8,7 @@ middleware, as the AlphaZero recipes call :func:`pipezero.policy.alphazero_build
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,6 +38,16 @@ def build_muzero(
     kwargs = dict(p["model"])
     if getattr(model_class, "continuous_from_env", False):
         kwargs["continuous_action_space"] = bool(envs.continuous)
+    if float(p.get("ssl_loss_weight", 0) or 0) > 0 and _takes(model_class, "consistency_heads"):
+        kwargs.setdefault("consistency_heads", True)  # the heads the consistency loss trains
     model = model_class(envs.observation_shape, actions, **kwargs)
     policy = policy_class(p, model, seed=seed, device=device)
     return policy, buffer_class.from_config(p, seed=seed)
+
+
+def _takes(model_class: Callable[..., Any], name: str) -> bool:
+    """Whether ``model_class(...)`` has a keyword ``name``."""
+    try:
+        return name in inspect.signature(model_class).parameters
+    except (TypeError, ValueError):
+        return False

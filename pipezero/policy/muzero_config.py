@@ -94,6 +94,8 @@ MUZERO_CONFIG: dict[str, Any] = {
         "policy_loss_weight": 1.0,
         "value_loss_weight": 0.25,
         "reward_loss_weight": 1.0,
+        # EfficientZero's consistency loss on MuZero (0: off); a model with consistency heads
+        "ssl_loss_weight": 0.0,
         "dynamics_gradient_scale": 0.5,  # gradient scale per unroll step (MuZero: 0.5)
         "target_update_type": "hard",  # hard | soft
         "target_update_freq": 100,

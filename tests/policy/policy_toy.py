@@ -32,11 +32,17 @@ TINY_POLICY: dict[str, Any] = {
 
 
 def tiny_policy(kind: str = "muzero", seed: int = 0, **overrides: Any) -> MuZeroPolicy:
-    """A MuZero (or EfficientZero) policy with a 16-wide model for CartPole's 4-d observations."""
+    """A MuZero (``"muzero"``; ``"muzero_ssl"`` with the consistency loss) or EfficientZero
+    (``"efficientzero"``) policy with a 16-wide model for CartPole's 4-d observations."""
     cfg = dict(TINY_POLICY, **overrides)
     if kind == "muzero":
         cfg["model"] = dict(TINY_MODEL)
         return MuZeroPolicy(cfg, MuZeroMLP(4, 2, **TINY_MODEL), seed=seed)
+    if kind == "muzero_ssl":  # MuZero with EfficientZero's consistency loss
+        model = dict(TINY_MODEL, consistency_heads=True, projection_hidden_dim=16)
+        model.update(projection_dim=16, prediction_hidden_dim=8)
+        cfg = dict(cfg, model=model, ssl_loss_weight=2.0)
+        return MuZeroPolicy(cfg, MuZeroMLP(4, 2, **model), seed=seed)
     ez_model = dict(TINY_MODEL, lstm_hidden_size=8, projection_hidden_dim=16, projection_dim=16)
     ez_model["prediction_hidden_dim"] = 8
     cfg["model"] = ez_model

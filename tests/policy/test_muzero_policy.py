@@ -12,7 +12,7 @@ from policy_toy import copy_batch, fill_buffer, tiny_policy
 from pipezero.data import DeviceBatch, compute_value_targets, value_target_inputs
 from pipezero.policy import ActResult, LearnResult, PolicyProtocol
 
-KINDS = ["muzero", "efficientzero"]
+KINDS = ["muzero", "muzero_ssl", "efficientzero"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -57,7 +57,9 @@ def test_a_few_updates_on_a_fixed_batch_reduce_the_loss(kind_and_batch):
     assert last.priorities.shape == (16,) and (last.priorities > 0).all()
     for key in ("policy_loss", "value_loss", "reward_loss", "grad_norm", "lr"):
         assert np.isfinite(last.info[key])
-    if kind == "efficientzero":
+    if kind == "muzero":
+        assert "consistency_loss" not in last.info
+    else:
         assert np.isfinite(last.info["consistency_loss"])
 
 
@@ -195,8 +197,32 @@ def test_efficientzero_needs_a_model_with_consistency_heads():
     from pipezero.model import MuZeroMLP
     from pipezero.policy import EfficientZeroPolicy
 
-    with pytest.raises(TypeError, match="project"):
+    with pytest.raises(TypeError, match="consistency heads"):
         EfficientZeroPolicy({}, MuZeroMLP(4, 2, latent_dim=8, hidden_dim=8, support_size=3))
+
+
+def test_muzero_consistency_loss_needs_the_heads_and_trains_them(kind_and_batch):
+    """ssl_loss_weight > 0 without heads is a clear error; with them the consistency loss
+    falls on a fixed batch and moves the heads (a model without them never does)."""
+    from pipezero.model import MuZeroMLP
+    from pipezero.policy import MuZeroPolicy
+
+    with pytest.raises(ValueError, match="consistency_heads=True"):
+        MuZeroPolicy({"ssl_loss_weight": 1.0}, MuZeroMLP(4, 2, latent_dim=8, hidden_dim=8))
+    with pytest.raises(RuntimeError, match="consistency_heads=True"):
+        MuZeroMLP(4, 2, latent_dim=8).project(torch.zeros(1, 8))
+    kind, batch = kind_and_batch
+    if kind != "muzero_ssl":
+        pytest.skip("the MuZero policy with consistency heads")
+    torch.manual_seed(0)
+    policy = tiny_policy(kind, learning_rate=3e-3)
+    heads = copy.deepcopy(policy.model.consistency.state_dict())
+    first = policy.learn(copy_batch(batch)).info["consistency_loss"]
+    for _ in range(30):
+        last = policy.learn(copy_batch(batch)).info["consistency_loss"]
+    assert last < first - 0.05, (first, last)  # negative cosine similarity in [-1, 1]
+    moved = policy.model.consistency.state_dict()
+    assert any(not torch.equal(heads[k], moved[k]) for k in heads)
 
 
 @pytest.mark.parametrize("kind", ["muzero", "efficientzero"])
