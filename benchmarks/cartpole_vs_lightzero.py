@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipezero.recipe import FRESH_SEED_OFFSET, REEVAL_EPISODES, benchmark_run
+from pipezero.recipe import FRESH_SEED_OFFSET, REEVAL_EPISODES, benchmark_run, git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "muzero_cartpole.py"
@@ -199,16 +199,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lz_stop = args.target if args.lz_stop_value is None else args.lz_stop_value
     os.environ["OMP_NUM_THREADS"] = "1"  # one thread per side, children included
     load_before = os.getloadavg()
-    commit = (
-        subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=False,
-        ).stdout.strip()
-        or None
-    )
+    commit = git_commit(ROOT)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cartpole_vs_lz_") as tmp:
         work = (args.work_dir or Path(tmp)).resolve()

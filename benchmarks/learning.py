@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipezero.recipe import REEVAL_EPISODES, benchmark_run, median_or_none
+from pipezero.recipe import REEVAL_EPISODES, benchmark_run, git_commit, median_or_none
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ]
         runs = [f.result() for f in futures]
     report: dict[str, Any] = {
+        "commit": git_commit(Path(__file__).resolve().parents[1]),
         "target": args.target,
         "max_env_step": args.max_env_step,
         "jobs": args.jobs,

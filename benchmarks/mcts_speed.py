@@ -43,6 +43,7 @@ from pipezero.mcts import Forest, MCTSConfig, MuZeroSearch
 from pipezero.mcts._common import dirichlet_noise
 from pipezero.model.mlp import MuZeroMLP
 from pipezero.model.protocol import NetworkOutput
+from pipezero.recipe.benchmarking import git_commit
 
 BATCHES = (1, 8, 64, 256)
 ACTIONS = (2, 18)
@@ -227,25 +228,6 @@ class Anchor:
         self.proc.wait()
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "pipezero", "benchmarks"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def side_by_side(args: argparse.Namespace, repeats: int, min_time: float) -> dict[str, Any]:
     """Both sides on the anchor cases, alternating case by case.
 
@@ -314,7 +296,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
-        "commit": git_commit(),
+        "commit": git_commit(REPO),
         "load_avg_start": round(os.getloadavg()[0], 2),
         "model": "pipezero.model.mlp.MuZeroMLP(latent 128, hidden 128, support 601 bins)",
     }

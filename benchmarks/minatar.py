@@ -68,6 +68,7 @@ from typing import Any
 
 import numpy as np
 
+from pipezero.recipe.benchmarking import git_commit
 from pipezero.recipe.run import FRESH_SEED_OFFSET  # imports no `minatar` (see sys.path below)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,23 +338,6 @@ def run_file_name(game: str, seed: int, agent: str, env_steps: int) -> str:
     return f"{game.split('/')[-1].split('-')[0]}_s{seed}_{agent}_{env_steps}.json"
 
 
-def git_commit() -> str | None:
-    """The commit of this checkout (``+dirty`` with uncommitted changes), None outside git."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return None
-    return (head + ("+dirty" if dirty else "")) or None
-
-
 def summarise(runs: list[dict[str, Any]], games: list[str], ours: list[str]) -> dict[str, Any]:
     """Per game: each agent's median final mean over seeds, and ours / the better baseline."""
     out: dict[str, Any] = {}
@@ -490,7 +474,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     begin = time.time()
     command = "python benchmarks/minatar.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    commit = git_commit()  # the code this invocation loaded, whatever the tree becomes later
+    commit = git_commit(ROOT)  # the code this invocation loaded, whatever the tree becomes later
     with tempfile.TemporaryDirectory(prefix="pipezero-minatar-") as tmp:
         work_dir = args.work_dir or (args.results / "runs" if args.results else Path(tmp))
         for game in args.games:

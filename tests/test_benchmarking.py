@@ -8,6 +8,7 @@ from pipezero.evaluate import eval_run
 from pipezero.recipe import (
     FRESH_SEED_OFFSET,
     benchmark_run,
+    git_commit,
     median_or_none,
     reevaluate,
     reevaluate_run,
@@ -88,3 +89,26 @@ def test_median_counts_never_as_slowest():
     assert median_or_none([None, None, 1]) is None
     assert median_or_none([1, 2, 3, 4]) == 2.5
     assert median_or_none([]) is None
+
+
+def test_git_commit_names_the_code_a_benchmark_ran(tmp_path):
+    """A benchmark's JSON names its commit, marked +dirty when tracked files changed; no
+    commit outside a git checkout."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    assert git_commit(tmp_path) is None
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (tmp_path / "new.txt").write_text("untracked files do not count\n")
+    assert git_commit(tmp_path) == head
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == head + "+dirty"

@@ -27,6 +27,7 @@ train, time and re-evaluate recipes with :mod:`pipezero.recipe.benchmarking`.
 from pipezero.recipe.benchmarking import (
     REEVAL_EPISODES,
     benchmark_run,
+    git_commit,
     median_or_none,
     reevaluate,
     reevaluate_run,
@@ -78,6 +79,7 @@ __all__ = [
     "benchmark_run",
     "config_changes",
     "describe",
+    "git_commit",
     "load_recipe",
     "main",
     "median_or_none",

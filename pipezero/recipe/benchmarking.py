@@ -257,6 +257,25 @@ def benchmark_run(
     return entry
 
 
+def git_commit(checkout: str | Path) -> str | None:
+    """The short commit of the git checkout ``checkout`` with ``+dirty`` when tracked files
+    differ from it (a benchmark's JSON names the code it ran); None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
+
+
 def median_or_none(values: Sequence[float | None]) -> float | None:
     """The median of ``values``, counting ``None`` (a run that never reached the target) as
     infinitely slow; ``None`` when there are no values or the median itself is such a run."""
