@@ -11,7 +11,7 @@ to seed, so a load change hits both sides alike), each in its own process on one
   time is from its process's start to the stop. Then its ``ckpt_best.pth.tar`` (the stopping
   evaluation's weights) is played on ``--reeval-episodes`` fresh episodes by LightZero's own
   evaluator (``benchmarks/lightzero_reeval.py``).
-- **pipezero**: ``recipes/muzero_cartpole.py`` (stop at a mean of ``--target`` over its 8
+- **pipezero**: ``recipes/muzero_cartpole.py`` (stop at a mean of ``--target`` over its 32
   evaluation episodes), timed from its process's launch to that evaluation, then ``best.pt``
   re-evaluated on ``--reeval-episodes`` fresh episodes
   (:func:`pipezero.recipe.benchmark_run`).

@@ -110,6 +110,8 @@ MUZERO_CONFIG: dict[str, Any] = {
         # interval_eval also records its episodes as game segments (ctx.eval_segments)
         "eval_return_trajectory": False,
         "stop_value": None,  # mean evaluation return that ends the run (None: never)
+        # > n_evaluator_episode: an evaluation reaching stop_value plays on to this many
+        "stop_confirm_episodes": 0,
         # -- async mode (--mode async; ignored in sync mode) ---------------------------------
         "max_policy_lag": 256,  # train iterations a collector's weights may lag; None: no bound
         "async_channel_capacity": 1,  # collected batches queued for the learner at most

@@ -89,3 +89,57 @@ def test_environments_done_with_their_share_only_play_legal_moves():
     returns, lengths = evaluate_episodes(FirstLegal(), envs, 3)
     assert returns.shape == lengths.shape == (3,)
     assert (lengths >= 5).all()  # a self-play TicTacToe game lasts at least 5 moves
+
+
+class Wobble:
+    """Stub policy alternating the push each step (CartPole lasts a few dozen steps) for its
+    first ``calls`` evaluate calls, then always pushing one way (about 10 steps)."""
+
+    def __init__(self, calls: int):
+        self.calls, self.made = calls, 0
+
+    def evaluate(self, obs, action_mask, to_play):
+        n = len(obs)
+        self.made += 1
+        action = np.full(n, self.made % 2 if self.made <= self.calls else 1, dtype=np.int64)
+        return ActResult(action, np.zeros((n, 2)), np.zeros(n), np.zeros(n))
+
+    def set_weights(self, weights):
+        pass
+
+
+def run_eval(policy, **cfg):
+    task = Task(TrainContext())
+    cfg = {"eval_freq": 1, "n_evaluator_episode": 2, **cfg}
+    task.use(interval_eval(cfg, policy, BatchEnv.make("CartPole-v1", 2, seed=0)))
+    task.use(train(1))
+    results = []
+    task.on(Event.EVAL_DONE, lambda ctx, r: results.append(r))
+    return task.run(max_steps=3), results
+
+
+def test_a_stop_counts_only_once_more_episodes_confirm_it():
+    """stop_confirm_episodes: an evaluation reaching stop_value plays on to that many
+    episodes, and the run stops only when their mean still reaches it."""
+    ctx, results = run_eval(Constant(), stop_value=1.0, stop_confirm_episodes=6)
+    assert ctx.finish_reason == "stop_value reached"
+    assert [r["num_episodes"] for r in results] == [6]  # 2, confirmed by 4 more
+    ctx, results = run_eval(Constant(), stop_value=100.0, stop_confirm_episodes=6)
+    assert ctx.finish_reason != "stop_value reached"
+    assert [r["num_episodes"] for r in results] == [2, 2, 2]  # below the target: no more
+    # good first episodes, poor confirmation: the mean over all 6 misses the target
+    first, _ = evaluate_episodes(Wobble(10_000), BatchEnv.make("CartPole-v1", 2, seed=0), 2)
+    target = float(first.mean())
+    ctx, results = run_eval(Wobble(int(first.max())), stop_value=target, stop_confirm_episodes=6)
+    assert results[0]["num_episodes"] == 6 and results[0]["return_mean"] < target
+    assert ctx.finish_reason != "stop_value reached"
+
+
+def test_bad_confirmation_counts_are_rejected():
+    for bad in (-1, 2, 1.5):
+        with pytest.raises(ValueError, match="stop_confirm_episodes"):
+            interval_eval(
+                {"eval_freq": 1, "n_evaluator_episode": 2, "stop_confirm_episodes": bad},
+                Constant(),
+                None,
+            )
