@@ -143,11 +143,6 @@ class _Evaluator:
             raise ValueError(
                 f"interval_eval: cfg.stop_confirm_episodes must be an int >= 0, got {confirm!r}"
             )
-        if 0 < confirm <= episodes:
-            raise ValueError(
-                f"interval_eval: cfg.stop_confirm_episodes={confirm} must be 0 (off) or more "
-                f"than n_evaluator_episode={episodes} (the episodes a confirmation totals)"
-            )
         self.confirm_episodes = confirm
         self.policy = policy
         self.envs = envs
@@ -207,16 +202,15 @@ class _Evaluator:
         ):
             logger.info(
                 "eval at train_iter %d: mean %.4g over %d episodes reaches stop_value %.4g; "
-                "%d more episodes to confirm it",
+                "%d fresh episodes to confirm it",
                 ctx.train_iter,
                 returns.mean(),
                 self.num_episodes,
                 self.stop_value,
-                self.confirm_episodes - self.num_episodes,
+                self.confirm_episodes,
             )
-            r, n, e = self._play(self.confirm_episodes - self.num_episodes, writers, ctx)
-            returns, lengths = np.concatenate([returns, r]), np.concatenate([lengths, n])
-            env_index = np.concatenate([env_index, e])
+            # the result is the fresh episodes alone: the first ones were chosen by their mean
+            returns, lengths, env_index = self._play(self.confirm_episodes, writers, ctx)
         result: dict[str, Any] = _summary(returns, lengths)
         if task_ids is not None:
             for task, name in enumerate(self.envs.task_names):
@@ -258,10 +252,11 @@ def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv
     ``cfg.stop_value`` (``None``: never) it calls ``task.finish("stop_value reached")``.
 
     With ``cfg.stop_confirm_episodes`` ``C > 0``, an evaluation whose mean reaches
-    ``stop_value`` plays ``C - n_evaluator_episode`` more episodes before it counts: its
-    result (``return_mean``, ``best.pt``, the stop) is over all ``C``. A run then stops only on
-    a ``C``-episode mean, which fresh episodes confirm far more often than a short one, while
-    the evaluations below the target stay short.
+    ``stop_value`` plays ``C`` fresh episodes before it counts, and its result
+    (``return_mean``, ``best.pt``, the stop) is theirs alone: the first episodes, picked for
+    reaching the target, would bias it upwards. A run then stops only on a ``C``-episode mean
+    that did not select itself, while the evaluations below the target stay short. With
+    ``eval_return_trajectory`` the segments of both sets of episodes are recorded.
 
     Multi-task environments (a :class:`~pipezero.envs.multitask.MultiTaskEnv`, with
     ``task_ids`` and ``task_names``) play ``cfg.n_evaluator_episode`` episodes *per task*, each

@@ -7,8 +7,8 @@
     pipezero train muzero_cartpole --ray-actors 2                   # 2 Ray self-play actors
     pipezero eval runs/muzero_cartpole/RUN --episodes 32
 
-Stops at ``max_env_step`` or when an evaluation reaches ``policy.stop_value`` (195) and 24
-more episodes confirm it (``stop_confirm_episodes``); with the consistency loss
+Stops at ``max_env_step`` or when an evaluation reaches ``policy.stop_value`` (195) and 32
+fresh episodes confirm it (``stop_confirm_episodes``); with the consistency loss
 (``ssl_loss_weight``) every seed learns (docs/performance.md). Over 60 lines as the chain of
 the other MuZero-family CartPole, 2048, Sampled EfficientZero and MinAtar recipes (``--ddp``;
 ``--ray-actors`` tested here).
