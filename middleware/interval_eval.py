@@ -138,12 +138,6 @@ class _Evaluator:
         self.num_episodes = episodes
         stop = cfg.get("stop_value")
         self.stop_value = None if stop is None else float(stop)
-        confirm = cfg.get("stop_confirm_episodes") or 0
-        if isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 0:
-            raise ValueError(
-                f"interval_eval: cfg.stop_confirm_episodes must be an int >= 0, got {confirm!r}"
-            )
-        self.confirm_episodes = confirm
         self.policy = policy
         self.envs = envs
         self.cfg = cfg
@@ -167,50 +161,27 @@ class _Evaluator:
         seeds (each evaluation resets every environment anyway)."""
         self.envs.load_state_dict(state["envs"])
 
-    def _play(
-        self, episodes: int, writers: Sequence[GameSegmentWriter] | None, ctx: TrainContext
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``episodes`` episodes spread over the environments (multi-task environments,
-        a :class:`~pipezero.envs.multitask.MultiTaskEnv`: ``episodes`` per task)."""
-        task_ids = getattr(self.envs, "task_ids", None)
-        if task_ids is None:
-            quota = _spread(episodes, self.envs.num_envs)
-        else:
-            quota = np.zeros(self.envs.num_envs, dtype=np.int64)
-            for task in np.unique(task_ids):
-                mine = task_ids == task
-                quota[mine] = _spread(episodes, int(mine.sum()))
-        try:
-            return _play(self.policy, self.envs, quota, writers)
-        except EnvError as err:
-            raise RuntimeError(
-                f"interval_eval: {err} (evaluation at train_iter {ctx.train_iter})"
-            ) from err
-
     def step(self, ctx: TrainContext) -> None:
         if ctx.last_eval_iter >= 0 and ctx.train_iter - ctx.last_eval_iter < self.eval_freq:
             return
         if self.weights is not None and (got := self.weights.pull()) is not None:
             self.policy.set_weights(got[1])
         writers = GameSegmentWriter.for_envs(self.cfg, self.envs) if self.record else None
+        # multi-task environments (MultiTaskEnv): n_evaluator_episode episodes per task
         task_ids = getattr(self.envs, "task_ids", None)
-        returns, lengths, env_index = self._play(self.num_episodes, writers, ctx)
-        if (
-            self.confirm_episodes
-            and self.stop_value is not None
-            and returns.mean() >= self.stop_value
-        ):
-            logger.info(
-                "eval at train_iter %d: mean %.4g over %d episodes reaches stop_value %.4g; "
-                "%d fresh episodes to confirm it",
-                ctx.train_iter,
-                returns.mean(),
-                self.num_episodes,
-                self.stop_value,
-                self.confirm_episodes,
-            )
-            # the result is the fresh episodes alone: the first ones were chosen by their mean
-            returns, lengths, env_index = self._play(self.confirm_episodes, writers, ctx)
+        if task_ids is None:
+            quota = _spread(self.num_episodes, self.envs.num_envs)
+        else:
+            quota = np.zeros(self.envs.num_envs, dtype=np.int64)
+            for task in np.unique(task_ids):
+                mine = task_ids == task
+                quota[mine] = _spread(self.num_episodes, int(mine.sum()))
+        try:
+            returns, lengths, env_index = _play(self.policy, self.envs, quota, writers)
+        except EnvError as err:
+            raise RuntimeError(
+                f"interval_eval: {err} (evaluation at train_iter {ctx.train_iter})"
+            ) from err
         result: dict[str, Any] = _summary(returns, lengths)
         if task_ids is not None:
             for task, name in enumerate(self.envs.task_names):
@@ -251,13 +222,6 @@ def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv
     ``Event.EVAL_DONE`` with ``(ctx, eval_result)``. When the mean return reaches
     ``cfg.stop_value`` (``None``: never) it calls ``task.finish("stop_value reached")``.
 
-    With ``cfg.stop_confirm_episodes`` ``C > 0``, an evaluation whose mean reaches
-    ``stop_value`` plays ``C`` fresh episodes before it counts, and its result
-    (``return_mean``, ``best.pt``, the stop) is theirs alone: the first episodes, picked for
-    reaching the target, would bias it upwards. A run then stops only on a ``C``-episode mean
-    that did not select itself, while the evaluations below the target stay short. With
-    ``eval_return_trajectory`` the segments of both sets of episodes are recorded.
-
     Multi-task environments (a :class:`~pipezero.envs.multitask.MultiTaskEnv`, with
     ``task_ids`` and ``task_names``) play ``cfg.n_evaluator_episode`` episodes *per task*, each
     spread over that task's environments; ``eval_result`` then also holds one dict of the
@@ -276,7 +240,7 @@ def interval_eval(cfg: Mapping[str, Any], policy: PolicyProtocol, envs: BatchEnv
 
     Args:
         cfg: the policy section: ``eval_freq``, ``n_evaluator_episode``, ``stop_value``,
-            ``stop_confirm_episodes`` and ``eval_return_trajectory`` (optional: 0, false).
+            ``eval_return_trajectory`` (optional, default false).
         policy: acts with ``evaluate(obs, action_mask, to_play)``.
         envs: the evaluator environments (their random streams continue across evaluations).
     """

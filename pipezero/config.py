@@ -233,7 +233,7 @@ NON_NEGATIVE_INTS = frozenset(
     {
         "num_unroll_steps", "min_buffer_transitions", "seed", "num_steps", "lr_warmup_iters",
         "noop_max", "threshold_env_steps_for_final_temperature", "temperature_moves",
-        "eval_seed", "stop_confirm_episodes",
+        "eval_seed",
     }
 )  # fmt: skip
 #: Leaf keys that are probabilities or fractions: a number in [0, 1].

@@ -115,8 +115,6 @@ def eval_run(
         if episodes < 1:
             raise UsageError(f"--episodes must be >= 1, got {episodes}")
         fixed[getattr(module, "EPISODES_KEY", DEFAULT_EPISODES_KEY)] = episodes
-    if module.CONFIG.get("policy", {}).get("stop_confirm_episodes") is not None:
-        fixed["policy.stop_confirm_episodes"] = 0  # one evaluation of the episodes asked for
     if save_trajectories is not None:
         if "eval_return_trajectory" not in module.CONFIG.get("policy", {}):
             raise UsageError(

@@ -7,11 +7,10 @@
     pipezero train muzero_cartpole --ray-actors 2                   # 2 Ray self-play actors
     pipezero eval runs/muzero_cartpole/RUN --episodes 32
 
-Stops at ``max_env_step`` or when an evaluation reaches ``policy.stop_value`` (195) and 32
-fresh episodes confirm it (``stop_confirm_episodes``); with the consistency loss
-(``ssl_loss_weight``) every seed learns (docs/performance.md). Over 60 lines as the chain of
-the other MuZero-family CartPole, 2048, Sampled EfficientZero and MinAtar recipes (``--ddp``;
-``--ray-actors`` tested here).
+Stops at a 32-episode mean of ``policy.stop_value`` (195) or at ``max_env_step``; with its
+own consistency loss (``ssl_loss_weight``) 16 of 16 seeds reach 195 and 14 hold it on 32 fresh
+episodes (docs/performance.md). Over 60 lines as the chain of the other MuZero-family CartPole,
+2048, Sampled EfficientZero and MinAtar recipes (``--ddp``; ``--ray-actors`` tested here).
 """
 
 from __future__ import annotations
@@ -50,8 +49,8 @@ CARTPOLE = {
     "policy.eval_freq": 50,
     "policy.stop_value": 195.0,
 }
-OWN = {"policy.ssl_loss_weight": 2.0, "policy.stop_confirm_episodes": 32}
-CONFIG = muzero_config(CARTPOLE | OWN)
+EVAL_32 = {"env.evaluator_env_num": 32, "policy.n_evaluator_episode": 32}
+CONFIG = muzero_config(CARTPOLE | EVAL_32 | {"policy.ssl_loss_weight": 2.0})
 
 
 def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, save_buffer=True) -> Task:

@@ -112,15 +112,3 @@ def test_git_commit_names_the_code_a_benchmark_ran(tmp_path):
     assert git_commit(tmp_path) == head
     (tmp_path / "a.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == head + "+dirty"
-
-
-def test_eval_plays_exactly_the_episodes_asked_for_without_a_stop_confirmation(smoke_run):
-    """muzero_cartpole confirms a stop on 32 episodes (policy.stop_confirm_episodes); an
-    evaluation of a run plays the episodes asked for, no more, however good the returns."""
-    from pipezero.recipe import read_run_config
-
-    assert read_run_config(smoke_run["exp_dir"])["config"]["policy"]["stop_confirm_episodes"] == 32
-    result = eval_run(
-        smoke_run["exp_dir"], ckpt="final", episodes=32, overrides=["policy.stop_value=0"]
-    )
-    assert result["num_episodes"] == 32

@@ -110,8 +110,6 @@ MUZERO_CONFIG: dict[str, Any] = {
         # interval_eval also records its episodes as game segments (ctx.eval_segments)
         "eval_return_trajectory": False,
         "stop_value": None,  # mean evaluation return that ends the run (None: never)
-        # > 0: an evaluation reaching stop_value counts only if this many fresh episodes do
-        "stop_confirm_episodes": 0,
         # -- async mode (--mode async; ignored in sync mode) ---------------------------------
         "max_policy_lag": 256,  # train iterations a collector's weights may lag; None: no bound
         "async_channel_capacity": 1,  # collected batches queued for the learner at most
