@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ]
         runs = [f.result() for f in futures]
     report: dict[str, Any] = {
-        "commit": git_commit(Path(__file__).resolve().parents[1]),
+        "commit": git_commit(ROOT),
         "target": args.target,
         "max_env_step": args.max_env_step,
         "jobs": args.jobs,

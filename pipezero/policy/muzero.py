@@ -207,7 +207,7 @@ class MuZeroPolicy(PolicyStateMixin):
     @property
     def ssl_loss_weight(self) -> float:
         """Weight of the self-supervised consistency loss (0: none)."""
-        return float(self.cfg.get("ssl_loss_weight", 0.0) or 0.0)
+        return float(self.cfg.ssl_loss_weight)
 
     # -- acting ----------------------------------------------------------------------------
 
