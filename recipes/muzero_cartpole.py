@@ -51,6 +51,8 @@ CARTPOLE = {
 }
 EVAL_32 = {"env.evaluator_env_num": 32, "policy.n_evaluator_episode": 32}
 CONFIG = muzero_config(CARTPOLE | EVAL_32 | {"policy.ssl_loss_weight": 2.0})
+#: The consistency loss's heads (MuZeroMLP's own keys, so ``--set`` reaches them).
+CONFIG.policy.model.update(projection_hidden_dim=256, projection_dim=256, prediction_hidden_dim=64)
 
 
 def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, save_buffer=True) -> Task:
