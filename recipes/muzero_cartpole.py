@@ -8,7 +8,7 @@
     pipezero eval runs/muzero_cartpole/RUN --episodes 32
 
 Stops at a 32-episode mean of ``policy.stop_value`` (195) or at ``max_env_step``; with its
-own consistency loss (``ssl_loss_weight``) 16 of 16 seeds reach 195 and 14 hold it on 32 fresh
+own consistency loss (``ssl_loss_weight``) 16 of 16 seeds reach 195 and 15 hold it on 32 fresh
 episodes (docs/performance.md). Over 60 lines as the chain of the other MuZero-family CartPole,
 2048, Sampled EfficientZero and MinAtar recipes (``--ddp``; ``--ray-actors`` tested here).
 """
@@ -51,8 +51,9 @@ CARTPOLE = {
 }
 EVAL_32 = {"env.evaluator_env_num": 32, "policy.n_evaluator_episode": 32}
 CONFIG = muzero_config(CARTPOLE | EVAL_32 | {"policy.ssl_loss_weight": 2.0})
-#: The consistency loss's heads (MuZeroMLP's own keys, so ``--set`` reaches them).
-CONFIG.policy.model.update(projection_hidden_dim=256, projection_dim=256, prediction_hidden_dim=64)
+#: The consistency loss's heads at EfficientZero's sizes: MuZeroMLP's 256-wide default made an
+#: update 2.7x slower and the median seed 1.8x slower to 195 (docs/performance.md).
+CONFIG.policy.model.update(projection_hidden_dim=128, projection_dim=128, prediction_hidden_dim=64)
 
 
 def build(run: Run, policy_class=MuZeroPolicy, model_class=MuZeroMLP, save_buffer=True) -> Task:

@@ -153,50 +153,51 @@ def f32_rows(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
-_F32 = np.dtype(np.float32)
-
-
 def leaf_arrays(
     out: NetworkOutput, m: int, with_latent: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """``(policy_logits [M, A], value [M], reward [M], latent [M, *S] or None)`` of one network
-    call as the float32 NumPy views ``Forest.step`` reads (once per simulation).
+    call as the NumPy arrays ``Forest.step`` reads (once per simulation).
 
-    The usual case (CPU float32 outputs, value and reward contiguous, logits rows of
-    contiguous columns, a C-order latent) is five NumPy views and a few checks on them;
-    anything else (an accelerator, another dtype or layout, a tensor that needs its gradient)
-    takes the converting path: :func:`host_outputs`, :func:`f32_rows`, :func:`f32`,
-    :func:`core_latent`.
+    CPU tensors outside autograd are handed over as NumPy views, unchecked: ``Forest.step``
+    checks every array's dtype, shape and layout before it changes anything, and
+    :func:`~pipezero.mcts.loop.run_simulations` converts them (:func:`conform_leaf_arrays`)
+    only when the core refuses them. Tensors on an accelerator or that need their gradient
+    are brought to the host as float32 here (:func:`host_outputs`, :func:`core_latent`).
     """
     try:
         logits, value, reward = out.policy_logits.numpy(), out.value.numpy(), out.reward.numpy()
-        latent = out.latent.numpy() if with_latent else None
-    except (TypeError, RuntimeError):  # not on the CPU, or needs its gradient
-        logits = None
-    if (
-        logits is not None
-        and logits.dtype is _F32
-        and value.dtype is _F32
-        and reward.dtype is _F32
-        and logits.ndim == 2
-        and logits.strides[1] == 4
-        and value.strides == (4,)
-        and reward.strides == (4,)
-        and (latent is None or _plain_latent(latent, m))
-    ):
-        return logits, value, reward, latent
+        return logits, value, reward, out.latent.numpy() if with_latent else None
+    except (TypeError, RuntimeError):  # not on the CPU, needs its gradient, or bf16
+        pass
     tensors = host_outputs(out.policy_logits, out.value, out.reward)
     latent = core_latent(out.latent, m) if with_latent else None
     return f32_rows(tensors[0]), f32(tensors[1]), f32(tensors[2]), latent
 
 
-def _plain_latent(latent: np.ndarray, m: int) -> bool:
-    return (
-        latent.dtype is _F32
-        and latent.ndim > 0
-        and latent.shape[0] == m
-        and latent.flags.c_contiguous
-    )
+def conform_leaf_arrays(
+    m: int,
+    logits: np.ndarray,
+    value: np.ndarray,
+    reward: np.ndarray,
+    latent: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The leaf outputs in the layout ``Forest.step`` reads in place: float32, the logits' columns
+    and the value, reward and latent contiguous (a copy of each array that is not). Used when the
+    core refused the arrays a model returned (another dtype, a transposed or strided tensor);
+    a latent that is not one per leaf is reported here, naming the model's output."""
+    if latent is not None and (latent.ndim == 0 or latent.shape[0] != m):
+        raise ValueError(
+            f"recurrent_inference returned a latent of shape {list(latent.shape)} for M = {m} "
+            f"leaves; it must return [M, *L]"
+        )
+    if logits.dtype != np.float32 or logits.ndim != 2 or logits.strides[1] != 4:
+        logits = np.ascontiguousarray(logits, dtype=np.float32)
+    value = np.ascontiguousarray(value, dtype=np.float32)
+    reward = np.ascontiguousarray(reward, dtype=np.float32)
+    if latent is not None:
+        latent = np.ascontiguousarray(latent, dtype=np.float32)
+    return logits, value, reward, latent
 
 
 def host_outputs(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:

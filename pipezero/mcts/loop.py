@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pipezero.mcts._common import conform_leaf_arrays
 from pipezero.mcts._mcts_core import Forest
 
 
@@ -82,7 +83,11 @@ def run_simulations(
             m = step(no_logits, no_values, no_values)
             continue
         logits, value, reward, legal_mask, to_play, evaluated, latent = evaluate(m)
-        m = step(logits, value, reward, legal_mask, to_play, latent)  # positional: cheaper
+        try:  # the core checks the arrays before it changes anything
+            m = step(logits, value, reward, legal_mask, to_play, latent)  # positional: cheaper
+        except ValueError:  # another dtype or layout: convert, and let the core judge again
+            logits, value, reward, latent = conform_leaf_arrays(m, logits, value, reward, latent)
+            m = step(logits, value, reward, legal_mask, to_play, latent)
         if evaluated:
             calls += 1
             leaves += evaluated

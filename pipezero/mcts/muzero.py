@@ -243,6 +243,20 @@ class MuZeroSearch:
             logits, value, reward, latent = leaf_arrays(out, m, with_latent)
             return Expansion(logits, value, reward, mask, None, m, latent)
 
+        if gathered is not None and hidden_store is None and leaf_mask_fn is None:
+            batch, actions = gathered.shape[0], views.full[1]
+
+            def evaluate_plain(m: int) -> Expansion:
+                # MuZero's usual case: the core gathered the parents' latents into `gathered`
+                # and stores out.latent; nothing else is kept per node
+                if m == batch:
+                    out = recurrent(gathered, actions, None)
+                else:
+                    out = recurrent(gathered[:m], actions[:m], None)
+                logits, value, reward, latent = leaf_arrays(out, m, True)
+                return Expansion(logits, value, reward, None, None, m, latent)
+
+            return evaluate_plain
         if gathered is not None:
             batch = gathered.shape[0]
 

@@ -245,8 +245,8 @@ def _output(logits: torch.Tensor, value: torch.Tensor, latent: torch.Tensor) -> 
     )
 
 
-def test_leaf_arrays_are_views_of_plain_outputs_and_converted_otherwise() -> None:
-    from pipezero.mcts._common import leaf_arrays
+def test_leaf_arrays_are_views_and_what_the_core_refuses_is_converted() -> None:
+    from pipezero.mcts._common import conform_leaf_arrays, leaf_arrays
 
     head = torch.randn(3, 7)  # a fused head: the logits are a column slice, rows 7 apart
     plain = _output(head[:, :4], torch.randn(3), torch.randn(3, 5))
@@ -257,19 +257,57 @@ def test_leaf_arrays_are_views_of_plain_outputs_and_converted_otherwise() -> Non
     ):
         assert np.shares_memory(array, tensor.numpy())  # no copy on the usual path
     assert leaf_arrays(plain, 3, False)[3] is None
+    # the usual layout passes through the conversion untouched
+    assert all(a is b for a, b in zip(conform_leaf_arrays(3, *arrays), arrays, strict=True))
 
-    # another dtype, a transposed latent, a strided value and a tensor needing its gradient
-    # all take the converting path and give the same numbers as float32 C-order arrays
-    odd = _output(
-        head[:, :4].double(),
-        torch.randn(6)[::2],
-        torch.randn(5, 3, requires_grad=True).t(),
-    )
-    logits, value, reward, latent = leaf_arrays(odd, 3, True)
-    np.testing.assert_allclose(logits, odd.policy_logits.detach().float().numpy())
+    # a tensor needing its gradient is brought to the host here, as float32 C-order arrays
+    grad = _output(head[:, :4], torch.randn(3), torch.randn(5, 3, requires_grad=True).t())
+    latent = leaf_arrays(grad, 3, True)[3]
+    assert latent.flags.c_contiguous and latent.dtype == np.float32
+    np.testing.assert_array_equal(latent, grad.latent.detach().numpy())
+
+    # another dtype, a transposed latent and a strided value are handed over as they are (the
+    # core refuses them), and conform_leaf_arrays gives the same numbers in the core's layout
+    odd = _output(head[:, :4].double(), torch.randn(6)[::2], torch.randn(5, 3).t())
+    raw = leaf_arrays(odd, 3, True)
+    assert raw[0].dtype == np.float64 and not raw[3].flags.c_contiguous
+    logits, value, reward, latent = conform_leaf_arrays(3, *raw)
+    np.testing.assert_allclose(logits, odd.policy_logits.float().numpy())
     np.testing.assert_array_equal(value, odd.value.numpy())
     np.testing.assert_array_equal(reward, odd.reward.numpy())
-    np.testing.assert_array_equal(latent, odd.latent.detach().contiguous().numpy())
+    np.testing.assert_array_equal(latent, odd.latent.contiguous().numpy())
     assert latent.flags.c_contiguous and value.strides == (4,) and logits.dtype == np.float32
     with pytest.raises(ValueError, match=r"for M = 2 leaves"):
-        leaf_arrays(plain, 2, True)
+        conform_leaf_arrays(2, *arrays)
+
+
+class _OddLayoutModel(_ShiftModel):
+    """:class:`_ShiftModel`'s outputs in layouts the core does not read in place: float64
+    logits, a strided value, a transposed (Fortran-order) latent."""
+
+    def recurrent_inference(
+        self, latent: torch.Tensor, action: torch.Tensor, hidden: object = None
+    ) -> NetworkOutput:
+        out = super().recurrent_inference(latent, action, hidden)
+        return NetworkOutput(
+            latent=out.latent.t().contiguous().t(),
+            policy_logits=out.policy_logits.double(),
+            value=torch.stack((out.value, out.value), 1)[:, 0],
+            reward=out.reward,
+        )
+
+
+def test_a_search_converts_outputs_the_core_refuses() -> None:
+    torch.manual_seed(0)
+    batch, actions = 5, 3
+    root = NetworkOutput(
+        latent=torch.randn(batch, 4),
+        policy_logits=torch.randn(batch, actions),
+        value=torch.randn(batch),
+        reward=torch.zeros(batch),
+    )
+    config = MCTSConfig(num_simulations=20, seed=3)
+    want = MuZeroSearch(_ShiftModel(actions), config).search(root)
+    got = MuZeroSearch(_OddLayoutModel(actions), config).search(root)
+    assert torch.equal(got.visit_counts, want.visit_counts)
+    torch.testing.assert_close(got.q_values, want.q_values, rtol=0, atol=0, equal_nan=True)
