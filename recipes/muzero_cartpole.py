@@ -51,8 +51,8 @@ CARTPOLE = {
 }
 EVAL_32 = {"env.evaluator_env_num": 32, "policy.n_evaluator_episode": 32}
 CONFIG = muzero_config(CARTPOLE | EVAL_32 | {"policy.ssl_loss_weight": 2.0})
-#: The consistency loss's heads at EfficientZero's sizes: MuZeroMLP's 256-wide default made an
-#: update 2.7x slower and the median seed 1.8x slower to 195 (docs/performance.md).
+#: The consistency loss's heads at EfficientZero's sizes: with MuZeroMLP's 256-wide default the
+#: median seed took 1.8x the seconds to 195 (docs/performance.md).
 CONFIG.policy.model.update(projection_hidden_dim=128, projection_dim=128, prediction_hidden_dim=64)
 
 
