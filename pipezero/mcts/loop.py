@@ -31,7 +31,9 @@ from pipezero.mcts._mcts_core import Forest
 
 
 class Expansion(NamedTuple):
-    """The outputs of the ``M`` pending leaves, as ``Forest.expand`` reads them.
+    """The outputs of the ``M`` pending leaves, as ``Forest.expand`` reads them (arrays in
+    another dtype or layout than the ones below are converted by :func:`run_simulations` when
+    the core refuses them).
 
     Attributes:
         policy_logits: ``[M, A]`` float32 logits of the new nodes' child slots (rows may be
