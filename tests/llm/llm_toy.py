@@ -44,17 +44,24 @@ def trajectory(
     done: bool = True,
     correct: bool | None = True,
 ) -> Trajectory:
-    """A trajectory whose actions are the given lines, with their current log-probs unused."""
+    """A trajectory whose actions are the given lines, with the log-probabilities the policy
+    gives their tokens now (as if it had sampled them: what the trainers' ratios start from)."""
     tok = policy.tokenizer
     state = "Q: From 2: +3.\n"
     traj = Trajectory(problem(), group_id, policy.initial_context(state))
     for line in steps:
-        ids = tok.encode(line)
         traj.states.append(state)
         traj.steps.append(line)
-        traj.action_ids.append(ids)
-        traj.logprobs.append([0.0] * len(ids))
+        traj.action_ids.append(tok.encode(line))
         state += line
+    ids = torch.tensor([traj.context + [i for a in traj.action_ids for i in a]])
+    with torch.no_grad():
+        logits = policy.lm(ids.to(policy.device)).logits[0, :-1].float() / policy.temperature
+    logp = torch.log_softmax(logits, -1).gather(-1, ids[0, 1:, None].to(logits.device))[:, 0]
+    start = len(traj.context) - 1
+    for a in traj.action_ids:
+        traj.logprobs.append(logp[start : start + len(a)].tolist())
+        start += len(a)
     traj.done, traj.correct = done, correct if done else None
     traj.reason = "answer" if done else None
     return traj

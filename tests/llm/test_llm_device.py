@@ -12,6 +12,7 @@ tests/device) repeat the comparisons on a CUDA device and are skipped without on
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -52,6 +53,8 @@ TRAINERS: dict[str, type[OnPolicyTrainer]] = {
 }
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 CONFIG = OnPolicyConfig(policy_lr=1e-3, critic_lr=1e-3, target_kl=None, minibatch_size=2)
+#: the ratios start from a forward pass (the tests below compare it with what sampling recorded)
+RECOMPUTE = dataclasses.replace(CONFIG, old_logprobs="recompute")
 GENERATOR = ArithmeticProblemGenerator(ArithmeticConfig(min_ops=1, max_ops=2, style="chain"))
 
 #: Tensor factories that put their result on the default device unless told otherwise.
@@ -195,7 +198,7 @@ def test_bf16_autocast_on_the_cpu_is_finite_and_close_to_float32() -> None:
     fp32, bf16 = make_policy("appo"), make_policy("appo", amp="bf16")
     rollout, rewards = collect(fp32)  # the same trajectories for both
     batch = build_token_batch(rollout.trajectories, rewards.rewards, fp32.tokenizer.pad_id)
-    a, b = APPOTrainer(fp32, CONFIG), APPOTrainer(bf16, CONFIG)
+    a, b = APPOTrainer(fp32, RECOMPUTE), APPOTrainer(bf16, RECOMPUTE)
     prep_a, prep_b = a._prepare(batch), b._prepare(batch)
     assert torch.isfinite(prep_b.old_logprobs).all()
     torch.testing.assert_close(prep_b.old_logprobs, prep_a.old_logprobs, atol=0.05, rtol=0.02)
@@ -352,7 +355,7 @@ def test_a_greedy_rollout_on_the_device_equals_the_cpu_one(device: str, exact) -
 def test_sampled_log_probs_match_a_forward_pass(device: str, exact) -> None:
     policy = make_policy("grpo", device)
     rollout, rewards = collect(policy)
-    trainer = GRPOTrainer(policy, CONFIG)
+    trainer = GRPOTrainer(policy, RECOMPUTE)
     batch = build_token_batch(rollout.trajectories, rewards.rewards, policy.tokenizer.pad_id)
     prep = trainer._prepare(batch.to(policy.device))
     recorded = torch.zeros_like(prep.old_logprobs)

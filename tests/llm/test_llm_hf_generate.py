@@ -18,8 +18,8 @@ from pipezero.envs.math_reasoning import (
     ArithmeticProblemGenerator,
     PromptFormat,
 )
-from pipezero.model.lm import generate_lines
-from pipezero.model.lm.generate import sample_lines_with_cache
+from pipezero.model.lm import generate_episodes, generate_lines
+from pipezero.model.lm.generate import LineRecorder, sample_lines_with_cache, sample_with_cache
 from pipezero.model.lm.hf_adapter import HFCausalLM
 from pipezero.model.lm.hf_tiny import tiny_causal_lm, train_tokenizer
 from pipezero.policy.llm.algorithms import GRPOTrainer
@@ -27,6 +27,7 @@ from pipezero.policy.llm.batch import build_token_batch
 from pipezero.policy.llm.policy import LLMPolicy
 from pipezero.policy.llm.rewards import StepRewards
 from pipezero.policy.llm.rollout import Rollout, Trajectory
+from pipezero.policy.llm.trainer import OnPolicyConfig
 
 PROMPT = PromptFormat()
 
@@ -78,6 +79,46 @@ def test_the_model_generate_samples_the_same_tokens_as_the_cached_loop(tokenizer
         np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
 
 
+def test_whole_episodes_through_generate_equal_the_cached_loop(tokenizer) -> None:
+    """Sampled, several lines per row, each row with its own line budget and an episode end
+    decided between lines: the model's ``generate`` and the loop draw the same tokens."""
+    lm = _lm(tokenizer)
+    contexts = _contexts(lm, STATES * 2)
+    budgets = [1, 2, 3, 4, 5, 6]
+
+    finished = [0] * len(contexts)
+
+    def second_line_ends_odd_rows(row: int, _line) -> bool:
+        finished[row] += 1
+        return row % 2 == 1 and finished[row] == 2
+
+    via_generate = generate_episodes(
+        lm, contexts, 5, budgets, temperature=0.9, generator=torch.Generator().manual_seed(4),
+        episode_done=second_line_ends_odd_rows,
+    )  # fmt: skip
+    recorder = LineRecorder(
+        len(contexts), 5, budgets, lm.tokenizer.stop_token_mask(), lm.tokenizer.eos_id
+    )
+    sample_with_cache(
+        lm, contexts, recorder, temperature=0.9, generator=torch.Generator().manual_seed(4)
+    )
+    via_loop = recorder.lines  # no episode end: compare the rows the predicate left alone
+    assert sum(len(r) > 1 for r in via_generate) >= 3  # rows went on past their first line
+    for row, (a, b) in enumerate(zip(via_generate, via_loop, strict=True)):
+        assert len(a) <= budgets[row]
+        assert row % 2 == 0 or len(a) <= 2
+        if row % 2 == 0:
+            assert [g.ids for g in a] == [g.ids for g in b]
+            for x, y in zip(a, b, strict=True):
+                np.testing.assert_allclose(x.logprobs, y.logprobs, atol=1e-5)
+        full = [i for g in a for i in g.ids]
+        np.testing.assert_allclose(
+            [lp for g in a for lp in g.logprobs],
+            _forward_logprobs(lm, contexts[row] + full, len(contexts[row]), 0.9),
+            atol=1e-5,
+        )
+
+
 def test_recorded_logprobs_equal_the_trainers_forward_pass_at_the_sampling_temperature(
     tokenizer,
 ) -> None:
@@ -95,7 +136,7 @@ def test_recorded_logprobs_equal_the_trainers_forward_pass_at_the_sampling_tempe
             context.extend(gen.ids)
         traj.done, traj.correct = True, False
         trajectories.append(traj)
-    trainer = GRPOTrainer(policy)
+    trainer = GRPOTrainer(policy, OnPolicyConfig(old_logprobs="recompute"))
     rewards = [np.zeros(2, dtype=np.float32) for _ in trajectories]
     batch = build_token_batch(trajectories, rewards, policy.tokenizer.pad_id)
     recomputed = trainer._prepare(batch).old_logprobs

@@ -61,12 +61,26 @@ def test_critic_updates_leave_base_and_lora_weights_unchanged(trainer_cls) -> No
     assert not _changed(base, lm.base_parameters())
 
 
-def test_kl_skip_path_skips_policy_steps_once_the_policy_moved() -> None:
+@pytest.mark.parametrize(
+    ("old_logprobs", "target_kl"),
+    # recomputed, the first minibatch's KL is exactly 0; against the log-probs recorded while
+    # sampling it is float noise (the cached incremental pass against one whole forward)
+    [("recompute", 1e-9), ("rollout", 1e-5)],
+)
+def test_kl_skip_path_skips_policy_steps_once_the_policy_moved(
+    old_logprobs: str, target_kl: float
+) -> None:
     policy = tiny_policy(critic=False)
     rollout, rewards = _rollout(policy, n=8)
-    # The first minibatch sees the collecting policy (KL exactly 0): it steps. After a big
-    # step every later minibatch exceeds the tiny threshold and is skipped.
-    cfg = OnPolicyConfig(policy_lr=0.5, target_kl=1e-9, minibatch_size=2, update_epochs=2)
+    # The first minibatch sees the collecting policy: it steps. After a big step every later
+    # minibatch exceeds the tiny threshold and is skipped.
+    cfg = OnPolicyConfig(
+        policy_lr=0.5,
+        target_kl=target_kl,
+        minibatch_size=2,
+        update_epochs=2,
+        old_logprobs=old_logprobs,
+    )
     trainer = GRPOTrainer(policy, cfg)
     lora = _snapshot(policy.lm.adapter_parameters())
     stats = trainer.learn(rollout, rewards)

@@ -196,6 +196,12 @@ class MathStepEnv:
         self.done = False
         return self.state
 
+    @staticmethod
+    def answers_in(step_text: str) -> bool:
+        """Whether :meth:`step` with this line ends the episode by stating an answer (a
+        policy generating several lines in one pass stops there)."""
+        return extract_answer(step_text) is not None
+
     def step(self, step_text: str, eos: bool = False) -> EnvStep:
         """Append one reasoning line (as generated, usually ending in a newline).
 
@@ -210,7 +216,7 @@ class MathStepEnv:
             raise RuntimeError("MathStepEnv.step called on a finished episode; call reset(problem)")
         self.state += step_text
         self.num_steps += 1
-        stated = extract_answer(step_text)
+        stated = extract_answer(step_text)  # not None exactly when answers_in(step_text)
         if stated is not None:
             self.answer = stated
         reason = None

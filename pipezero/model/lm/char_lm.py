@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipezero.model.lm.generate import Generation, sample_lines_with_cache
+from pipezero.model.lm.generate import LineRecorder, sample_with_cache
 from pipezero.model.lm.lora import disable_adapter, inject_lora, lora_parameters
 from pipezero.model.lm.protocol import LMOutput
 from pipezero.model.lm.tokenizer import CharTokenizer
@@ -155,26 +155,20 @@ class CharTransformerLM(nn.Module):
         adapter = {id(p) for p in self.adapter_parameters()}
         return [p for p in self.parameters() if id(p) not in adapter]
 
-    def generate_lines(
+    def generate_tokens(
         self,
         contexts: Sequence[Sequence[int]],
-        max_new_tokens: int,
+        recorder: LineRecorder,
         *,
         greedy: bool = False,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
-        stop_mask: torch.Tensor | None = None,
-    ) -> list[Generation]:
-        """One line per context by :func:`~pipezero.model.lm.generate.sample_lines_with_cache`
-        over this model's key/value cache (call it through ``generate_lines(lm, ...)``)."""
-        return sample_lines_with_cache(
-            self,
-            contexts,
-            max_new_tokens,
-            greedy=greedy,
-            temperature=temperature,
-            generator=generator,
-            stop_mask=stop_mask,
+    ) -> None:
+        """Sample into ``recorder`` by :func:`~pipezero.model.lm.generate.sample_with_cache`
+        over this model's key/value cache (call it through ``generate_lines(lm, ...)`` or
+        ``generate_episodes(lm, ...)``)."""
+        sample_with_cache(
+            self, contexts, recorder, greedy=greedy, temperature=temperature, generator=generator
         )
 
     # -- forward ------------------------------------------------------------------------------

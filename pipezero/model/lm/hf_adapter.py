@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipezero.model.lm.generate import Generation
+from pipezero.model.lm.generate import LineRecorder
 from pipezero.model.lm.protocol import LMOutput
 
 __all__ = ["HFCausalLM", "HFTokenizer", "cache_keyword", "load_hf_causal_lm", "require_hf"]
@@ -161,30 +161,29 @@ class HFCausalLM(nn.Module):
         cache = getattr(out, self._cache_keyword, None) if use_cache else None
         return LMOutput(out.logits, out.hidden_states[-1], cache)
 
-    def generate_lines(
+    def generate_tokens(
         self,
         contexts: Sequence[Sequence[int]],
-        max_new_tokens: int,
+        recorder: LineRecorder,
         *,
         greedy: bool = False,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
-        stop_mask: torch.Tensor | None = None,
-    ) -> list[Generation]:
-        """One line per context through the model's own batched ``generate`` (left padding,
-        its key/value cache, a stopping criterion at the step separator); see
-        :mod:`pipezero.model.lm.hf_generate`. Call it through ``generate_lines(lm, ...)``."""
-        from pipezero.model.lm.hf_generate import generate_lines_hf
+    ) -> None:
+        """Sample into ``recorder`` through the model's own batched ``generate`` (left
+        padding, its key/value cache, a stopping criterion asking the recorder); see
+        :mod:`pipezero.model.lm.hf_generate`. Call it through ``generate_lines(lm, ...)`` or
+        ``generate_episodes(lm, ...)``."""
+        from pipezero.model.lm.hf_generate import generate_tokens_hf
 
-        return generate_lines_hf(
+        generate_tokens_hf(
             self.model,
             self.tokenizer,
             contexts,
-            max_new_tokens,
+            recorder,
             greedy=greedy,
             temperature=temperature,
             generator=generator,
-            stop_mask=stop_mask,
         )
 
     def disable_adapter(self) -> contextlib.AbstractContextManager[None]:

@@ -1,16 +1,17 @@
-"""Sample reasoning lines with a Hugging Face model's own batched ``generate``.
+"""Sample with a Hugging Face model's own batched ``generate``.
 
 ``generate`` runs the loop: the prompts are left padded (positions counted over real
-tokens), the key/value cache is the model's own, and a row stops at a step boundary (a token
-of the stop mask: its text holds a newline) or at end-of-sequence while the others go on.
-The *choice* of each token is ours: :class:`LineSampler`, the one logits processor, draws the
-token from ``softmax(logits / temperature)`` with the policy's ``torch.Generator`` (or takes
-the argmax) and records its log-probability, then hands ``generate`` a distribution with all
-mass on that token, so ``generate`` runs greedily on it. The recorded log-probabilities are
-those of the raw float32 logits at the sampling temperature — what the trainer recomputes
-with a forward pass over the same tokens — and no generation setting of the model
-(``generation_config.json``: ``top_k``, ``repetition_penalty``, ...) can reshape the
-distribution behind the recorder's back: ``generate`` is called with a fresh
+tokens), the key/value cache is the model's own, and a row stops when the
+:class:`~pipezero.model.lm.generate.LineRecorder` says so (end-of-sequence, its last line, or
+the end of its episode; for one line per call: the first step boundary) while the others go
+on. The *choice* of each token is ours: :class:`TokenSampler`, the one logits processor, draws
+the token from ``softmax(logits / temperature)`` with the policy's ``torch.Generator`` (or
+takes the argmax), hands it and its log-probability to the recorder, then hands ``generate``
+a distribution with all mass on that token, so ``generate`` runs greedily on it. The recorded
+log-probabilities are those of the raw float32 logits at the sampling temperature — what the
+trainer recomputes with a forward pass over the same tokens — and no generation setting of
+the model (``generation_config.json``: ``top_k``, ``repetition_penalty``, ...) can reshape
+the distribution behind the recorder's back: ``generate`` is called with a fresh
 ``GenerationConfig``.
 
 Imported only when a Hugging Face model generates (``transformers`` is optional).
@@ -25,26 +26,32 @@ from typing import Any
 import torch
 from transformers import GenerationConfig, LogitsProcessor, StoppingCriteria
 
-from pipezero.model.lm.generate import Generation, left_pad
+from pipezero.model.lm.generate import LineRecorder, left_pad
 
-__all__ = ["LineSampler", "StopAtStepBoundary", "generate_lines_hf"]
+__all__ = ["StopWhenRecorderDone", "TokenSampler", "generate_tokens_hf"]
 
 
-class LineSampler(LogitsProcessor):
-    """Chooses each next token and records its log-probability.
+class TokenSampler(LogitsProcessor):
+    """Chooses each next token and hands it to the recorder.
 
     Args:
+        recorder: receives every step's tokens and log-probabilities.
         temperature: the logits are divided by it before the softmax.
         greedy: take the most likely token instead of sampling.
         generator: random generator of the sampling (on the logits' device).
     """
 
-    def __init__(self, temperature: float, greedy: bool, generator: torch.Generator | None) -> None:
+    def __init__(
+        self,
+        recorder: LineRecorder,
+        temperature: float,
+        greedy: bool,
+        generator: torch.Generator | None,
+    ) -> None:
+        self.recorder = recorder
         self.temperature = temperature
         self.greedy = greedy
         self.generator = generator
-        self.tokens: list[torch.Tensor] = []  # per generated position, [B] long
-        self.logprobs: list[torch.Tensor] = []  # per generated position, [B] float32
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         logp = torch.log_softmax(scores.float() / self.temperature, dim=-1)
@@ -52,20 +59,19 @@ class LineSampler(LogitsProcessor):
             nxt = logp.argmax(-1)
         else:
             nxt = torch.multinomial(logp.exp(), 1, generator=self.generator).squeeze(-1)
-        self.tokens.append(nxt)
-        self.logprobs.append(logp.gather(-1, nxt[:, None]).squeeze(-1))
+        self.recorder.push(nxt, logp.gather(-1, nxt[:, None]).squeeze(-1))
         forced = torch.full_like(scores, float("-inf"))
         return forced.scatter_(-1, nxt[:, None], 0.0)
 
 
-class StopAtStepBoundary(StoppingCriteria):
-    """A row is done once its newest token is in ``stop_mask [V]`` (a step separator)."""
+class StopWhenRecorderDone(StoppingCriteria):
+    """A row is done once the recorder has stopped it."""
 
-    def __init__(self, stop_mask: torch.Tensor) -> None:
-        self.stop_mask = stop_mask
+    def __init__(self, recorder: LineRecorder) -> None:
+        self.recorder = recorder
 
     def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        return self.stop_mask[input_ids[:, -1]]
+        return ~self.recorder.active_mask(input_ids.device)
 
 
 @contextmanager
@@ -82,38 +88,31 @@ def _fresh_generation_config(model: Any, config: Any) -> Iterator[None]:
 
 
 @torch.no_grad()
-def generate_lines_hf(
+def generate_tokens_hf(
     model: Any,
     tokenizer: Any,
     contexts: Sequence[Sequence[int]],
-    max_new_tokens: int,
+    recorder: LineRecorder,
     *,
     greedy: bool = False,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
-    stop_mask: torch.Tensor | None = None,
-) -> list[Generation]:
-    """One line per context through ``model.generate`` (see the module docstring).
+) -> None:
+    """Sample into ``recorder`` through ``model.generate`` (see the module docstring).
 
     Args:
         model: a ``transformers`` causal LM or a ``peft`` model around one (its adapter
             state, on or off, is used as it is).
         tokenizer: a :class:`~pipezero.model.lm.hf_adapter.HFTokenizer` (``pad_id``,
-            ``eos_id``, ``stop_token_mask``).
-        contexts, max_new_tokens, greedy, temperature, generator, stop_mask: as in
-            :func:`~pipezero.model.lm.generate.generate_lines`.
-
-    Returns:
-        ``B`` :class:`~pipezero.model.lm.generate.Generation`: the tokens up to and with the
-        first stop token or end-of-sequence, their log-probabilities at ``temperature``.
+            ``eos_id``).
+        contexts, recorder, greedy, temperature, generator: as in
+            :meth:`~pipezero.model.lm.protocol.CausalLMProtocol.generate_tokens`.
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     device = next(base.parameters()).device
-    stops = (stop_mask if stop_mask is not None else tokenizer.stop_token_mask()).to(device)
     ids, mask = left_pad(contexts, tokenizer.pad_id, device)
-    sampler = LineSampler(temperature, greedy, generator)
     config = GenerationConfig(
-        max_new_tokens=max_new_tokens,
+        max_new_tokens=recorder.max_tokens,
         do_sample=False,  # the sampler has already chosen; generate takes its argmax
         num_beams=1,
         use_cache=True,
@@ -122,25 +121,10 @@ def generate_lines_hf(
         bos_token_id=getattr(tokenizer, "bos_id", None),
     )
     with _fresh_generation_config(base, config):
-        sequences = model.generate(
+        model.generate(
             input_ids=ids,
             attention_mask=mask.long(),
             generation_config=config,
-            logits_processor=[sampler],
-            stopping_criteria=[StopAtStepBoundary(stops)],
+            logits_processor=[TokenSampler(recorder, temperature, greedy, generator)],
+            stopping_criteria=[StopWhenRecorderDone(recorder)],
         )
-    new = sequences[:, ids.shape[1] :]
-    steps = new.shape[1]
-    tokens = torch.stack(sampler.tokens[:steps], dim=1)  # [B, T]
-    logprobs = torch.stack(sampler.logprobs[:steps], dim=1)  # [B, T]
-    ended = stops[tokens] | (tokens == tokenizer.eos_id)
-    # a row's length: up to and with its first stop token (all T when it never stopped)
-    first_end = torch.where(ended.any(1), ended.float().argmax(1) + 1, steps)
-    host_tokens, host_logprobs = tokens.cpu().tolist(), logprobs.cpu().tolist()
-    out = []
-    for row_ids, row_logprobs, n in zip(
-        host_tokens, host_logprobs, first_end.cpu().tolist(), strict=True
-    ):
-        eos = row_ids[n - 1] == tokenizer.eos_id
-        out.append(Generation(ids=row_ids[:n], logprobs=row_logprobs[:n], eos=eos))
-    return out

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import torch
 
 if TYPE_CHECKING:
-    from pipezero.model.lm.generate import Generation
+    from pipezero.model.lm.generate import LineRecorder
 
 __all__ = ["CausalLMProtocol", "LMOutput", "TokenizerProtocol", "device_of"]
 
@@ -84,22 +84,24 @@ class CausalLMProtocol(Protocol):
         """Every other parameter (frozen during RL; trained by the supervised warm start)."""
         ...
 
-    def generate_lines(
+    def generate_tokens(
         self,
         contexts: Sequence[Sequence[int]],
-        max_new_tokens: int,
+        recorder: LineRecorder,
         *,
         greedy: bool,
         temperature: float,
         generator: torch.Generator | None,
-        stop_mask: torch.Tensor | None,
-    ) -> list[Generation]:
-        """One line per context, ended by a token of ``stop_mask`` (default: the tokenizer's
-        step separators), end-of-sequence or ``max_new_tokens``; each token drawn from
+    ) -> None:
+        """Continue every context one token at a time, handing each step's tokens ``[B]``
+        and their log-probabilities ``[B]`` to ``recorder.push``, until ``recorder.done``
+        (or ``recorder.max_tokens`` tokens); each token drawn from
         ``softmax(logits / temperature)`` with ``generator`` (or the argmax when ``greedy``)
-        and its log-probability under that distribution recorded. Called through
-        :func:`pipezero.model.lm.generate.generate_lines`, which checks the arguments; a
-        model may implement it with :func:`~pipezero.model.lm.generate.sample_lines_with_cache`
+        and its log-probability under that distribution recorded. The recorder cuts the
+        tokens into lines and decides when a row stops. Called through
+        :func:`pipezero.model.lm.generate.generate_lines` or
+        :func:`~pipezero.model.lm.generate.generate_episodes`, which check the arguments; a
+        model may implement it with :func:`~pipezero.model.lm.generate.sample_with_cache`
         over its own forward pass."""
         ...
 

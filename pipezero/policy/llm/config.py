@@ -75,6 +75,9 @@ LLM_MATH_CONFIG: dict[str, Any] = {
     "sft": {"num_steps": None, "batch_size": 32, "lr": 1e-3, "cache_path": None},
     "collect": {
         "mode": "episodes",  # or "steps" (auto-reset, bootstrapped cut episodes)
+        # "episode": one pass over the model per episode (lines cut afterwards); "line": one
+        # pass per line, the environments stepped in between (docs/llm_rl.md)
+        "generation": "episode",
         "num_prompts": 128,
         "group_size": 1,
         "rollout_steps": 4,
@@ -122,6 +125,10 @@ LLM_MATH_CONFIG: dict[str, Any] = {
         "normalize_advantages": True,
         "grpo_normalization": "grouped",
         "grpo_credit": "trajectory",
+        # where the PPO ratios start: "rollout" (the log-probs recorded at sampling) or
+        # "recompute" (a forward pass per batch); None: "rollout" in float32, "recompute"
+        # under policy.amp (bf16/fp16 sampling and training round differently)
+        "old_logprobs": None,
     },
     "eval": {"eval_freq": 80, "batch_size": 256, "stop_accuracy": None},
 }

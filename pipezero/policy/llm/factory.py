@@ -35,9 +35,9 @@ from pipezero.policy.llm.prm import OracleArithmeticPRM, ProcessRewardModel
 from pipezero.policy.llm.prm_training import PRMTrainer, PRMWarmup
 from pipezero.policy.llm.reward_source import build_reward
 from pipezero.policy.llm.rewards import RewardConfig
-from pipezero.policy.llm.rollout import RolloutWorker
+from pipezero.policy.llm.rollout import COLLECT_MODES, GENERATION_MODES, RolloutWorker
 from pipezero.policy.llm.sft import SFTTrainer
-from pipezero.policy.llm.trainer import OnPolicyConfig, OnPolicyTrainer
+from pipezero.policy.llm.trainer import OLD_LOGPROBS, OnPolicyConfig, OnPolicyTrainer
 from pipezero.policy.precision import amp_dtype
 
 __all__ = [
@@ -202,9 +202,9 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
     under ``policy.amp`` (``None``, ``"bf16"``, ``"fp16"`` on CUDA only).
 
     Raises:
-        ConfigError: an unknown ``learn.algo`` or ``reward.kind``, or GRPO with
-            ``collect.mode='steps'`` (each naming the key and the choices), an unknown
-            ``policy.amp`` or ``fp16`` off CUDA.
+        ConfigError: an unknown ``learn.algo``, ``reward.kind``, ``collect.mode`` or
+            ``collect.generation``, or GRPO with ``collect.mode='steps'`` (each naming the
+            key and the choices), an unknown ``policy.amp`` or ``fp16`` off CUDA.
     """
     seed = int(cfg["seed"])
     env, collect, learn = cfg["env"], cfg["collect"], cfg["learn"]
@@ -213,6 +213,12 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
         raise ConfigError(f"learn.algo must be one of {sorted(TRAINERS)}, got {algo!r}")
     if algo == "grpo" and collect["mode"] != "episodes":
         raise ConfigError("GRPO needs whole episodes: set collect.mode='episodes'")
+    if collect["mode"] not in COLLECT_MODES:
+        raise ConfigError(f"collect.mode must be one of {COLLECT_MODES}, got {collect['mode']!r}")
+    if collect["generation"] not in GENERATION_MODES:
+        raise ConfigError(
+            f"collect.generation must be one of {GENERATION_MODES}, got {collect['generation']!r}"
+        )
     amp = cfg.get("policy", {}).get("amp")
     try:
         amp_dtype(amp, device)
@@ -243,7 +249,17 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
         device=device,
         amp=amp,
     )
-    trainer = TRAINERS[algo](policy, _dataclass_from(OnPolicyConfig, {**learn, "seed": seed + 2}))
+    old_logprobs = learn["old_logprobs"]
+    if old_logprobs is None:
+        old_logprobs = "rollout" if amp is None else "recompute"
+    elif old_logprobs not in OLD_LOGPROBS:
+        raise ConfigError(
+            f"learn.old_logprobs must be one of {OLD_LOGPROBS} or null, got {old_logprobs!r}"
+        )
+    trainer = TRAINERS[algo](
+        policy,
+        _dataclass_from(OnPolicyConfig, {**learn, "old_logprobs": old_logprobs, "seed": seed + 2}),
+    )
     sft_cfg = cfg["sft"]
     sft = SFTTrainer(lm, prompt, lr=sft_cfg["lr"], amp=amp)
     sft_sampler = ProblemSampler(source, seed=seed + 3, exclude=exclude)
@@ -254,7 +270,9 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
     envs = VecMathEnv(
         num_envs, train_sampler, prompt, env["max_steps"], auto_reset=collect["mode"] == "steps"
     )
-    worker = RolloutWorker(policy, envs, collect["mode"], collect["rollout_steps"])
+    worker = RolloutWorker(
+        policy, envs, collect["mode"], collect["rollout_steps"], generation=collect["generation"]
+    )
     warmup = None
     if isinstance(prm, LearnedPRM):
         warmup = _prm_warmup(cfg, prm, lm, source, exclude, prompt, device, amp)
@@ -298,7 +316,7 @@ def _prm_warmup(
     trainer = PRMTrainer(prm, learned["lr"], learned["batch_size"], seed=seed + 7)
     return PRMWarmup(
         trainer,
-        RolloutWorker(sampling, envs, "episodes"),
+        RolloutWorker(sampling, envs, "episodes", generation=collect["generation"]),
         OracleArithmeticPRM(),
         num_steps=learned["num_steps"],
         num_episodes=learned["num_episodes"],

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipezero.model.lm.generate import Generation, generate_lines
+from pipezero.model.lm.generate import EpisodeDone, Generation, generate_episodes, generate_lines
 from pipezero.policy.llm.critic import ValueHead
 from pipezero.policy.policy_state import to_cpu
 from pipezero.policy.precision import Precision
@@ -94,6 +94,28 @@ class LLMPolicy:
                 self.lm,
                 contexts,
                 self.max_new_tokens,
+                greedy=greedy,
+                temperature=self.temperature,
+                generator=self.generator,
+            )
+
+    def generate_episodes(
+        self,
+        contexts: Sequence[Sequence[int]],
+        max_lines: Sequence[int],
+        episode_done: EpisodeDone | None = None,
+        greedy: bool = False,
+    ) -> list[list[Generation]]:
+        """Reasoning lines for every context in one pass, until its episode ends (at most
+        ``max_lines`` lines each; see :func:`~pipezero.model.lm.generate.generate_episodes`)."""
+        self.lm.eval()
+        with self.precision.autocast():
+            return generate_episodes(
+                self.lm,
+                contexts,
+                self.max_new_tokens,
+                max_lines,
+                episode_done=episode_done,
                 greedy=greedy,
                 temperature=self.temperature,
                 generator=self.generator,

@@ -8,6 +8,20 @@ Two ways to collect:
   ends; episodes cut by the end of a collection continue in the next one and are
   bootstrapped by the critic (the reference system's way).
 
+Two ways to generate (``generation``):
+
+- ``"episode"`` (default): one pass over the model continues every environment's context
+  line after line until its episode ends (an answer line, end-of-sequence, ``max_steps``
+  lines; in ``"steps"`` mode also the collection's budget), then the lines are fed to the
+  environments one step at a time. The context is encoded once per episode instead of once
+  per line;
+- ``"line"``: one line per environment per pass, the environments stepped in between.
+
+Both give an environment the same lines for the same sampled tokens (a line ends where it
+would have ended, and the next continues from the same tokens), so the trajectories have the
+same distribution; the random draws are spent in another order, so the same seed samples
+other lines.
+
 The policy's context is kept as token ids (the initial state's ids followed by the generated
 ids), never re-tokenised, so training sees exactly the tokens that were sampled.
 """
@@ -16,12 +30,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipezero.envs.math_reasoning import EnvStep, Problem, VecMathEnv
+from pipezero.envs.math_reasoning import EnvStep, MathStepEnv, Problem, VecMathEnv
+from pipezero.model.lm.generate import Generation
 from pipezero.policy.llm.policy import LLMPolicy
 
-__all__ = ["COLLECT_MODES", "Rollout", "RolloutWorker", "Trajectory"]
+__all__ = ["COLLECT_MODES", "GENERATION_MODES", "Rollout", "RolloutWorker", "Trajectory"]
 
 COLLECT_MODES = ("episodes", "steps")
+GENERATION_MODES = ("episode", "line")
 
 
 @dataclass
@@ -92,6 +108,7 @@ class RolloutWorker:
         mode: ``"episodes"`` or ``"steps"``.
         rollout_steps: steps per environment per collection in ``"steps"`` mode.
         greedy: decode greedily (evaluation) instead of sampling.
+        generation: ``"episode"`` or ``"line"`` (see the module docstring).
     """
 
     def __init__(
@@ -101,9 +118,12 @@ class RolloutWorker:
         mode: str = "episodes",
         rollout_steps: int = 0,
         greedy: bool = False,
+        generation: str = "episode",
     ) -> None:
         if mode not in COLLECT_MODES:
             raise ValueError(f"collect mode must be one of {COLLECT_MODES}, got {mode!r}")
+        if generation not in GENERATION_MODES:
+            raise ValueError(f"generation must be one of {GENERATION_MODES}, got {generation!r}")
         if mode == "episodes" and envs.auto_reset:
             raise ValueError("'episodes' mode needs VecMathEnv(auto_reset=False)")
         if mode == "steps":
@@ -120,6 +140,7 @@ class RolloutWorker:
         self.mode = mode
         self.rollout_steps = rollout_steps
         self.greedy = greedy
+        self.generation = generation
         self._open: list[Trajectory] | None = None  # steps mode: one open trajectory per env
         self._contexts: list[list[int]] = []
 
@@ -134,14 +155,36 @@ class RolloutWorker:
         self._contexts = [[] for _ in states]
         return [self._start(i, s) for i, s in enumerate(states)]
 
-    def _step(self, open_: list[Trajectory], active: list[bool]) -> tuple[list[Trajectory], int]:
-        """One line for every active environment; returns the trajectories that ended."""
-        index = [i for i, a in enumerate(active) if a]
-        gens = self.policy.generate([self._contexts[i] for i in index], greedy=self.greedy)
+    def _text(self, gen: Generation) -> str:
+        """The environment action of a generated line (end-of-sequence dropped)."""
+        return self.policy.tokenizer.decode(gen.ids[:-1] if gen.eos else gen.ids)
+
+    def _generate(self, index: list[int], budget: list[int] | None) -> list[list[Generation]]:
+        """Lines for the environments ``index``: one each (``"line"``), or each one's until
+        its episode ends, at most ``budget`` (``"episode"``; ``None``: no budget)."""
+        contexts = [self._contexts[i] for i in index]
+        if self.generation == "line":
+            return [[gen] for gen in self.policy.generate(contexts, greedy=self.greedy)]
+        envs = self.envs.envs
+        limits = [envs[i].max_steps - envs[i].num_steps for i in index]
+        if budget is not None:
+            limits = [min(n, b) for n, b in zip(limits, budget, strict=True)]
+        return self.policy.generate_episodes(
+            contexts,
+            limits,
+            lambda _row, line: MathStepEnv.answers_in(self._text(line)),
+            greedy=self.greedy,
+        )
+
+    def _apply(
+        self, open_: list[Trajectory], index: list[int], gens: list[Generation]
+    ) -> list[int]:
+        """Step the environments ``index`` with one line each; returns those whose episode
+        ended (their trajectory is done; with auto-reset ``open_`` holds a new one)."""
         actions: list[str | None] = [None] * self.envs.num_envs
         eos = [False] * self.envs.num_envs
         for i, gen in zip(index, gens, strict=True):
-            text = self.policy.tokenizer.decode(gen.ids[:-1] if gen.eos else gen.ids)
+            text = self._text(gen)
             actions[i], eos[i] = text, gen.eos
             traj = open_[i]
             traj.states.append(self.envs.envs[i].state)
@@ -150,7 +193,7 @@ class RolloutWorker:
             traj.logprobs.append(list(gen.logprobs))
             self._contexts[i].extend(gen.ids)
         results = self.envs.step(actions, eos)
-        ended: list[Trajectory] = []
+        ended: list[int] = []
         for i in index:
             res = results[i]
             assert isinstance(res, EnvStep)
@@ -158,10 +201,33 @@ class RolloutWorker:
             traj.answer = res.answer
             if res.done:
                 traj.done, traj.correct, traj.reason = True, res.correct, res.reason
-                ended.append(traj)
+                ended.append(i)
                 if self.envs.auto_reset:
                     open_[i] = self._start(i, res.state)
-        return ended, len(index)
+        return ended
+
+    def _advance(
+        self, open_: list[Trajectory], index: list[int], budget: list[int] | None
+    ) -> tuple[list[tuple[int, Trajectory]], list[int]]:
+        """Generate for the environments ``index`` and step them with the lines, each until
+        its lines run out or its episode ends. Returns ``(environment, trajectory)`` of the
+        episodes that ended and the steps each environment of ``index`` took."""
+        runs = self._generate(index, budget)
+        took = [0] * len(index)
+        stopped = [False] * len(index)
+        ended: list[tuple[int, Trajectory]] = []
+        for k in range(max(len(run) for run in runs)):
+            rows = [j for j, run in enumerate(runs) if not stopped[j] and k < len(run)]
+            if not rows:
+                break
+            trajs = {index[j]: open_[index[j]] for j in rows}  # before an auto-reset
+            done = set(self._apply(open_, [index[j] for j in rows], [runs[j][k] for j in rows]))
+            for j in rows:
+                took[j] += 1
+                if index[j] in done:
+                    stopped[j] = True
+                    ended.append((index[j], trajs[index[j]]))
+        return ended, took
 
     def collect(self) -> Rollout:
         """Run one collection (see the module docstring)."""
@@ -170,17 +236,26 @@ class RolloutWorker:
             active = [True] * len(open_)
             steps = 0
             while any(active):
-                steps += self._step(open_, active)[1]
-                for i, traj in enumerate(open_):
-                    if traj.done:
-                        active[i] = False
+                index = [i for i, a in enumerate(active) if a]
+                ended, took = self._advance(open_, index, None)
+                steps += sum(took)
+                for i, _traj in ended:
+                    active[i] = False
             return Rollout(open_, steps)
         if self._open is None:
             self._open = self._begin()
         out: list[Trajectory] = []
-        for _ in range(self.rollout_steps):
-            ended, _n = self._step(self._open, [True] * self.envs.num_envs)
-            out.extend(ended)
+        taken = [0] * self.envs.num_envs
+        while True:
+            index = [i for i, t in enumerate(taken) if t < self.rollout_steps]
+            if not index:
+                break
+            ended, took = self._advance(
+                self._open, index, [self.rollout_steps - taken[i] for i in index]
+            )
+            out.extend(traj for _i, traj in ended)
+            for i, n in zip(index, took, strict=True):
+                taken[i] += n
         for i, traj in enumerate(self._open):
             if traj.num_steps:
                 out.append(traj)  # cut by the end of the collection: bootstrapped

@@ -42,9 +42,17 @@ from pipezero.policy.llm.rewards import StepRewards
 from pipezero.policy.llm.rollout import Rollout
 from pipezero.policy.policy_state import to_cpu
 
-__all__ = ["GRPO_CREDITS", "OnPolicyConfig", "OnPolicyTrainer", "Prepared", "ValueData"]
+__all__ = [
+    "GRPO_CREDITS",
+    "OLD_LOGPROBS",
+    "OnPolicyConfig",
+    "OnPolicyTrainer",
+    "Prepared",
+    "ValueData",
+]
 
 GRPO_CREDITS = ("trajectory", "step")
+OLD_LOGPROBS = ("rollout", "recompute")
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,10 @@ class OnPolicyConfig:
         grpo_normalization: ``"grouped"`` (per prompt) or ``"batch"`` (across the batch).
         grpo_credit: ``"trajectory"`` (a trajectory's total reward, normalised, on all its
             tokens) or ``"step"`` (normalised step rewards summed from each step to the end).
+        old_logprobs: where the ratios start from: ``"rollout"``, the log-probabilities
+            recorded while sampling (the behaviour policy's own; no extra forward pass), or
+            ``"recompute"``, a forward pass over the batch before the epochs (for sampling
+            and training that compute differently, e.g. under bf16/fp16 autocast).
         seed: seeds the minibatch shuffling.
     """
 
@@ -90,6 +102,7 @@ class OnPolicyConfig:
     normalize_advantages: bool = True
     grpo_normalization: str = "grouped"
     grpo_credit: str = "trajectory"
+    old_logprobs: str = "rollout"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -105,6 +118,10 @@ class OnPolicyConfig:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if self.grpo_credit not in GRPO_CREDITS:
             raise ValueError(f"grpo_credit must be one of {GRPO_CREDITS}, got {self.grpo_credit!r}")
+        if self.old_logprobs not in OLD_LOGPROBS:
+            raise ValueError(
+                f"old_logprobs must be one of {OLD_LOGPROBS}, got {self.old_logprobs!r}"
+            )
         if self.grpo_normalization not in GRPO_MODES:
             raise ValueError(
                 f"grpo_normalization must be one of {GRPO_MODES}, got {self.grpo_normalization!r}"
@@ -115,7 +132,7 @@ class OnPolicyConfig:
 class Prepared:
     """What is computed once per batch, before the epochs."""
 
-    old_logprobs: torch.Tensor  # [B, L-1]
+    old_logprobs: torch.Tensor  # [B, L-1] (the batch's rollout_logprobs unless recomputed)
     base_logprobs: torch.Tensor | None  # [B, L-1]
     features: torch.Tensor | None  # [B, L, H] base hidden states
 
@@ -180,6 +197,8 @@ class OnPolicyTrainer:
                 base = lm(batch.input_ids, attention_mask=batch.valid)
             features = base.hidden.float()
             base_lp = token_logprobs(self._sampling_logits(base.logits[:, :-1]), batch.targets)
+        if self.config.old_logprobs == "rollout":
+            return Prepared(batch.rollout_logprobs, base_lp, features)
         with self.precision.autocast():
             out = lm(batch.input_ids, attention_mask=batch.valid)
         old_lp = token_logprobs(self._sampling_logits(out.logits[:, :-1]), batch.targets)
@@ -198,7 +217,9 @@ class OnPolicyTrainer:
         """One update on a collection: advantages, then ``update_epochs`` passes of clipped
         PPO over minibatches of trajectories. Returns statistics (``updates`` = minibatch
         steps attempted; ``rollout_logprob_gap`` = the largest difference between a token's
-        log-probability recorded at sampling and the one its ratio starts from)."""
+        log-probability recorded at sampling and one computed by a forward pass with the same
+        weights: over the batch when ``old_logprobs="recompute"``, else over the first
+        minibatch, before its step)."""
         pairs = [
             (t, r)
             for t, r in zip(rollout.trajectories, rewards.rewards, strict=True)
@@ -227,10 +248,11 @@ class OnPolicyTrainer:
         out = {k: float(np.mean(v)) for k, v in stats.items()}
         out["updates"] = float(cfg.update_epochs * len(order.split(cfg.minibatch_size)))
         out["advantage_abs"] = float(masked_mean(adv.abs(), batch.action))
-        # how far the log-probs recorded at sampling are from the ones the ratios start from
-        # (the same tokens, the same temperature: float noise, unless autocast differs)
-        gap = (prep.old_logprobs - batch.rollout_logprobs).abs()[batch.action]
-        out["rollout_logprob_gap"] = float(gap.max()) if gap.numel() else 0.0
+        if cfg.old_logprobs == "recompute":
+            # how far the log-probs recorded at sampling are from the ones the ratios start
+            # from (the same tokens, the same temperature: float noise, unless autocast differs)
+            gap = (prep.old_logprobs - batch.rollout_logprobs).abs()[batch.action]
+            out["rollout_logprob_gap"] = float(gap.max()) if gap.numel() else 0.0
         return out
 
     def _value_chunks(self, data: ValueData | None, count: int) -> list[torch.Tensor | None]:
@@ -255,6 +277,10 @@ class OnPolicyTrainer:
         logits = self._sampling_logits(out.logits[:, :-1])
         lp = token_logprobs(logits, mb.targets)
         mask = mb.action
+        if cfg.old_logprobs == "rollout" and "rollout_logprob_gap" not in stats:
+            # the first minibatch runs the weights that sampled: recorded vs recomputed
+            gap = (lp.detach() - old_lp).abs()[mask]
+            stats["rollout_logprob_gap"] = [float(gap.max()) if gap.numel() else 0.0]
         kl = float(approx_kl(lp.detach(), old_lp, mask))
         stats.setdefault("approx_kl", []).append(kl)
         skip = cfg.target_kl is not None and kl > cfg.target_kl
