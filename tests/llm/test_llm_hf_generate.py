@@ -19,7 +19,7 @@ from pipezero.envs.math_reasoning import (
     PromptFormat,
 )
 from pipezero.model.lm import generate_episodes, generate_lines
-from pipezero.model.lm.generate import LineRecorder, sample_lines_with_cache, sample_with_cache
+from pipezero.model.lm.generate import LineRecorder, sample_with_cache
 from pipezero.model.lm.hf_adapter import HFCausalLM
 from pipezero.model.lm.hf_tiny import tiny_causal_lm, train_tokenizer
 from pipezero.policy.llm.algorithms import GRPOTrainer
@@ -71,9 +71,13 @@ def test_the_model_generate_samples_the_same_tokens_as_the_cached_loop(tokenizer
     via_generate = generate_lines(
         lm, contexts, 8, generator=torch.Generator().manual_seed(3), **kwargs
     )
-    via_loop = sample_lines_with_cache(
-        lm, contexts, 8, generator=torch.Generator().manual_seed(3), **kwargs
+    recorder = LineRecorder(
+        len(contexts), 8, 1, lm.tokenizer.stop_token_mask(), lm.tokenizer.eos_id
     )
+    sample_with_cache(
+        lm, contexts, recorder, generator=torch.Generator().manual_seed(3), temperature=0.8
+    )
+    via_loop = [run[0] for run in recorder.lines]
     for a, b in zip(via_generate, via_loop, strict=True):
         assert a.ids == b.ids and a.eos == b.eos
         np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)

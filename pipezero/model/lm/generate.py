@@ -34,7 +34,6 @@ __all__ = [
     "generate_episodes",
     "generate_lines",
     "left_pad",
-    "sample_lines_with_cache",
     "sample_with_cache",
 ]
 
@@ -271,31 +270,3 @@ def sample_with_cache(
         out = lm(
             nxt[:, None], attention_mask=mask, position_ids=positions, past=out.past, use_cache=True
         )
-
-
-def sample_lines_with_cache(
-    lm: CausalLMProtocol,
-    contexts: Sequence[Sequence[int]],
-    max_new_tokens: int,
-    *,
-    greedy: bool = False,
-    temperature: float = 1.0,
-    generator: torch.Generator | None = None,
-    stop_mask: torch.Tensor | None = None,
-) -> list[Generation]:
-    """One line per context by :func:`sample_with_cache`, whatever the model's own
-    ``generate_tokens`` (to compare a model's sampler with this loop)."""
-    _check(contexts, max_new_tokens, temperature)
-    tok = lm.tokenizer
-    stops = stop_mask if stop_mask is not None else tok.stop_token_mask()
-    recorder = LineRecorder(
-        len(contexts),
-        max_new_tokens,
-        1,
-        stops.to(device_of(lm)),
-        tok.eos_id,  # type: ignore[arg-type]
-    )
-    sample_with_cache(
-        lm, contexts, recorder, greedy=greedy, temperature=temperature, generator=generator
-    )
-    return [run[0] for run in recorder.lines]
