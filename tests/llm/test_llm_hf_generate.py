@@ -123,6 +123,39 @@ def test_whole_episodes_through_generate_equal_the_cached_loop(tokenizer) -> Non
         )
 
 
+def test_equal_prompts_are_encoded_once_and_sample_as_if_encoded_apart(tokenizer) -> None:
+    """A GRPO group's rows share one prompt: ``generate`` starts from one encoding per
+    distinct prompt, copied to its rows, and draws what the loop draws encoding each row."""
+    lm = _lm(tokenizer)
+    distinct = _contexts(lm, STATES)
+    contexts = [distinct[i] for i in (0, 1, 1, 2, 0, 1, 2, 2)]
+    prompt_rows = []
+    hook = lm.model.get_base_model().model.register_forward_hook(
+        lambda _m, args, kwargs, _out: prompt_rows.append(kwargs["input_ids"].shape),
+        with_kwargs=True,
+    )
+    try:
+        via_generate = generate_episodes(
+            lm, contexts, 6, 3, temperature=0.9, generator=torch.Generator().manual_seed(2)
+        )
+    finally:
+        hook.remove()
+    width = max(len(c) for c in contexts)
+    assert prompt_rows[0] == (3, width - 1)  # the distinct prompts, less their last token
+    assert prompt_rows[1] == (8, 1)  # then generate feeds every row's last token
+    recorder = LineRecorder(
+        len(contexts), 6, 3, lm.tokenizer.stop_token_mask(), lm.tokenizer.eos_id
+    )
+    sample_with_cache(
+        lm, contexts, recorder, temperature=0.9, generator=torch.Generator().manual_seed(2)
+    )
+    for a, b in zip(via_generate, recorder.lines, strict=True):
+        assert [g.ids for g in a] == [g.ids for g in b]
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(x.logprobs, y.logprobs, atol=1e-5)
+    assert len({tuple(g.ids) for run in via_generate for g in run[:1]}) > 3  # rows diverged
+
+
 def test_recorded_logprobs_equal_the_trainers_forward_pass_at_the_sampling_temperature(
     tokenizer,
 ) -> None:

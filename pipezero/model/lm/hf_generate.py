@@ -28,7 +28,7 @@ from transformers import GenerationConfig, LogitsProcessor, StoppingCriteria
 
 from pipezero.model.lm.generate import LineRecorder, left_pad
 
-__all__ = ["StopWhenRecorderDone", "TokenSampler", "generate_tokens_hf"]
+__all__ = ["StopWhenRecorderDone", "TokenSampler", "generate_tokens_hf", "shared_prefix_cache"]
 
 
 class TokenSampler(LogitsProcessor):
@@ -127,4 +127,44 @@ def generate_tokens_hf(
             generation_config=config,
             logits_processor=[TokenSampler(recorder, temperature, greedy, generator)],
             stopping_criteria=[StopWhenRecorderDone(recorder)],
+            **shared_prefix_cache(model, contexts, ids, mask),
         )
+
+
+@torch.no_grad()
+def shared_prefix_cache(
+    model: Any, contexts: Sequence[Sequence[int]], ids: torch.Tensor, mask: torch.Tensor
+) -> dict[str, Any]:
+    """``generate``'s cache argument when some contexts are equal (the ``K`` samples of a GRPO
+    group start from one prompt), else nothing.
+
+    Each distinct context, less its last token, runs through the model once; the cache is
+    then copied to the rows that share it, and ``generate`` starts from it with the last
+    token of every row. Without this, ``generate`` encodes every row's prompt (a group's
+    prompt ``K`` times).
+
+    Args:
+        model: as in :func:`generate_tokens_hf`.
+        contexts: the ``B`` contexts.
+        ids, mask: ``[B, W]`` their left-padded ids and mask (``left_pad``).
+    """
+    first: dict[tuple[int, ...], int] = {}
+    owner = [first.setdefault(tuple(c), len(first)) for c in contexts]
+    if len(first) == len(contexts) or ids.shape[1] < 2:
+        return {}
+    from pipezero.model.lm.hf_adapter import cache_keyword
+
+    rows = torch.tensor(
+        [owner.index(u) for u in range(len(first))], dtype=torch.long, device=ids.device
+    )  # one row per distinct context
+    head, head_mask = ids[rows, :-1], mask[rows, :-1].long()
+    keyword = cache_keyword(model)
+    out = model(
+        input_ids=head,
+        attention_mask=head_mask,
+        position_ids=(head_mask.cumsum(-1) - 1).clamp(min=0),
+        use_cache=True,
+    )
+    cache = getattr(out, keyword)
+    cache.batch_select_indices(torch.tensor(owner, dtype=torch.long, device=ids.device))
+    return {keyword: cache}
