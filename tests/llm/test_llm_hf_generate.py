@@ -85,36 +85,53 @@ def test_the_model_generate_samples_the_same_tokens_as_the_cached_loop(tokenizer
 
 def test_whole_episodes_through_generate_equal_the_cached_loop(tokenizer) -> None:
     """Sampled, several lines per row, each row with its own line budget and an episode end
-    decided between lines: the model's ``generate`` and the loop draw the same tokens."""
+    decided between lines, finished rows dropped from the batch on the way: the model's
+    ``generate`` and the loop draw the same tokens."""
     lm = _lm(tokenizer)
     contexts = _contexts(lm, STATES * 2)
     budgets = [1, 2, 3, 4, 5, 6]
 
-    finished = [0] * len(contexts)
+    def odd_rows_end_after_two_lines():
+        finished = [0] * len(contexts)
 
-    def second_line_ends_odd_rows(row: int, _line) -> bool:
-        finished[row] += 1
-        return row % 2 == 1 and finished[row] == 2
+        def episode_done(row: int, _line) -> bool:
+            finished[row] += 1
+            return row % 2 == 1 and finished[row] == 2
 
-    via_generate = generate_episodes(
-        lm, contexts, 5, budgets, temperature=0.9, generator=torch.Generator().manual_seed(4),
-        episode_done=second_line_ends_odd_rows,
-    )  # fmt: skip
+        return episode_done
+
+    batch_sizes = []
+    hook = lm.model.get_base_model().model.register_forward_hook(
+        lambda _m, _args, kwargs, _out: batch_sizes.append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True,
+    )
+    try:
+        via_generate = generate_episodes(
+            lm, contexts, 5, budgets, temperature=0.9, generator=torch.Generator().manual_seed(4),
+            episode_done=odd_rows_end_after_two_lines(),
+        )  # fmt: skip
+    finally:
+        hook.remove()
+    # the 3 distinct prompts encoded once, then 6 rows; finished rows left the batch (the
+    # live ones went on once half had finished)
+    assert batch_sizes[:2] == [3, 6] and batch_sizes[-1] < 3
+    assert batch_sizes[1:] == sorted(batch_sizes[1:], reverse=True)
     recorder = LineRecorder(
-        len(contexts), 5, budgets, lm.tokenizer.stop_token_mask(), lm.tokenizer.eos_id
+        len(contexts),
+        5,
+        budgets,
+        lm.tokenizer.stop_token_mask(),
+        lm.tokenizer.eos_id,
+        odd_rows_end_after_two_lines(),
     )
     sample_with_cache(
         lm, contexts, recorder, temperature=0.9, generator=torch.Generator().manual_seed(4)
     )
-    via_loop = recorder.lines  # no episode end: compare the rows the predicate left alone
-    assert sum(len(r) > 1 for r in via_generate) >= 3  # rows went on past their first line
-    for row, (a, b) in enumerate(zip(via_generate, via_loop, strict=True)):
-        assert len(a) <= budgets[row]
-        assert row % 2 == 0 or len(a) <= 2
-        if row % 2 == 0:
-            assert [g.ids for g in a] == [g.ids for g in b]
-            for x, y in zip(a, b, strict=True):
-                np.testing.assert_allclose(x.logprobs, y.logprobs, atol=1e-5)
+    assert [len(r) for r in via_generate] == [1, 2, 3, 2, 5, 2]  # budgets, episode ends
+    for row, (a, b) in enumerate(zip(via_generate, recorder.lines, strict=True)):
+        assert [g.ids for g in a] == [g.ids for g in b]
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(x.logprobs, y.logprobs, atol=1e-5)
         full = [i for g in a for i in g.ids]
         np.testing.assert_allclose(
             [lp for g in a for lp in g.logprobs],

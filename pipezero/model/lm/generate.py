@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -35,6 +36,7 @@ __all__ = [
     "generate_lines",
     "left_pad",
     "sample_with_cache",
+    "select_cache_rows",
 ]
 
 #: ``episode_done(row, line)``: whether ``line`` (just finished, not ended by end-of-sequence)
@@ -106,12 +108,20 @@ class LineRecorder:
     def done(self) -> bool:
         return not any(self.active)
 
-    def push(self, tokens: torch.Tensor, logprobs: torch.Tensor) -> None:
-        """Record the next token ``[B]`` of every row and its log-probability ``[B]`` (rows
-        already done ignore theirs); one copy to the host."""
+    def push(
+        self, tokens: torch.Tensor, logprobs: torch.Tensor, rows: Sequence[int] | None = None
+    ) -> None:
+        """Record the next token of every row of the batch and its log-probability (``[R]``
+        each; rows already done ignore theirs); one copy to the host.
+
+        Args:
+            rows: the recorder rows of the batch's ``R`` rows (``None``: all ``B``, in order;
+                a sampler that dropped finished rows from its batch passes the others).
+        """
         ends = self.stop_mask[tokens] | (tokens == self.eos_id)
         host = torch.stack([tokens.float(), logprobs.float(), ends.float()]).cpu()
-        for i, (token, lp, end) in enumerate(host.T.tolist()):
+        order = range(self.num_rows) if rows is None else rows
+        for i, (token, lp, end) in zip(order, host.T.tolist(), strict=True):
             if not self.active[i]:
                 continue
             line = self.lines[i][-1]
@@ -129,9 +139,17 @@ class LineRecorder:
             else:
                 self.lines[i].append(Generation())
 
-    def active_mask(self, device: torch.device | str) -> torch.Tensor:
-        """``[B]`` bool on ``device``: the rows still generating."""
-        return torch.tensor(self.active, dtype=torch.bool, device=device)
+    def active_mask(self, device: torch.device | str, rows: Sequence[int]) -> torch.Tensor:
+        """``[R]`` bool on ``device``: which of ``rows`` are still generating."""
+        return torch.tensor([self.active[i] for i in rows], dtype=torch.bool, device=device)
+
+    def compact(self, rows: Sequence[int]) -> list[int] | None:
+        """The batch positions to keep when a sampler's batch (recorder ``rows``) should drop
+        its finished rows, else ``None``: once at most half of its rows still generate (a
+        finished row costs as much to run as a live one). Every sampler applies this one
+        rule, so samplers given the same generator draw the same tokens."""
+        keep = [j for j, i in enumerate(rows) if self.active[i]]
+        return keep if keep and 2 * len(keep) <= len(rows) else None
 
 
 def left_pad(
@@ -254,19 +272,38 @@ def sample_with_cache(
     device = device_of(lm)  # type: ignore[arg-type]
     ids, mask = left_pad(contexts, lm.tokenizer.pad_id, device)
     out = lm(ids, attention_mask=mask, use_cache=True)
+    past = out.past
     positions = mask.long().sum(-1, keepdim=True) - 1  # [B, 1] position of the last real token
-    column = torch.ones(len(contexts), 1, dtype=torch.bool, device=device)
+    rows = list(range(len(contexts)))  # the recorder rows of the batch
     for _ in range(recorder.max_tokens):
         logp = torch.log_softmax(out.logits[:, -1].float() / temperature, dim=-1)
         if greedy:
             nxt = logp.argmax(-1)
         else:
             nxt = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
-        recorder.push(nxt, logp.gather(-1, nxt[:, None]).squeeze(-1))
+        recorder.push(nxt, logp.gather(-1, nxt[:, None]).squeeze(-1), rows)
         if recorder.done:
             break
-        mask = torch.cat([mask, column], dim=1)
+        keep = recorder.compact(rows)
+        if keep is not None:  # drop the finished rows from the batch and the cache
+            index = torch.tensor(keep, dtype=torch.long, device=device)
+            rows = [rows[j] for j in keep]
+            nxt, mask, positions = nxt[index], mask[index], positions[index]
+            past = select_cache_rows(past, index)
+        mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
         positions = positions + 1
         out = lm(
-            nxt[:, None], attention_mask=mask, position_ids=positions, past=out.past, use_cache=True
+            nxt[:, None], attention_mask=mask, position_ids=positions, past=past, use_cache=True
         )
+        past = out.past
+
+
+def select_cache_rows(past: Any, index: torch.Tensor) -> Any:
+    """The rows ``index`` of a key/value cache: a ``transformers`` ``Cache`` (selected in
+    place) or nested tuples/lists of ``[B, ...]`` tensors (the character LM's)."""
+    if hasattr(past, "batch_select_indices"):
+        past.batch_select_indices(index)
+        return past
+    if isinstance(past, torch.Tensor):
+        return past.index_select(0, index)
+    return type(past)(select_cache_rows(p, index) for p in past)

@@ -36,6 +36,7 @@ class TokenSampler(LogitsProcessor):
 
     Args:
         recorder: receives every step's tokens and log-probabilities.
+        rows: the recorder rows of the batch's rows.
         temperature: the logits are divided by it before the softmax.
         greedy: take the most likely token instead of sampling.
         generator: random generator of the sampling (on the logits' device).
@@ -44,11 +45,13 @@ class TokenSampler(LogitsProcessor):
     def __init__(
         self,
         recorder: LineRecorder,
+        rows: list[int],
         temperature: float,
         greedy: bool,
         generator: torch.Generator | None,
     ) -> None:
         self.recorder = recorder
+        self.rows = rows
         self.temperature = temperature
         self.greedy = greedy
         self.generator = generator
@@ -59,19 +62,24 @@ class TokenSampler(LogitsProcessor):
             nxt = logp.argmax(-1)
         else:
             nxt = torch.multinomial(logp.exp(), 1, generator=self.generator).squeeze(-1)
-        self.recorder.push(nxt, logp.gather(-1, nxt[:, None]).squeeze(-1))
+        self.recorder.push(nxt, logp.gather(-1, nxt[:, None]).squeeze(-1), self.rows)
         forced = torch.full_like(scores, float("-inf"))
         return forced.scatter_(-1, nxt[:, None], 0.0)
 
 
 class StopWhenRecorderDone(StoppingCriteria):
-    """A row is done once the recorder has stopped it."""
+    """A row is done once the recorder has stopped it; every row is, once the recorder says
+    the batch should drop its finished rows (:meth:`LineRecorder.compact`: ``generate`` then
+    returns, and :func:`generate_tokens_hf` goes on with the live rows)."""
 
-    def __init__(self, recorder: LineRecorder) -> None:
+    def __init__(self, recorder: LineRecorder, rows: list[int]) -> None:
         self.recorder = recorder
+        self.rows = rows
 
     def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        return ~self.recorder.active_mask(input_ids.device)
+        if self.recorder.compact(self.rows) is not None:
+            return torch.ones(len(self.rows), dtype=torch.bool, device=input_ids.device)
+        return ~self.recorder.active_mask(input_ids.device, self.rows)
 
 
 @contextmanager
@@ -108,35 +116,53 @@ def generate_tokens_hf(
         contexts, recorder, greedy, temperature, generator: as in
             :meth:`~pipezero.model.lm.protocol.CausalLMProtocol.generate_tokens`.
     """
+    from pipezero.model.lm.hf_adapter import cache_keyword
+
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     device = next(base.parameters()).device
+    keyword = cache_keyword(model)
     ids, mask = left_pad(contexts, tokenizer.pad_id, device)
-    config = GenerationConfig(
-        max_new_tokens=recorder.max_tokens,
-        do_sample=False,  # the sampler has already chosen; generate takes its argmax
-        num_beams=1,
-        use_cache=True,
-        eos_token_id=tokenizer.eos_id,
-        pad_token_id=tokenizer.pad_id,
-        bos_token_id=getattr(tokenizer, "bos_id", None),
-    )
-    with _fresh_generation_config(base, config):
-        model.generate(
-            input_ids=ids,
-            attention_mask=mask.long(),
-            generation_config=config,
-            logits_processor=[TokenSampler(recorder, temperature, greedy, generator)],
-            stopping_criteria=[StopWhenRecorderDone(recorder)],
-            **shared_prefix_cache(model, contexts, ids, mask),
+    cache = shared_prefix_cache(model, contexts, ids, mask)
+    rows = list(range(len(contexts)))  # the recorder rows of the batch
+    while True:
+        config = GenerationConfig(
+            max_new_tokens=recorder.max_tokens,  # an upper bound: the recorder stops rows first
+            do_sample=False,  # the sampler has already chosen; generate takes its argmax
+            num_beams=1,
+            use_cache=True,
+            return_dict_in_generate=True,
+            eos_token_id=tokenizer.eos_id,
+            pad_token_id=tokenizer.pad_id,
+            bos_token_id=getattr(tokenizer, "bos_id", None),
         )
+        with _fresh_generation_config(base, config):
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask.long(),
+                generation_config=config,
+                logits_processor=[TokenSampler(recorder, rows, temperature, greedy, generator)],
+                stopping_criteria=[StopWhenRecorderDone(recorder, rows)],
+                **({} if cache is None else {keyword: cache}),
+            )
+        keep = recorder.compact(rows)
+        if recorder.done or keep is None:
+            return
+        # go on with the live rows: their tokens so far and the cache of all but the last
+        index = torch.tensor(keep, dtype=torch.long, device=device)
+        grown = out.sequences.shape[1] - ids.shape[1]
+        mask = torch.cat([mask, mask.new_ones(len(rows), grown)], dim=1)[index]
+        ids = out.sequences[index]
+        cache = getattr(out, keyword)
+        cache.batch_select_indices(index)
+        rows = [rows[j] for j in keep]
 
 
 @torch.no_grad()
 def shared_prefix_cache(
     model: Any, contexts: Sequence[Sequence[int]], ids: torch.Tensor, mask: torch.Tensor
-) -> dict[str, Any]:
-    """``generate``'s cache argument when some contexts are equal (the ``K`` samples of a GRPO
-    group start from one prompt), else nothing.
+) -> Any:
+    """A cache for ``generate`` to start from when some contexts are equal (the ``K``
+    samples of a GRPO group start from one prompt), else ``None``.
 
     Each distinct context, less its last token, runs through the model once; the cache is
     then copied to the rows that share it, and ``generate`` starts from it with the last
@@ -151,7 +177,7 @@ def shared_prefix_cache(
     first: dict[tuple[int, ...], int] = {}
     owner = [first.setdefault(tuple(c), len(first)) for c in contexts]
     if len(first) == len(contexts) or ids.shape[1] < 2:
-        return {}
+        return None
     from pipezero.model.lm.hf_adapter import cache_keyword
 
     rows = torch.tensor(
@@ -167,4 +193,4 @@ def shared_prefix_cache(
     )
     cache = getattr(out, keyword)
     cache.batch_select_indices(torch.tensor(owner, dtype=torch.long, device=ids.device))
-    return {keyword: cache}
+    return cache
