@@ -124,17 +124,17 @@ def generate_tokens_hf(
     ids, mask = left_pad(contexts, tokenizer.pad_id, device)
     cache = shared_prefix_cache(model, contexts, ids, mask)
     rows = list(range(len(contexts)))  # the recorder rows of the batch
+    config = GenerationConfig(
+        max_new_tokens=recorder.max_tokens,  # an upper bound: the recorder stops rows first
+        do_sample=False,  # the sampler has already chosen; generate takes its argmax
+        num_beams=1,
+        use_cache=True,
+        return_dict_in_generate=True,
+        eos_token_id=tokenizer.eos_id,
+        pad_token_id=tokenizer.pad_id,
+        bos_token_id=getattr(tokenizer, "bos_id", None),
+    )
     while True:
-        config = GenerationConfig(
-            max_new_tokens=recorder.max_tokens,  # an upper bound: the recorder stops rows first
-            do_sample=False,  # the sampler has already chosen; generate takes its argmax
-            num_beams=1,
-            use_cache=True,
-            return_dict_in_generate=True,
-            eos_token_id=tokenizer.eos_id,
-            pad_token_id=tokenizer.pad_id,
-            bos_token_id=getattr(tokenizer, "bos_id", None),
-        )
         with _fresh_generation_config(base, config):
             out = model.generate(
                 input_ids=ids,
@@ -174,15 +174,20 @@ def shared_prefix_cache(
         contexts: the ``B`` contexts.
         ids, mask: ``[B, W]`` their left-padded ids and mask (``left_pad``).
     """
-    first: dict[tuple[int, ...], int] = {}
-    owner = [first.setdefault(tuple(c), len(first)) for c in contexts]
-    if len(first) == len(contexts) or ids.shape[1] < 2:
+    first: dict[tuple[int, ...], int] = {}  # distinct context -> its index
+    heads: list[int] = []  # the first row of each distinct context
+    owner = []  # each row's distinct context
+    for row, c in enumerate(contexts):
+        key = tuple(c)
+        if key not in first:
+            first[key] = len(heads)
+            heads.append(row)
+        owner.append(first[key])
+    if len(heads) == len(contexts) or ids.shape[1] < 2:
         return None
     from pipezero.model.lm.hf_adapter import cache_keyword
 
-    rows = torch.tensor(
-        [owner.index(u) for u in range(len(first))], dtype=torch.long, device=ids.device
-    )  # one row per distinct context
+    rows = torch.tensor(heads, dtype=torch.long, device=ids.device)
     head, head_mask = ids[rows, :-1], mask[rows, :-1].long()
     keyword = cache_keyword(model)
     out = model(

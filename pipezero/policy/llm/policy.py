@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipezero.model.lm.generate import EpisodeDone, Generation, generate_episodes, generate_lines
+from pipezero.model.lm.generate import EpisodeDone, Generation, generate_episodes
 from pipezero.policy.llm.critic import ValueHead
 from pipezero.policy.policy_state import to_cpu
 from pipezero.policy.precision import Precision
@@ -88,16 +88,8 @@ class LLMPolicy:
 
     def generate(self, contexts: Sequence[Sequence[int]], greedy: bool = False) -> list[Generation]:
         """One reasoning line per context (sampled, or greedy for evaluation)."""
-        self.lm.eval()
-        with self.precision.autocast():
-            return generate_lines(
-                self.lm,
-                contexts,
-                self.max_new_tokens,
-                greedy=greedy,
-                temperature=self.temperature,
-                generator=self.generator,
-            )
+        runs = self.generate_episodes(contexts, [1] * len(contexts), greedy=greedy)
+        return [run[0] for run in runs]
 
     def generate_episodes(
         self,
