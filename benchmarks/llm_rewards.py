@@ -14,8 +14,13 @@ warm-up (sampling the policy's episodes, labelling their steps with the oracle, 
 before RL in its own run and is not counted in the RL budget: its wall time, its held-out AUC
 and accuracy (on steps of held-out episodes) are reported beside the gains, and each run's
 ``warm_start_sha256`` (a fingerprint of the warm start's weights, to tell whether two runs
-started from the same ones). Every run is its own process with one torch thread; ``--jobs``
-runs that many at once. Extra ``--set key=value`` pairs override the config.
+started from the same ones). The learned PRM goes on training during RL on labelled steps of
+the policy's own episodes (``reward.learned.refresh_*``); the labels that took, its training
+seconds (counted in the RL time) and its ranking of the policy's new steps before it learns
+from them (``prm_onpolicy_auc`` over the first and the last tenth of the run) are reported;
+``--variants learned_prm_frozen`` adds the PRM frozen after its warm-up. Every run is its
+own process with one torch thread; ``--jobs`` runs that many at once. Extra ``--set
+key=value`` pairs override the config.
 """
 
 from __future__ import annotations
@@ -38,8 +43,16 @@ GRPO = {
     "learn": {"algo": "grpo", "grpo_credit": "step"},
     "collect": {"num_prompts": 16, "group_size": 8},
 }
-VARIANTS = ("outcome", "oracle_prm", "learned_prm")
-RL_MIDDLEWARE = ("text_rollout", "reward_scoring", "onpolicy_learn")
+VARIANTS = ("outcome", "oracle_prm", "learned_prm", "learned_prm_frozen")
+DEFAULT_VARIANTS = ("outcome", "oracle_prm", "learned_prm")
+#: each variant's ``reward`` section (``learned_prm_frozen``: trained before RL only)
+REWARDS = {
+    "outcome": {"kind": "outcome"},
+    "oracle_prm": {"kind": "oracle_prm"},
+    "learned_prm": {"kind": "learned_prm"},
+    "learned_prm_frozen": {"kind": "learned_prm", "learned": {"refresh_episodes": 0}},
+}
+RL_MIDDLEWARE = ("text_rollout", "reward_scoring", "prm_refresh", "onpolicy_learn")
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +87,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     cfg = merge_config(CONFIG, spec["config"])
     task, parts = build_with_parts(Run("appo_math", cfg))
     seconds: dict[str, float] = {}
-    found: dict[str, Any] = {"train_accuracy": []}
+    found: dict[str, Any] = {"train_accuracy": [], "refresh": []}
 
     def record(ctx: Any) -> None:  # after the working middleware of each step
         for name, spent in ctx.timings.items():
@@ -83,6 +96,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
             found["prm"] = ctx.prm_output
         if ctx.train_output and "train_accuracy" in ctx.train_output.get("collect", {}):
             found["train_accuracy"].append(ctx.train_output["collect"]["train_accuracy"])
+        if ctx.prm_refresh_output is not None:
+            found["refresh"].append(ctx.prm_refresh_output)
 
     task.use(middleware(record, name="reward_benchmark_record"))
     curve: list[dict[str, float]] = []
@@ -98,6 +113,13 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         curve.append({**final, "train_iter": ctx.train_iter})
     rl_seconds = sum(seconds.get(name, 0.0) for name in RL_MIDDLEWARE)
     accuracies = found["train_accuracy"]
+    refresh = found["refresh"]
+    tenth = max(1, len(refresh) // 10)
+
+    def auc(part: list[dict[str, float]]) -> float | None:  # the PRM on the policy's new steps
+        values = [r["onpolicy_auc"] for r in part if r.get("onpolicy_auc") == r.get("onpolicy_auc")]
+        return sum(values) / len(values) if values else None
+
     return {
         "warm_start_accuracy": curve[0]["accuracy"],
         "warm_start_sha256": _weights_sha256(cfg.sft.cache_path),
@@ -109,6 +131,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "rl_wall_seconds": rl_seconds,
         "reward_scoring_seconds": seconds.get("reward_scoring", 0.0),
         "prm_warmup_seconds": seconds.get("prm_warmup", 0.0),
+        "prm_refresh_seconds": seconds.get("prm_refresh", 0.0),
+        "prm_refresh_labels": refresh[-1]["labels_total"] if refresh else 0,
+        "prm_onpolicy_auc_first_tenth": auc(refresh[:tenth]),
+        "prm_onpolicy_auc_last_tenth": auc(refresh[-tenth:]),
         "wall_seconds": time.perf_counter() - start,
         "mean_train_accuracy": sum(accuracies) / len(accuracies) if accuracies else None,
         "prm": found.get("prm"),
@@ -129,7 +155,7 @@ def _launch(spec: dict[str, Any], log: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=VARIANTS)
     parser.add_argument("--updates", type=int, default=240, help="RL minibatch updates per run")
     parser.add_argument("--sft-steps", type=int, default=1500)
     parser.add_argument("--jobs", type=int, default=1)
@@ -155,7 +181,7 @@ def main() -> None:
             "seed": seed,
             "exp_dir": str(work / name),
             "sft": {"cache_path": str(work / f"warm_start_seed{seed}.pt")},
-            "reward": {"kind": kind},
+            "reward": REWARDS[kind],
         }
         return {"config": _merge(base, run), "warm_only": warm_only}
 
@@ -168,7 +194,7 @@ def main() -> None:
         ]
         for f in warm:
             f.result()
-        longest_first = sorted(args.variants, key=lambda v: v != "learned_prm")  # its warm-up
+        longest_first = sorted(args.variants, key=lambda v: not v.startswith("learned"))
         jobs = [
             (s, v, pool.submit(_launch, spec(s, v), work / f"{v}_seed{s}.log"))
             for v in longest_first

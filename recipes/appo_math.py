@@ -3,19 +3,20 @@
     pipezero train appo_math --seed 0 --set max_train_iter=4000   # or: python recipes/appo_math.py
     pipezero train appo_math --smoke            # every part of the chain in a few seconds
     pipezero train appo_math --device cuda --set policy.amp=bf16
-    pipezero train appo_math --set reward.kind=outcome   # or oracle_prm, step_tag_prm
+    pipezero train appo_math --set reward.kind=outcome   # or oracle_prm, step_tag_prm, learned_prm
     pipezero train appo_math --resume latest
     pipezero eval runs/appo_math/RUN --episodes 256     # held-out accuracy on 256 problems
 
 The chain: sft_warmstart (``sft.num_steps`` supervised steps, once; unset: 1500, or 0 for a
-pretrained ``model.hf_path``) -> accuracy_eval
+pretrained ``model.hf_path``) -> [prm_warmup] -> accuracy_eval
 (held-out exact-answer accuracy, its ``return_mean``) -> text_rollout -> reward_scoring ->
-onpolicy_learn -> ckpt_saver -> termination (``max_env_step`` reasoning lines or
+[prm_refresh] -> onpolicy_learn -> ckpt_saver -> termination (``max_env_step`` reasoning lines or
 ``max_train_iter`` updates). ``grpo_math`` and ``tppo_math`` reuse :func:`build` with their
 trainer (``learn.algo``). The defaults and their meaning: :mod:`pipezero.policy.llm.config`
 (a local Hugging Face model: ``--set model.hf_path='DIR'``; a tiny Llama-style Hugging Face
 model built here: ``--set model.kind=hf_tiny``; a JSONL dataset:
-``env.train_path``); docs/llm_rl.md.
+``env.train_path``); docs/llm_rl.md. The bracketed steps train a learned PRM
+(``reward.kind=learned_prm``) before RL and on the policy's steps during it.
 Over 60 lines as the chain of the three LLM recipes, with their smoke settings.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 from pipezero.middleware.accuracy_eval import accuracy_eval
 from pipezero.middleware.ckpt_saver import ckpt_saver
 from pipezero.middleware.onpolicy_learn import onpolicy_learn
+from pipezero.middleware.prm_refresh import prm_refresh
 from pipezero.middleware.prm_warmup import prm_warmup
 from pipezero.middleware.reward_scoring import reward_scoring
 from pipezero.middleware.sft_warmstart import sft_warmstart
@@ -71,6 +73,8 @@ def build_with_parts(run: Run) -> tuple[Task, LLMParts]:
     task.use(accuracy_eval(parts.policy, *held_out, ev.batch_size, ev.stop_accuracy))
     task.use(text_rollout(parts.worker))
     task.use(reward_scoring(parts.prm, parts.reward))
+    if parts.prm_refresh is not None:  # ... and keep it on the policy's steps
+        task.use(prm_refresh(parts.prm_refresh))
     task.use(onpolicy_learn(parts.trainer))
     task.use(ckpt_saver(run.exp_dir, parts.trainer, config=cfg))
     task.use(termination(max_env_step=cfg.max_env_step, max_train_iter=cfg.max_train_iter))

@@ -3,6 +3,7 @@ step labels from the oracle; its warm-up phase in the recipe; selection by confi
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,10 @@ from pipezero.policy.llm.context import LLMContext
 from pipezero.policy.llm.learned_prm import LearnedPRM, StepLabels, ranking_auc
 from pipezero.policy.llm.policy import LLMPolicy
 from pipezero.policy.llm.prm import OracleArithmeticPRM
-from pipezero.policy.llm.prm_training import PRMTrainer, label_rollout
+from pipezero.policy.llm.prm_training import PRMRefresh, PRMTrainer, label_rollout
 from pipezero.policy.llm.reward_source import build_reward
 from pipezero.policy.llm.rewards import RewardConfig, score_rollout
-from pipezero.policy.llm.rollout import Rollout
+from pipezero.policy.llm.rollout import Rollout, Trajectory
 from pipezero.recipe import Run, UsageError
 
 #: small problems: one or two additions / subtractions on numbers below 100
@@ -72,6 +73,83 @@ def test_training_reduces_the_loss_and_ranks_held_out_good_steps_above_bad_ones(
     assert after["loss"] < before["loss"] - 0.1
     assert before["auc"] < 0.7 and after["auc"] >= 0.85, (before, after)
     assert after["accuracy"] >= 0.75
+
+
+def _reworded_rollout(num_problems: int, seed: int) -> Rollout:
+    """Episodes of worked steps, about half of them written ``16+2 is 18`` (no equation: the
+    oracle scores such a line 0), steps the PRM of :func:`_labelled_steps` never saw."""
+    rng = np.random.default_rng(seed)
+    prompt = PromptFormat()
+    trajs = []
+    for p in ArithmeticProblemGenerator(SMALL).generate(num_problems, seed=seed):
+        traj = Trajectory(p, 0, [])
+        state = prompt.render_state(p)
+        for line in p.steps:
+            traj.states.append(state)
+            traj.steps.append((line.replace("=", " is ") if rng.random() < 0.5 else line) + "\n")
+            state += line + "\n"
+        traj.done, traj.correct = True, True
+        trajs.append(traj)
+    return Rollout(trajs, sum(t.num_steps for t in trajs))
+
+
+def test_refresh_teaches_the_prm_the_steps_the_policy_writes_now() -> None:
+    """A PRM warmed up on one kind of mistake is half blind to another; labelling a few of
+    each collection's episodes and training on them (PRMRefresh) fixes that, where as many
+    more steps on the warm-up data alone do not."""
+    warm = _labelled_steps(600, seed=1)
+    held_out = label_rollout(_reworded_rollout(100, seed=9), OracleArithmeticPRM())
+
+    def warmed_up() -> PRMTrainer:
+        trainer = PRMTrainer(LearnedPRM(tiny_lm(0), head_layers=(32,)), lr=3e-3, batch_size=32)
+        for _ in range(100):
+            trainer.step(warm)
+        return trainer
+
+    trainer = warmed_up()
+    refresh = PRMRefresh(
+        trainer, OracleArithmeticPRM(), episodes=8, steps=4, capacity=2000, initial=lambda: warm
+    )
+    outs = []
+    for k in range(10):
+        rollout = _reworded_rollout(16, seed=100 + k)
+        scores = [trainer.prm.score(t.states, t.steps) for t in rollout.trajectories]
+        outs.append(refresh.update(rollout, scores))
+    control = warmed_up()
+    for _ in range(40):  # the same number of steps, on the warm-up data only
+        control.step(warm)
+    refreshed, frozen = trainer.evaluate(held_out)["auc"], control.evaluate(held_out)["auc"]
+    assert refreshed >= 0.9 and refreshed > frozen + 0.08, (refreshed, frozen)
+    assert refresh.labels_total == sum(o["labelled"] for o in outs) <= 10 * 8 * 3
+    assert outs[-1]["buffer"] == len(warm) + refresh.labels_total
+    assert {"onpolicy_auc", "onpolicy_accuracy", "loss"} <= set(outs[-1])
+
+
+def test_refresh_labels_finished_episodes_keeps_the_newest_steps_and_resumes() -> None:
+    def make() -> PRMRefresh:
+        trainer = PRMTrainer(LearnedPRM(tiny_lm(0), head_layers=(8,)), batch_size=8, seed=1)
+        return PRMRefresh(trainer, OracleArithmeticPRM(), episodes=3, steps=2, capacity=10)
+
+    refresh = make()
+    rollout = _reworded_rollout(6, seed=0)
+    for t in rollout.trajectories[:4]:
+        t.done = False  # cut by the collection: not labelled
+    out = refresh.update(rollout)
+    labelled = sum(t.num_steps for t in rollout.trajectories[4:])
+    assert out["labelled"] == labelled and "onpolicy_auc" not in out
+    for k in range(3):
+        refresh.update(_reworded_rollout(6, seed=1 + k))
+    assert len(refresh.buffer) == 10  # the capacity; the oldest went first
+    assert refresh.trainer.steps_done == 8
+    # a resumed refresh (its state and the trainer's) continues exactly
+    other = make()
+    saved = copy.deepcopy((refresh.trainer.state_dict(), refresh.state_dict()))  # a checkpoint
+    other.trainer.load_state_dict(saved[0])
+    other.load_state_dict(saved[1])
+    a, b = refresh.update(_reworded_rollout(6, seed=7)), other.update(_reworded_rollout(6, seed=7))
+    assert a == b and refresh.buffer.steps == other.buffer.steps
+    with pytest.raises(ValueError, match="steps must be an int >= 1, got 0"):
+        PRMRefresh(refresh.trainer, OracleArithmeticPRM(), episodes=3, steps=0, capacity=10)
 
 
 def test_scores_are_probabilities_and_the_recipe_reward_reads_them() -> None:
@@ -148,7 +226,10 @@ TINY = {
     "sft": {"num_steps": 2},
     "env": {"num_eval_problems": 4},
     "collect": {"num_prompts": 4},
-    "reward": {"kind": "learned_prm", "learned": {"num_steps": 3, "num_episodes": 8}},
+    "reward": {
+        "kind": "learned_prm",
+        "learned": {"num_steps": 3, "num_episodes": 8, "refresh_episodes": 2, "refresh_steps": 2},
+    },
 }
 
 
@@ -158,11 +239,22 @@ def test_the_recipe_selects_and_warms_up_the_learned_prm(tmp_path: Path) -> None
     assert isinstance(parts.prm, LearnedPRM) and parts.prm_warmup is not None
     names = [mw.name for mw in task.chain]
     assert names.index("sft_warmstart") < names.index("prm_warmup") < names.index("text_rollout")
+    assert (
+        names.index("reward_scoring") < names.index("prm_refresh") < names.index("onpolicy_learn")
+    )
     seen: dict = {}
     task.use(lambda ctx: seen.setdefault("prm_output", ctx.prm_output))
+    task.use(lambda ctx: seen.setdefault("collect", ctx.train_output["collect"]))
     task.run(max_steps=1)
     out = seen["prm_output"]
-    assert parts.prm_warmup.done and parts.prm_warmup.trainer.steps_done == 3
+    # the PRM learned from the steps of the first collection, and the loggers see it
+    assert parts.prm_refresh.labels_total > 0 and seen["collect"]["prm_refresh_labelled"] > 0
+    assert (
+        len(parts.prm_refresh.buffer)
+        == out["train_steps_labelled"] + parts.prm_refresh.labels_total
+    )
+    assert "prm_refresh" in task.state_providers.state_dict()
+    assert parts.prm_warmup.done and parts.prm_warmup.trainer.steps_done == 3 + 2  # + refresh
     assert {"val_auc", "val_accuracy", "first_loss", "last_loss", "initial_val_loss"} <= set(out)
     # it started from the warm-started policy's weights (then trained its own copy)
     assert parts.prm.lm is not parts.policy.lm
@@ -188,6 +280,16 @@ def test_other_reward_kinds_build_no_warmup_and_bad_settings_are_refused(tmp_pat
     with pytest.raises(
         UsageError, match=r"reward\.learned\.train' must be one of \['base', 'adapter'\]"
     ):
+        appo_math.build(Run("appo_math", bad))
+    frozen = {"kind": "learned_prm", "learned": {"num_episodes": 8, "refresh_episodes": 0}}
+    cfg = merge_config(appo_math.CONFIG, {**tiny, "reward": frozen})
+    task, parts = appo_math.build_with_parts(Run("appo_math", cfg))
+    assert parts.prm_refresh is None and "prm_refresh" not in [mw.name for mw in task.chain]
+    bad = merge_config(
+        appo_math.CONFIG,
+        {**tiny, "reward": {"kind": "learned_prm", "learned": {"refresh_steps": 0}}},
+    )
+    with pytest.raises(UsageError, match=r"refresh_\*: PRMRefresh: steps must be an int >= 1"):
         appo_math.build(Run("appo_math", bad))
     with pytest.raises(ConfigError, match="lm_factory"):
         build_reward({"kind": "learned_prm"})

@@ -105,6 +105,12 @@ LLM_MATH_CONFIG: dict[str, Any] = {
             "head_layers": [256],
             "train": "base",  # the LM's base weights train with the head; "adapter": LoRA only
             "val_fraction": 0.1,  # episodes held out to measure it (AUC, accuracy)
+            # during RL: label this many of each collection's episodes (0: the PRM stays as
+            # the warm-up left it), keep the newest refresh_buffer labelled steps and train
+            # refresh_steps minibatch steps on them after every collection
+            "refresh_episodes": 32,
+            "refresh_steps": 8,
+            "refresh_buffer": 4096,
         },
     },
     "learn": {

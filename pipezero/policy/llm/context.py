@@ -27,6 +27,7 @@ class LLMContext(TrainContext):
         step_rewards: its :class:`~pipezero.policy.llm.rewards.StepRewards`.
         sft_output: statistics of the warm start when it ran this step.
         prm_output: statistics of the learned PRM's warm-up when it ran this step.
+        prm_refresh_output: statistics of its training on this step's collection.
     """
 
     sft_iter: int = persistent(0)
@@ -35,3 +36,4 @@ class LLMContext(TrainContext):
     step_rewards: Any = per_step(None)
     sft_output: Any = per_step(None)
     prm_output: Any = per_step(None)
+    prm_refresh_output: Any = per_step(None)

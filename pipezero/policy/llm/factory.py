@@ -32,7 +32,7 @@ from pipezero.policy.llm.critic import ValueHead
 from pipezero.policy.llm.learned_prm import LearnedPRM
 from pipezero.policy.llm.policy import LLMPolicy
 from pipezero.policy.llm.prm import OracleArithmeticPRM, ProcessRewardModel
-from pipezero.policy.llm.prm_training import PRMTrainer, PRMWarmup
+from pipezero.policy.llm.prm_training import PRMRefresh, PRMTrainer, PRMWarmup
 from pipezero.policy.llm.reward_source import build_reward
 from pipezero.policy.llm.rewards import RewardConfig
 from pipezero.policy.llm.rollout import COLLECT_MODES, GENERATION_MODES, RolloutWorker
@@ -75,6 +75,7 @@ class LLMParts:
     eval_problems: list[Problem]
     sft_steps: int
     prm_warmup: PRMWarmup | None = None  # reward.kind=learned_prm: trains the PRM before RL
+    prm_refresh: PRMRefresh | None = None  # ... and on the policy's steps during RL
 
 
 def _dataclass_from(cls: type, values: Mapping[str, Any]) -> Any:
@@ -273,9 +274,10 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
     worker = RolloutWorker(
         policy, envs, collect["mode"], collect["rollout_steps"], generation=collect["generation"]
     )
-    warmup = None
+    warmup = refresh = None
     if isinstance(prm, LearnedPRM):
         warmup = _prm_warmup(cfg, prm, lm, source, exclude, prompt, device, amp)
+        refresh = _prm_refresh(cfg["reward"]["learned"], warmup, seed)
     return LLMParts(
         policy=policy,
         trainer=trainer,
@@ -288,7 +290,30 @@ def build_parts(cfg: Mapping[str, Any], device: torch.device | str = "cpu") -> L
         eval_problems=held_out,
         sft_steps=sft_steps(cfg),
         prm_warmup=warmup,
+        prm_refresh=refresh,
     )
+
+
+def _prm_refresh(learned: Mapping[str, Any], warmup: PRMWarmup, seed: int) -> PRMRefresh | None:
+    """The learned PRM's training during RL, or ``None`` with ``refresh_episodes`` 0."""
+    episodes = learned["refresh_episodes"]
+    if episodes == 0:
+        return None
+    try:
+        return PRMRefresh(
+            warmup.trainer,
+            warmup.labeller,
+            episodes,
+            learned["refresh_steps"],
+            learned["refresh_buffer"],
+            initial=lambda: warmup.train_data,
+            seed=seed + 9,
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"reward.learned.refresh_*: {exc} (refresh_episodes=0 keeps the PRM frozen after "
+            "its warm-up)"
+        ) from None
 
 
 def _prm_warmup(

@@ -7,11 +7,18 @@ problems and samples is the same whatever the reward), labels every step with a 
 exact :class:`~pipezero.policy.llm.prm.OracleArithmeticPRM` on the arithmetic task), holds out
 a fraction of the episodes, and trains the PRM for a fixed number of minibatch steps
 (:class:`PRMTrainer`: binary cross-entropy on the step's logit).
+
+A PRM trained once and then frozen is exploited by RL: the policy moves to steps the PRM
+never saw and scores wrongly (measured in docs/performance.md). :class:`PRMRefresh` keeps it
+on the policy's distribution: during RL it labels some of each collection's episodes, keeps
+a bounded buffer of labelled steps (the warm-up's to begin with) and trains a few minibatch
+steps on it after every collection.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +31,7 @@ from pipezero.policy.llm.prm import ProcessRewardModel
 from pipezero.policy.llm.rollout import Rollout, RolloutWorker
 from pipezero.policy.policy_state import to_cpu
 
-__all__ = ["PRMTrainer", "PRMWarmup", "collect_step_labels", "label_rollout"]
+__all__ = ["PRMRefresh", "PRMTrainer", "PRMWarmup", "collect_step_labels", "label_rollout"]
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +209,7 @@ class PRMWarmup:
         self.init_from = init_from
         self.seed = seed
         self.log_every = log_every
+        self.train_data: StepLabels | None = None  # the labelled steps it trained on
 
     @property
     def done(self) -> bool:
@@ -222,6 +230,7 @@ class PRMWarmup:
         self.trainer.steps_done = 0
         data = collect_step_labels(self.worker, self.labeller, self.num_episodes)
         train, val = data.split(self.val_fraction, self.seed)
+        self.train_data = train
         logger.info(
             "PRM warm-up: %d labelled steps (%.0f%% good) from %d episodes, %d held out",
             len(data),
@@ -257,3 +266,136 @@ class PRMWarmup:
             "train_steps_labelled": float(len(train)),
             "val_steps_labelled": float(len(val)),
         }
+
+
+class PRMRefresh:
+    """Training a learned PRM on the policy's own steps during RL (after :class:`PRMWarmup`).
+
+    After every collection :meth:`update` labels ``episodes`` of its finished episodes (drawn
+    at random) with ``labeller``, adds their steps to a first-in-first-out buffer of at most
+    ``capacity`` labelled steps (it starts with ``initial()``: the warm-up's training steps)
+    and runs ``steps`` minibatch steps of ``trainer`` on the buffer. The PRM scores a
+    collection before it learns from it: the agreement of those scores with the new labels
+    (``onpolicy_auc``, ``onpolicy_accuracy``) measures how well the PRM follows the policy.
+
+    Args:
+        trainer: trains the learned PRM (the warm-up's, so one optimizer state goes on).
+        labeller: gives each step its label (the oracle PRM on arithmetic).
+        episodes: episodes labelled per collection (``>= 1``).
+        steps: PRM minibatch steps per collection (``>= 1``).
+        capacity: labelled steps kept (``>= 1``); the oldest leave first.
+        initial: returns the steps the buffer starts with (called at the first update, after
+            the warm-up ran), or ``None`` for none.
+        seed: seeds which episodes are labelled.
+    """
+
+    def __init__(
+        self,
+        trainer: PRMTrainer,
+        labeller: ProcessRewardModel,
+        episodes: int,
+        steps: int,
+        capacity: int,
+        initial: Callable[[], StepLabels | None] | None = None,
+        seed: int = 0,
+    ) -> None:
+        for name, value in (("episodes", episodes), ("steps", steps), ("capacity", capacity)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"PRMRefresh: {name} must be an int >= 1, got {value!r}")
+        self.trainer = trainer
+        self.labeller = labeller
+        self.episodes = episodes
+        self.steps = steps
+        self.capacity = capacity
+        self.initial = initial
+        self.rng = np.random.default_rng(seed)
+        self.buffer: StepLabels | None = None
+        self.labels_total = 0  # steps labelled during RL (the labelling budget spent)
+        self.next_episode = 0
+
+    def update(self, rollout: Rollout, scores: list[np.ndarray] | None = None) -> dict[str, float]:
+        """Label, store and train on ``rollout``'s finished episodes.
+
+        Args:
+            rollout: the collection.
+            scores: the PRM's scores of every trajectory's steps (aligned with
+                ``rollout.trajectories``, as :func:`~pipezero.policy.llm.rewards.score_rollout`
+                returns them) to measure them against the new labels; ``None`` skips that.
+
+        Returns:
+            ``labelled`` (steps labelled now), ``labels_total``, ``buffer`` (steps held),
+            ``loss`` (mean minibatch loss), and with ``scores`` ``onpolicy_auc`` and
+            ``onpolicy_accuracy`` (``nan`` when the labelled steps are all good or all bad).
+        """
+        self._start()
+        finished = [k for k, t in enumerate(rollout.trajectories) if t.done and t.num_steps]
+        chosen = sorted(self.rng.choice(finished, min(self.episodes, len(finished)), replace=False))
+        picked = [rollout.trajectories[k] for k in chosen]
+        picked = Rollout(picked, sum(t.num_steps for t in picked))
+        new = label_rollout(picked, self.labeller, first_episode=self.next_episode)
+        self.next_episode += len(chosen)
+        self.labels_total += len(new)
+        self.buffer = self._newest(
+            new if self.buffer is None else StepLabels.concat([self.buffer, new])
+        )
+        out: dict[str, float] = {
+            "labelled": float(len(new)),
+            "labels_total": float(self.labels_total),
+            "buffer": float(len(self.buffer)),
+        }
+        if scores is not None and len(new):
+            seen = np.concatenate([np.asarray(scores[k], dtype=np.float64) for k in chosen])
+            decided = new.labels != 0.5
+            out["onpolicy_auc"] = ranking_auc(seen, new.labels)
+            out["onpolicy_accuracy"] = (
+                float(np.mean((seen[decided] > 0.5) == (new.labels[decided] > 0.5)))
+                if decided.any()
+                else float("nan")
+            )
+        if len(self.buffer):
+            losses = [self.trainer.step(self.buffer) for _ in range(self.steps)]
+            out["loss"] = float(np.mean(losses))
+        return out
+
+    def _start(self) -> None:
+        """Fill the empty buffer with ``initial()`` once it has something (after the warm-up)."""
+        if self.buffer is not None or self.initial is None:
+            return
+        start = self.initial()
+        if start is not None:
+            self.buffer = self._newest(start)
+            if len(self.buffer):
+                self.next_episode = int(self.buffer.episodes.max()) + 1
+
+    def _newest(self, data: StepLabels) -> StepLabels:
+        if len(data) <= self.capacity:
+            return data
+        return data.subset(np.arange(len(data) - self.capacity, len(data)))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The buffer, the draw generator and the counters (the PRM and its optimizer are the
+        trainer's state, saved with the warm-up's). Saved between the warm-up and the first
+        update, the buffer holds the warm-up's steps already."""
+        self._start()
+        buffer = self.buffer
+        return {
+            "buffer": None
+            if buffer is None
+            else {
+                "states": list(buffer.states),
+                "steps": list(buffer.steps),
+                "labels": buffer.labels.copy(),
+                "episodes": buffer.episodes.copy(),
+            },
+            "rng": self.rng.bit_generator.state,
+            "labels_total": self.labels_total,
+            "next_episode": self.next_episode,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        buffer = state["buffer"]
+        self.buffer = None if buffer is None else StepLabels(**buffer)
+        self.rng.bit_generator.state = state["rng"]
+        self.labels_total = int(state["labels_total"])
+        self.next_episode = int(state["next_episode"])
