@@ -15,7 +15,7 @@ from pipezero.recipes import appo_math
 from pipezero.config import ConfigError, merge_config
 from pipezero.policy.llm.prm import OracleArithmeticPRM, StepTagPRM
 from pipezero.policy.llm.reward_source import REWARD_KINDS, build_reward
-from pipezero.policy.llm.rewards import RewardConfig, score_rollout
+from pipezero.policy.llm.rewards import RewardConfig, min_form, score_rollout
 from pipezero.policy.llm.rollout import Rollout
 from pipezero.recipe import Run, UsageError
 
@@ -43,6 +43,27 @@ def test_the_oracle_prm_is_the_default_and_scores_every_step() -> None:
     rewards = score_rollout(_rollout(), prm, weights).rewards
     np.testing.assert_allclose(rewards[0], [0.25, 1.25])
     np.testing.assert_allclose(rewards[1], [-0.25, 0.25])  # a wrong step, then its result
+
+
+def test_min_form_credit_makes_each_process_return_the_smallest_reward_ahead() -> None:
+    rewards = np.array([0.2, -0.1, 0.3, 0.25, 0.4], dtype=np.float32)
+    returns = np.cumsum(min_form(rewards)[::-1])[::-1]
+    np.testing.assert_allclose(returns, [-0.1, -0.1, 0.25, 0.25, 0.4], atol=1e-7)
+    assert min_form(np.zeros(0, dtype=np.float32)).shape == (0,)
+    prm, weights = build_reward({**WEIGHTS, "process_credit": "min"})
+    policy = tiny_policy()
+    lines = ["2+3=6\n", "6+3=9\n", "The answer is 9\n"]  # a wrong step, then right ones
+    rollout = Rollout([trajectory(policy, lines, correct=False)], 3)
+    rewards = score_rollout(rollout, prm, weights).rewards[0]
+    np.testing.assert_allclose(np.cumsum(rewards[::-1])[::-1], [-0.25, 0.25, 0.25])
+    summed = score_rollout(rollout, prm, RewardConfig(**WEIGHTS)).rewards[0]
+    np.testing.assert_allclose(np.cumsum(summed[::-1])[::-1], [0.25, 0.5, 0.25])  # it adds up
+    with pytest.raises(
+        ConfigError, match=r"'reward.process_credit' must be one of \['sum', 'min'\]"
+    ):
+        build_reward({**WEIGHTS, "process_credit": "max"})
+    with pytest.raises(ValueError, match="process_credit must be one of"):
+        RewardConfig(process_credit="mean")
 
 
 def test_an_unknown_kind_lists_the_choices() -> None:

@@ -90,6 +90,9 @@ LLM_MATH_CONFIG: dict[str, Any] = {
         "process_weight": 0.5,
         "process_offset": 0.5,
         "outcome_weight": 1.0,
+        # "sum": a step's process return adds the PRM rewards after it; "min": it is the
+        # smallest of them (min-form credit: over-scored steps cannot add up)
+        "process_credit": "sum",
         "prm_path": None,  # step_tag_prm: local Hugging Face reward model directory
         "prm_step_tag": "ки",  # step_tag_prm: Math-Shepherd's tag and good / bad tokens
         "prm_good_token": "+",
@@ -105,10 +108,11 @@ LLM_MATH_CONFIG: dict[str, Any] = {
             "head_layers": [256],
             "train": "base",  # the LM's base weights train with the head; "adapter": LoRA only
             "val_fraction": 0.1,  # episodes held out to measure it (AUC, accuracy)
-            # during RL: label this many of each collection's episodes (0: the PRM stays as
-            # the warm-up left it), keep the newest refresh_buffer labelled steps and train
-            # refresh_steps minibatch steps on them after every collection
-            "refresh_episodes": 32,
+            # during RL: label up to this many of each collection's episodes (128: all of
+            # the recipes' collections; 0: the PRM stays as the warm-up left it), keep the
+            # newest refresh_buffer labelled steps, train refresh_steps minibatch steps on
+            # them after every collection
+            "refresh_episodes": 128,
             "refresh_steps": 8,
             "refresh_buffer": 4096,
         },

@@ -33,7 +33,7 @@ from torch import nn
 from pipezero.config import ConfigError
 from pipezero.policy.llm.learned_prm import TRAINABLE, LearnedPRM
 from pipezero.policy.llm.prm import OracleArithmeticPRM, ProcessRewardModel, StepTagPRM
-from pipezero.policy.llm.rewards import RewardConfig
+from pipezero.policy.llm.rewards import PROCESS_CREDITS, RewardConfig
 from pipezero.policy.precision import Precision
 
 __all__ = ["REWARD_KINDS", "build_reward", "load_step_tag_prm"]
@@ -73,6 +73,12 @@ def build_reward(
             f"(e.g. --set reward.kind=outcome)"
         )
     names = {f.name for f in dataclasses.fields(RewardConfig)}
+    credit = reward.get("process_credit", "sum")
+    if credit not in PROCESS_CREDITS:
+        raise ConfigError(
+            f"config key 'reward.process_credit' must be one of {list(PROCESS_CREDITS)}, got "
+            f"{credit!r} (e.g. --set reward.process_credit=min)"
+        )
     weights = RewardConfig(**{k: v for k, v in reward.items() if k in names})
     if kind == "outcome":
         return None, dataclasses.replace(weights, process_weight=0.0, process_offset=0.0)

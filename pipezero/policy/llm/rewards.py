@@ -9,7 +9,10 @@ import numpy as np
 from pipezero.policy.llm.prm import ProcessRewardModel
 from pipezero.policy.llm.rollout import Rollout
 
-__all__ = ["RewardConfig", "StepRewards", "score_rollout"]
+__all__ = ["PROCESS_CREDITS", "RewardConfig", "StepRewards", "min_form", "score_rollout"]
+
+#: ``RewardConfig.process_credit`` values.
+PROCESS_CREDITS = ("sum", "min")
 
 
 @dataclass(frozen=True)
@@ -21,11 +24,24 @@ class RewardConfig:
         process_weight: weight of the PRM score (0 switches process rewards off).
         process_offset: subtracted from every PRM score (0.5 centres them; the reference uses 0).
         outcome_weight: reward of a correct final answer (0 switches outcome rewards off).
+        process_credit: ``"sum"`` (each step keeps its process reward: the process return from
+            a step is the sum of the rewards after it) or ``"min"`` (the rewards are rewritten
+            so that the process return from a step is the *smallest* process reward from it
+            on, :func:`min_form`: a sequence of steps is worth its worst one, so steps a PRM
+            over-scores cannot add up).
     """
 
     process_weight: float = 1.0
     process_offset: float = 0.0
     outcome_weight: float = 1.0
+    process_credit: str = "sum"
+
+    def __post_init__(self) -> None:
+        if self.process_credit not in PROCESS_CREDITS:
+            choices = list(PROCESS_CREDITS)
+            raise ValueError(
+                f"process_credit must be one of {choices}, got {self.process_credit!r}"
+            )
 
 
 @dataclass
@@ -41,6 +57,16 @@ class StepRewards:
     rewards: list[np.ndarray]
     process: list[np.ndarray]
     stats: dict[str, float] = field(default_factory=dict)
+
+
+def min_form(rewards: np.ndarray) -> np.ndarray:
+    """Rewards whose sums from each step on are the minima of ``rewards`` from that step on:
+    ``r*_t = m_t - m_{t+1}`` with ``m_t = min_{t' >= t} r_t'`` and ``m_S = 0`` (the sums
+    telescope to ``m_t``)."""
+    if len(rewards) == 0:
+        return rewards.copy()
+    suffix_min = np.minimum.accumulate(rewards[::-1])[::-1]
+    return suffix_min - np.append(suffix_min[1:], 0.0).astype(rewards.dtype)
 
 
 def score_rollout(
@@ -64,6 +90,8 @@ def score_rollout(
         p = flat[start : start + t.num_steps]
         start += t.num_steps
         r = config.process_weight * (p - config.process_offset)
+        if config.process_credit == "min":
+            r = min_form(r)
         if t.done and t.correct:
             r[-1] += config.outcome_weight
         rewards.append(r.astype(np.float32))
