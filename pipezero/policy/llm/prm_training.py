@@ -36,6 +36,13 @@ __all__ = ["PRMRefresh", "PRMTrainer", "PRMWarmup", "collect_step_labels", "labe
 logger = logging.getLogger(__name__)
 
 
+def _check_counts(owner: str, **counts: Any) -> None:
+    """Raise naming the first of ``counts`` that is not an int >= 1."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{owner}: {name} must be an int >= 1, got {value!r}")
+
+
 def label_rollout(
     rollout: Rollout, labeller: ProcessRewardModel, first_episode: int = 0
 ) -> StepLabels:
@@ -193,9 +200,7 @@ class PRMWarmup:
         seed: int = 0,
         log_every: int = 100,
     ) -> None:
-        for name, value in (("num_steps", num_steps), ("num_episodes", num_episodes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PRMWarmup: {name} must be an int >= 1, got {value!r}")
+        _check_counts("PRMWarmup", num_steps=num_steps, num_episodes=num_episodes)
         if num_episodes < 2:
             raise ValueError(
                 f"PRMWarmup: num_episodes must be >= 2 to hold some out, got {num_episodes}"
@@ -299,9 +304,7 @@ class PRMRefresh:
         initial: Callable[[], StepLabels | None] | None = None,
         seed: int = 0,
     ) -> None:
-        for name, value in (("episodes", episodes), ("steps", steps), ("capacity", capacity)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PRMRefresh: {name} must be an int >= 1, got {value!r}")
+        _check_counts("PRMRefresh", episodes=episodes, steps=steps, capacity=capacity)
         self.trainer = trainer
         self.labeller = labeller
         self.episodes = episodes
