@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -117,7 +118,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     tenth = max(1, len(refresh) // 10)
 
     def auc(part: list[dict[str, float]]) -> float | None:  # the PRM on the policy's new steps
-        values = [r["onpolicy_auc"] for r in part if r.get("onpolicy_auc") == r.get("onpolicy_auc")]
+        values = [r.get("onpolicy_auc", math.nan) for r in part]
+        values = [v for v in values if not math.isnan(v)]  # nan: all steps good or all bad
         return sum(values) / len(values) if values else None
 
     return {
