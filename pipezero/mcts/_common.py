@@ -403,3 +403,46 @@ def root_result(
         num_network_calls=calls,
         num_leaf_evaluations=leaves,
     )
+
+
+def improved_policy(
+    logits: np.ndarray,
+    legal: np.ndarray,
+    visits: np.ndarray,
+    q_values: np.ndarray,
+    raw_value: np.ndarray,
+    config: MCTSConfig,
+) -> np.ndarray:
+    """Gumbel MuZero's completed-Q improved policy of ``B`` searched roots, ``[B, A]`` float32.
+
+    ``pi' = softmax(logits + sigma(completed Q))`` over the legal actions, where ``logits`` is
+    the network's root prior (``[B, A]``, before any root noise), the completed Q of a
+    visited child is its Q (``q_values``, the root's point of view) and that of an unvisited
+    one the mixed value ``(v + sum N * sum_visited(pi q) / sum_visited(pi)) / (1 + sum N)``
+    (``v = raw_value``, the network's value of the root), rescaled to ``[0, 1]`` over the
+    legal actions, and ``sigma = (maxvisit_init + max N) * value_scale * rescaled Q``. The
+    same transform as the C++ Gumbel search's (``Forest.improved_policy``), here in NumPy so
+    that a PUCT search can give it with the prior its noise did not touch.
+    """
+    legal = legal.astype(bool)
+    z = np.where(legal, logits.astype(np.float64), -np.inf)
+    z -= z.max(axis=1, keepdims=True)
+    prior = np.exp(z)
+    prior /= prior.sum(axis=1, keepdims=True)
+    n = visits.astype(np.float64)
+    visited = legal & (n > 0)
+    q = np.where(visited, q_values.astype(np.float64), 0.0)
+    p = np.where(visited, np.maximum(prior, 1e-30), 0.0)
+    total = n.sum(axis=1)
+    weighted = (p * q).sum(axis=1) / np.maximum(p.sum(axis=1), 1e-30)
+    v = raw_value.astype(np.float64)
+    mixed = np.where(total > 0, (v + total * weighted) / (1.0 + total), v)
+    completed = np.where(visited, q, mixed[:, None])
+    lo = np.where(legal, completed, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(legal, completed, -np.inf).max(axis=1, keepdims=True)
+    scale = (config.maxvisit_init + n.max(axis=1, keepdims=True)) * config.value_scale
+    sigma = (completed - lo) * scale / np.maximum(hi - lo, 1e-8)
+    score = np.where(legal, np.log(np.maximum(prior, 1e-30)) + sigma, -np.inf)
+    score -= score.max(axis=1, keepdims=True)
+    out = np.exp(score)
+    return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -17,6 +17,9 @@ from typing import Any
 
 from pipezero.mcts._mcts_core import MAX_ABS_VALUE, MAX_SIMULATIONS
 
+#: What a PUCT search returns as its training target (``MCTSConfig.policy_target``).
+POLICY_TARGETS = ("visits", "improved")
+
 
 def _reject_unknown_keys(cls: type) -> type:
     """Make the dataclass constructor reject unknown keywords with the closest valid name."""
@@ -62,6 +65,15 @@ class MCTSConfig:
         maxvisit_init: Gumbel MuZero: ``c_visit`` of ``sigma(q) = (c_visit + max N) c_scale q``.
         value_scale: Gumbel MuZero: ``c_scale`` of the same transform.
         num_of_sampled_actions: Sampled MuZero: ``K``, actions sampled per expanded node.
+        policy_target: PUCT MuZero and EfficientZero searches: the training target they
+            return as ``SearchResult.policy_target``. ``"visits"`` (MuZero's): the root's
+            normalised visit counts. ``"improved"``: the completed-Q improved policy of Gumbel
+            MuZero, ``softmax(logits + sigma(completed Q))`` over the network's own root prior
+            (without the Dirichlet noise), with ``maxvisit_init`` and ``value_scale``; with
+            few simulations it moves the prior towards the best-valued actions even where
+            their visit counts do not yet lead (:func:`~pipezero.mcts._common.improved_policy`).
+            Gumbel searches always return the improved policy; the Sampled and Stochastic
+            drivers support ``"visits"`` only.
         seed: seed of the root-noise generator and of the per-tree tie-breaking generators.
 
     Every field is checked when the config is built: a wrong type raises ``TypeError``, a value
@@ -83,6 +95,7 @@ class MCTSConfig:
     maxvisit_init: float = 50.0
     value_scale: float = 0.1
     num_of_sampled_actions: int = 20
+    policy_target: str = "visits"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -99,6 +112,11 @@ class MCTSConfig:
         _check_real(self, "maxvisit_init", low=0.0)
         _check_real(self, "value_scale", low=0.0)
         _check_int(self, "num_of_sampled_actions", low=1, high=MAX_SIMULATIONS)
+        if self.policy_target not in POLICY_TARGETS:
+            raise ValueError(
+                f"MCTSConfig.policy_target must be one of {list(POLICY_TARGETS)}, "
+                f"got {self.policy_target!r}"
+            )
         _check_int(self, "seed", low=0, high=2**64 - 1)
 
     @classmethod

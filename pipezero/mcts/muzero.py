@@ -26,6 +26,7 @@ from pipezero.mcts._common import (
     f32,
     f32_rows,
     float32_array,
+    improved_policy,
     leaf_arrays,
     legal_mask_array,
     make_forest,
@@ -73,6 +74,9 @@ class MuZeroSearch:
     #: gathers the parents' latents and stores the new ones inside its ``step`` call, with no
     #: torch gather/scatter per simulation. Drivers that read ``self._latents`` set False.
     latents_in_core = True
+    #: Drivers that can return the improved policy as their target
+    #: (``MCTSConfig.policy_target = "improved"``); Sampled and Stochastic MuZero cannot.
+    improved_target = True
 
     def __init__(
         self,
@@ -89,6 +93,11 @@ class MuZeroSearch:
             )
         self.model = model
         self.config = as_config(config)
+        if self.config.policy_target != "visits" and not self.improved_target:
+            raise ValueError(
+                f"{type(self).__name__} returns visit counts only: MCTSConfig.policy_target "
+                f"must be 'visits', got {self.config.policy_target!r}"
+            )
         self.leaf_mask_fn = leaf_mask_fn
         self.rng = np.random.default_rng(self.config.seed)
         #: Cumulative ``recurrent_inference`` calls and evaluated leaves over all searches.
@@ -102,6 +111,8 @@ class MuZeroSearch:
         self._gathered: torch.Tensor | None = None
         self._hidden = HiddenStore()
         self._has_hidden = False
+        #: ``(logits, legal, value)`` of the roots being searched, for the improved target.
+        self._roots: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- public API ------------------------------------------------------------------------
 
@@ -186,6 +197,8 @@ class MuZeroSearch:
         """Expand the ``B`` roots over ``W`` child slots (``logits``, ``mask``: ``[B, W]``;
         ``roots``: Gumbel noise, ReZero reuse) and store their latents and recurrent state."""
         batch = logits.shape[0]
+        if self.config.policy_target == "improved":
+            self._roots = (logits, mask, f32(root.value))
         latent = root.latent
         in_core = self.latents_in_core and latent.is_cpu and latent.dtype == torch.float32
         row = latent[0].numel() if in_core else 0
@@ -283,7 +296,20 @@ class MuZeroSearch:
         return evaluate
 
     def _result(self, forest: Forest, calls: int, leaves: int) -> SearchResult:
-        return root_result(forest, calls, leaves)
+        result = root_result(forest, calls, leaves)
+        if self.config.policy_target == "improved":
+            assert self._roots is not None
+            logits, legal, value = self._roots
+            improved = improved_policy(
+                logits,
+                legal,
+                result.visit_counts.numpy(),
+                result.q_values.numpy(),
+                value,
+                self.config,
+            )
+            result.improved_policy = result.policy_target = torch.from_numpy(improved)
+        return result
 
     def _forest_for(self, batch: int, num_actions: int, latent_row: int = 0) -> Forest:
         """The driver's forest for ``batch`` trees of ``num_actions`` slots; a new one when these

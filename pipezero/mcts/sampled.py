@@ -47,6 +47,7 @@ class SampledMuZeroSearch(MuZeroSearch):
     """
 
     latents_in_core = False  # its evaluation gathers from self._latents
+    improved_target = False  # its targets are visit counts (MCTSConfig.policy_target)
 
     def __init__(
         self,

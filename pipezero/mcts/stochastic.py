@@ -75,6 +75,7 @@ class StochasticMuZeroSearch(MuZeroSearch):
     #: The stochastic model has no recurrent state.
     keeps_hidden = False
     latents_in_core = False  # its evaluation gathers from self._latents
+    improved_target = False  # its targets are visit counts (MCTSConfig.policy_target)
 
     def __init__(
         self,

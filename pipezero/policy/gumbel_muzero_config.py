@@ -3,9 +3,10 @@ visit-temperature keys replaced by the Gumbel search keys.
 
 Gumbel MuZero explores through the root Gumbel noise and acts with the action chosen by
 sequential halving, so the Dirichlet noise (``root_dirichlet_alpha``, ``root_noise_weight``),
-the PUCT constants (``pb_c_base``, ``pb_c_init``, ``value_delta_max``) and the visit-count
+the PUCT constants (``pb_c_base``, ``pb_c_init``, ``value_delta_max``), the visit-count
 temperature schedule (``manual_temperature_decay``, ``fixed_temperature_value``,
-``threshold_env_steps_for_final_temperature``) have no effect here. They are removed from the
+``threshold_env_steps_for_final_temperature``) and ``policy_target`` (the target is always the
+improved policy) have no effect here. They are removed from the
 defaults so that setting one fails loudly instead of being silently ignored.
 """
 
@@ -29,6 +30,7 @@ UNUSED_MUZERO_KEYS = (
     "manual_temperature_decay",
     "fixed_temperature_value",
     "threshold_env_steps_for_final_temperature",
+    "policy_target",  # always the improved policy
 )
 
 GUMBEL_MUZERO_CONFIG: dict[str, Any] = copy.deepcopy(dict(MUZERO_CONFIG))

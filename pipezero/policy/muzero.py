@@ -195,6 +195,7 @@ class MuZeroPolicy(PolicyStateMixin):
             root_noise_weight=float(c.root_noise_weight),
             value_delta_max=float(c.value_delta_max),
             lstm_horizon_len=int(c.get("lstm_horizon_len", 5)),
+            policy_target=str(c.get("policy_target", "visits")),
             seed=int(seed),
         )
 

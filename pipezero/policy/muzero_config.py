@@ -39,6 +39,10 @@ MUZERO_CONFIG: dict[str, Any] = {
         # -- search --------------------------------------------------------------------------
         "num_simulations": 25,
         "eval_num_simulations": None,  # the evaluation search's (None: num_simulations)
+        # the search's policy target: "visits" (normalised root visit counts) or "improved"
+        # (Gumbel MuZero's completed-Q improved policy over the noise-free prior;
+        # MCTSConfig.policy_target, docs/mcts.md)
+        "policy_target": "visits",
         "pb_c_base": 19652.0,
         "pb_c_init": 1.25,
         "root_dirichlet_alpha": 0.25,

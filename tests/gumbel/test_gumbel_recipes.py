@@ -47,13 +47,13 @@ def test_cartpole_recipe_logs_to_mlflow(tmp_path, capsys):
     assert list((tmp_path / "mlruns").glob("*/*/params/policy.max_num_considered_actions"))
 
 
-def test_cartpole_recipe_rejects_puct_keys(tmp_path, capsys):
+@pytest.mark.parametrize("item", ["policy.pb_c_init=1.0", "policy.policy_target=improved"])
+def test_cartpole_recipe_rejects_puct_keys(item, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        train(
-            "gumbel_muzero_cartpole", ["--exp-dir", str(tmp_path), "--set", "policy.pb_c_init=1.0"]
-        )
+        train("gumbel_muzero_cartpole", ["--exp-dir", str(tmp_path), "--set", item])
     assert exc.value.code == 2
-    assert "unknown config key 'policy.pb_c_init'" in capsys.readouterr().err
+    key = item.split("=")[0]
+    assert f"unknown config key '{key}'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("battle_mode", ["play_with_bot", "self_play"])

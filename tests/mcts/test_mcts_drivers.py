@@ -189,3 +189,57 @@ def test_sampled_discrete_with_value_prefix_model() -> None:
     assert result.visit_counts.sum(1).tolist() == [15] * 4
     visited = result.sampled_actions[result.visit_counts > 0]
     assert (visited >= 2).all(), "only legal root actions are sampled and visited"
+
+
+def test_improved_target_of_a_puct_search_is_the_cores_gumbel_transform(mlp: MuZeroMLP) -> None:
+    """Without root noise the search's stored prior is the network's, so the NumPy improved
+    policy must equal the C++ one (``Forest.improved_policy``) on the same tree."""
+    cfg = MCTSConfig(num_simulations=10, policy_target="improved", seed=3)
+    search = MuZeroSearch(mlp, cfg)
+    root = mlp.initial_inference(torch.randn(6, 4))
+    mask = torch.ones(6, 3, dtype=torch.bool)
+    mask[1, 2] = False
+    result = search.search(root, mask, add_exploration_noise=False)
+    core = search._forest.improved_policy()
+    np.testing.assert_allclose(result.policy_target.numpy(), core, atol=2e-6)
+    assert torch.equal(result.policy_target, result.improved_policy)
+    assert result.policy_target[1, 2] == 0
+    visits = result.visit_counts.float() / 10
+    assert not torch.allclose(result.policy_target, visits), "not the visit counts"
+    plain = MuZeroSearch(mlp, cfg.replace(policy_target="visits")).search(
+        root, mask, add_exploration_noise=False
+    )
+    assert torch.equal(plain.visit_counts, result.visit_counts), "the search itself is unchanged"
+    torch.testing.assert_close(plain.policy_target, visits)
+    assert plain.improved_policy is None
+
+
+def test_improved_target_uses_the_noise_free_prior_and_completed_q() -> None:
+    """One root worked by hand: prior ``softmax(2, 0, 0)``, visits (3, 1, 0), Q (0.1, 0.6, -),
+    network value 0.2; the improved policy moves mass to the better-valued second action."""
+    from pipezero.mcts._common import improved_policy
+
+    logits = np.array([[2.0, 0.0, 0.0]], np.float32)
+    legal = np.ones((1, 3), bool)
+    visits = np.array([[3, 1, 0]])
+    q = np.array([[0.1, 0.6, np.nan]], np.float32)
+    prior = np.exp(logits[0]) / np.exp(logits[0]).sum()
+    mixed = (0.2 + 4 * (prior[0] * 0.1 + prior[1] * 0.6) / (prior[0] + prior[1])) / 5
+    completed = np.array([0.1, 0.6, mixed])
+    sigma = (50 + 3) * 0.1 * (completed - 0.1) / 0.5
+    expected = np.exp(np.log(prior) + sigma)
+    expected /= expected.sum()
+    got = improved_policy(logits, legal, visits, q, np.array([0.2], np.float32), MCTSConfig())
+    np.testing.assert_allclose(got[0], expected, rtol=1e-5)
+    assert got[0, 1] > 0.9 > visits[0, 1] / 4, "the visit target gives it 0.25"
+    legal[0, 1] = False  # an illegal action gets nothing and does not enter the rescaling
+    got = improved_policy(logits, legal, visits, q, np.array([0.2], np.float32), MCTSConfig())
+    assert got[0, 1] == 0 and np.isclose(got[0].sum(), 1)
+
+
+def test_improved_target_is_refused_where_a_driver_cannot_give_it() -> None:
+    with pytest.raises(ValueError, match="policy_target must be one of"):
+        MCTSConfig(policy_target="q")
+    cfg = MCTSConfig(num_simulations=4, policy_target="improved")
+    with pytest.raises(ValueError, match="SampledMuZeroSearch returns visit counts only"):
+        SampledMuZeroSearch(ContinuousModel(), GaussianSampler(), cfg)

@@ -256,6 +256,35 @@ def test_evaluation_search_can_use_its_own_number_of_simulations(kind):
             tiny_policy(kind, eval_num_simulations=bad)
 
 
+@pytest.mark.parametrize("kind", ["muzero", "efficientzero"])
+def test_improved_policy_target_reaches_collection_and_reanalysis(kind):
+    """``policy_target="improved"`` is the target of collection, of reanalysis and of the
+    async acting copies; the default stays the visit counts."""
+    assert tiny_policy(kind).collect_search.config.policy_target == "visits"
+    policy = tiny_policy(kind, num_simulations=6, policy_target="improved", reanalyze_ratio=0.5)
+    torch.manual_seed(0)
+    for p in policy.model.parameters():  # the heads start at zero: make priors and values differ
+        torch.nn.init.normal_(p, std=0.3)
+    for other in (policy.target_model, policy.acting_model):
+        other.load_state_dict(policy.model.state_dict())
+    actor = policy.acting_copy(seed=3)
+    for search in (policy.collect_search, policy.reanalyze_search, actor.collect_search):
+        assert search.config.policy_target == "improved"
+    obs = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    mask, to_play = np.array([[True, True], [True, False], [True, True]]), np.full(3, -1)
+    target = policy.collect(obs, mask, to_play, 0).visit_policy
+    np.testing.assert_allclose(target.sum(1), 1.0, rtol=1e-6)
+    assert target[1, 1] == 0, "illegal actions get nothing"
+    counts = target[[0, 2]] * 6
+    assert not np.allclose(counts, np.round(counts)), "not visit counts over 6 simulations"
+    batch = fill_buffer(policy).sample(8, with_unroll_obs=True)
+    reanalysed = policy.compute_targets(policy.device_batch(batch)).policy.numpy()[:4] * 6
+    searched = batch.policy_mask[:4] > 0
+    assert not np.allclose(reanalysed[searched], np.round(reanalysed[searched]))
+    with pytest.raises(ValueError, match="policy_target must be one of"):
+        tiny_policy(kind, policy_target="q")
+
+
 def test_channels_last_conv_policy_learns_as_the_contiguous_one():
     """`policy.channels_last` keeps a conv model's weights NHWC and changes no result beyond
     float rounding: same losses over a few updates, and state dicts load across layouts."""
