@@ -96,7 +96,8 @@ class MuZeroSearch:
         if self.config.policy_target != "visits" and not self.improved_target:
             raise ValueError(
                 f"{type(self).__name__} returns visit counts only: MCTSConfig.policy_target "
-                f"must be 'visits', got {self.config.policy_target!r}"
+                f"(a policy's policy.policy_target) must be 'visits', "
+                f"got {self.config.policy_target!r}"
             )
         self.leaf_mask_fn = leaf_mask_fn
         self.rng = np.random.default_rng(self.config.seed)
