@@ -4,14 +4,15 @@ For each MinAtar recipe, each ``CHANNELSxBLOCKS`` size and each weight layout (`
 ``policy.channels_last`` false / true), the recipe's own policy and buffer (its ``CONFIG``
 with ``policy.model.num_channels`` / ``num_res_blocks`` set) collect ``--steps`` environment
 steps of ``--env-id`` with the untrained network (``env_collect`` and ``data_push``, 8
-environments), then ``--repeats`` updates at ``--batch-size`` (5 unroll steps, one torch
-thread) are timed after one warm-up update, and one search network call
+environments), then ``--repeats`` updates at ``--batch-size`` (5 unroll steps, ``--threads``
+torch threads, default one) are timed after one warm-up update, and one search network call
 (``recurrent_inference``) at ``B`` = 8, 64 and 256 leaves. ``--rounds`` repeats the whole
 set, so the layouts alternate under the same load. Prints JSON (seconds per update, ms per
 call, the median over rounds and every round).
 
     python benchmarks/minatar_update.py --sizes 16x1 16x2 32x1 32x2 --recipes muzero_minatar
     python benchmarks/minatar_update.py --sizes 16x1 --recipes muzero_minatar --rounds 3
+    python benchmarks/minatar_update.py --sizes 16x1 --recipes muzero_minatar --threads 2
 
 Needs ``pip install "pipezero[minatar]"``.
 """
@@ -121,8 +122,11 @@ def main() -> None:
         help="weight layouts to time (policy.channels_last false / true)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="alternations of the whole set")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (intra-op)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    if args.threads < 1:
+        parser.error(f"--threads expects an int >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     runs: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     for _ in range(args.rounds):
         for recipe in args.recipes:
@@ -141,7 +145,7 @@ def main() -> None:
             row[f"{key}_rounds"] = [round(v, 4) for v in values]
         rows.append(row)
     print(json.dumps({"env_id": args.env_id, "batch_size": args.batch_size,
-                      "rounds": args.rounds, "rows": rows}))  # fmt: skip
+                      "threads": args.threads, "rounds": args.rounds, "rows": rows}))  # fmt: skip
 
 
 if __name__ == "__main__":
