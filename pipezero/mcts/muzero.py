@@ -198,15 +198,16 @@ class MuZeroSearch:
         """Expand the ``B`` roots over ``W`` child slots (``logits``, ``mask``: ``[B, W]``;
         ``roots``: Gumbel noise, ReZero reuse) and store their latents and recurrent state."""
         batch = logits.shape[0]
+        value = f32(root.value)
         if self.config.policy_target == "improved":
-            self._roots = (logits, mask, f32(root.value))
+            self._roots = (logits, mask, value)
         latent = root.latent
         in_core = self.latents_in_core and latent.is_cpu and latent.dtype == torch.float32
         row = latent[0].numel() if in_core else 0
         forest = self._forest_for(batch, logits.shape[1], row)
         forest.reset(
             logits,
-            f32(root.value),
+            value,
             mask,
             to_play_array(to_play, batch),
             noise=noise,
@@ -301,6 +302,7 @@ class MuZeroSearch:
         if self.config.policy_target == "improved":
             assert self._roots is not None
             logits, legal, value = self._roots
+            self._roots = None  # views of the caller's root tensors: not kept past the search
             improved = improved_policy(
                 logits,
                 legal,
