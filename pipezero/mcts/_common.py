@@ -425,10 +425,7 @@ def improved_policy(
     that a PUCT search can give it with the prior its noise did not touch.
     """
     legal = legal.astype(bool)
-    z = np.where(legal, logits.astype(np.float64), -np.inf)
-    z -= z.max(axis=1, keepdims=True)
-    prior = np.exp(z)
-    prior /= prior.sum(axis=1, keepdims=True)
+    prior = _masked_softmax(logits.astype(np.float64), legal)
     n = visits.astype(np.float64)
     visited = legal & (n > 0)
     q = np.where(visited, q_values.astype(np.float64), 0.0)
@@ -442,7 +439,12 @@ def improved_policy(
     hi = np.where(legal, completed, -np.inf).max(axis=1, keepdims=True)
     scale = (config.maxvisit_init + n.max(axis=1, keepdims=True)) * config.value_scale
     sigma = (completed - lo) * scale / np.maximum(hi - lo, 1e-8)
-    score = np.where(legal, np.log(np.maximum(prior, 1e-30)) + sigma, -np.inf)
-    score -= score.max(axis=1, keepdims=True)
-    out = np.exp(score)
-    return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+    return _masked_softmax(np.log(np.maximum(prior, 1e-30)) + sigma, legal).astype(np.float32)
+
+
+def _masked_softmax(scores: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``scores [B, A]`` over the ``legal`` entries (0 elsewhere)."""
+    z = np.where(legal, scores, -np.inf)
+    z -= z.max(axis=1, keepdims=True)
+    out = np.exp(z)
+    return out / out.sum(axis=1, keepdims=True)
